@@ -1,0 +1,88 @@
+"""Fixtures: each test runs on SQLite and on PostgreSQL, inside a transaction rolled back
+at the end; the app under test shares that transaction."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.fixtures.databases import ENGINES, fresh_database_url, make_settings
+from tests.fixtures.servers import LiveServer, serve
+from voucher_service.app import create_app
+from voucher_service.core import schema
+from voucher_service.core.config import Settings
+from voucher_service.core.db import Database, get_session
+
+pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser"]
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    folder: Path = tmp_path_factory.mktemp(request.param)
+    async with fresh_database_url(request.param, folder) as url:
+        database = Database.from_settings(make_settings(url))
+        await schema.upgrade(database.engine)
+        yield database
+        await database.engine.dispose()
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return make_settings(database.engine.url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        async with AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        ) as session:
+            yield session
+        await transaction.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, session: AsyncSession) -> FastAPI:
+    app = create_app(settings, database)
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = test_session
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture(params=ENGINES)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own with no schema at all, for migration and CLI tests."""
+    async with fresh_database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def live_server(database: Database) -> AsyncIterator[LiveServer]:
+    """The service under uvicorn on the session's database, with real connections.
+
+    Data it sees must be committed: seed through `database.sessionmaker()`, never through
+    the rolled-back `session` fixture (on SQLite the two would wait for each other).
+    """
+    async with serve(database.engine.url.render_as_string(hide_password=False)) as server:
+        yield server

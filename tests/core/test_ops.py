@@ -1,0 +1,40 @@
+"""Liveness, readiness and metrics, as an operator and Prometheus see them."""
+
+from httpx import ASGITransport, AsyncClient
+
+from tests.core.test_errors import assert_problem
+from tests.fixtures.databases import make_settings
+from voucher_service.app import create_app
+
+
+async def client_on(url: str) -> AsyncClient:
+    app = create_app(make_settings(url))
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver")
+
+
+class TestReadiness:
+    async def test_ready_on_a_migrated_database(self, database) -> None:  # type: ignore[no-untyped-def]
+        url = database.engine.url.render_as_string(hide_password=False)
+        async with await client_on(url) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 200 and response.json() == {"status": "ready"}
+
+    async def test_not_ready_on_an_unmigrated_database(self, empty_database_url: str) -> None:
+        async with await client_on(empty_database_url) as client:
+            assert_problem(await client.get("/readyz"), 503, "schema_not_migrated")
+
+    async def test_not_ready_when_the_database_is_unreachable(self) -> None:
+        url = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+        async with await client_on(url) as client:
+            assert_problem(await client.get("/readyz"), 503, "database_unavailable")
+
+
+class TestMetrics:
+    async def test_counts_requests_by_route(self, client: AsyncClient) -> None:
+        await client.get("/healthz")
+        text = (await client.get("/metrics")).text
+        assert 'mcd_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+        assert "mcd_http_request_duration_seconds_bucket" in text
+
+    async def test_liveness(self, client: AsyncClient) -> None:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}

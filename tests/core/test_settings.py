@@ -1,0 +1,39 @@
+"""Production refuses unsafe settings with a message that says what to set."""
+
+import pytest
+from pydantic import ValidationError
+
+from voucher_service.core.config import DEVELOPMENT_SECRET, Settings
+
+PG = "postgresql+asyncpg://mcd@db/mcd"
+STRONG = "k" * 48
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class TestProductionSettings:
+    def test_refuses_the_development_secret(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_SECRET_KEY"):
+            make(env="production", database_url=PG, secret_key=DEVELOPMENT_SECRET)
+
+    def test_refuses_a_short_secret(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_SECRET_KEY"):
+            make(env="production", database_url=PG, secret_key="short")
+
+    def test_refuses_sqlite_in_memory(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_DATABASE_URL"):
+            make(env="production", database_url="sqlite+aiosqlite://", secret_key=STRONG)
+
+    def test_accepts_a_real_configuration(self) -> None:
+        assert make(env="production", database_url=PG, secret_key=STRONG).is_production
+
+    def test_development_accepts_defaults(self) -> None:
+        settings = make()
+        assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+        assert settings.database_url.startswith("sqlite+aiosqlite")
+
+    def test_reads_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MCD_PUBLIC_URL", "https://cheques.example.fr")
+        assert make().public_url == "https://cheques.example.fr"

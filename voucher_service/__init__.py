@@ -1,0 +1,1 @@
+"""Mon coach digital: the Région Sud digital-coaching cheque service."""

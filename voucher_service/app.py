@@ -1,0 +1,55 @@
+"""create_app: the one place that knows every domain and assembles the routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from voucher_service import ops
+from voucher_service.core import openapi
+from voucher_service.core.auth import endpoints as auth_endpoints
+from voucher_service.core.config import Settings, get_settings
+from voucher_service.core.db import Database
+from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from voucher_service.core.problems import install_error_handlers
+from voucher_service.web import account
+from voucher_service.web.rendering import render_error
+
+DESCRIPTION = """The Région Sud's "Mon coach digital" cheques, end to end: applications,
+eligibility, review within a budget, signed QR cheques, redemption by accredited experts,
+SEPA payouts and reconciliation. Errors are RFC 9457 `application/problem+json` with a
+stable `code`."""
+
+API_ROUTERS = [auth_endpoints.router, ops.router]
+PAGE_ROUTERS = [account.router]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.database.engine.dispose()
+
+    app = FastAPI(
+        title="Mon coach digital",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
+    )
+    app.state.settings = settings
+    app.state.database = database or Database.from_settings(settings)
+    for router in [*API_ROUTERS, *PAGE_ROUTERS]:
+        app.include_router(router)
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
+    )
+    install_error_handlers(app, render_html=render_error)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
+    openapi.install(app)
+    return app

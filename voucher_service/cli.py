@@ -1,0 +1,166 @@
+"""`voucher-service`: serve, migrate, manage accounts and check the audit trail."""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from voucher_service import demo as demo_data
+from voucher_service.core import audit, schema
+from voucher_service.core.auth import service as auth_service
+from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
+from voucher_service.core.db import Database
+from voucher_service.core.errors import ServiceError
+
+app = typer.Typer(
+    help="Mon coach digital — Région Sud digital-coaching cheques.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+console = Console(stderr=True)
+T = TypeVar("T")
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            console.print(f"[red]Configuration refused:[/red] {problem['msg']}")
+        raise typer.Exit(2) from None
+
+
+def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = Database.from_settings(settings)
+        try:
+            return await work(database)
+        finally:
+            await database.engine.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the latest schema."""
+    settings = load_settings()
+    with_database(settings, lambda db: schema.upgrade(db.engine))
+    console.print("[green]Database at the latest schema.[/green]")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    if not with_database(settings, lambda db: schema.is_at_head(db.engine)):
+        console.print(
+            "[red]The database is not at the latest schema.[/red] "
+            "Run `voucher-service migrate` first."
+        )
+        raise typer.Exit(1)
+    uvicorn.run(
+        "voucher_service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API and the pages (the database must be migrated)."""
+    _serve(load_settings(), host, port, workers)
+
+
+@app.command()
+def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Migrate, seed demo data, print the logins and serve."""
+    settings = load_settings()
+
+    async def prepare(db: Database) -> list[demo_data.DemoLogin]:
+        await schema.upgrade(db.engine)
+        async with db.sessionmaker() as session, session.begin():
+            return await demo_data.seed(session)
+
+    logins = with_database(settings, prepare)
+    table = Table(title="Demo logins")
+    for column in ("role", "e-mail", "password"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login.role.value, login.email, login.password)
+    Console().print(table)
+    Console().print(f"Serving on http://{host}:{port}/ — the application form is at /apply")
+    _serve(settings, host, port, 1)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Login e-mail.")],
+    role: Annotated[Role, typer.Option(help="admin, accountant or expert.")],
+    password: Annotated[
+        str | None, typer.Option(help="Read from standard input if absent.")
+    ] = None,
+) -> None:
+    """Create a login."""
+    settings = load_settings()
+    secret = password if password is not None else sys.stdin.readline().rstrip("\n")
+    if len(secret) < 12:
+        console.print("[red]The password must have at least 12 characters.[/red]")
+        raise typer.Exit(2)
+
+    async def create(db: Database) -> None:
+        async with db.sessionmaker() as session, session.begin():
+            await auth_service.create_user(session, email, role, secret)
+
+    try:
+        with_database(settings, create)
+    except ServiceError as error:
+        console.print(f"[red]{error.detail or error.title}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Created {role.value} {email}.[/green]")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+
+    async def verify(db: Database) -> tuple[int, audit.ChainBreak | None]:
+        async with db.sessionmaker() as session:
+            return await audit.verify_chain(session)
+
+    count, broken = with_database(load_settings(), verify)
+    if broken is not None:
+        console.print(
+            f"[red]Audit chain broken at event #{broken.seq} "
+            f"(row id {broken.event_id}): {broken.reason}.[/red]"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]Audit chain intact: {count} events verified.[/green]")
+
+
+@app.command("openapi")
+def write_openapi(
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("openapi/openapi.json"),
+) -> None:
+    """Write the OpenAPI spec generated from the app."""
+    from voucher_service.app import create_app
+    from voucher_service.core import openapi
+
+    output.write_text(openapi.render(create_app(Settings())), encoding="utf-8")
+    console.print(f"Wrote {output}")

@@ -1,0 +1,1 @@
+"""The ground floor: settings, database, errors, auth, audit. Imports no domain."""

@@ -1,0 +1,102 @@
+"""Who is calling: a bearer token for the API, a session cookie for the pages."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from voucher_service.core.auth.models import Role, User
+from voucher_service.core.auth.tokens import read_token
+from voucher_service.core.config import Settings
+from voucher_service.core.context import Actor, current_actor
+from voucher_service.core.db import DbSession
+from voucher_service.core.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "mcd_session"
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+class LoginRequired(Unauthorized):
+    """Raised by page routes: browsers are sent to the login page."""
+
+    code = "login_required"
+    title = "Connexion requise"
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def _user_from(
+    session: DbSession, settings: Settings, token: str | None, kind: str
+) -> User | None:
+    claims = read_token(settings, token, kind) if token else None
+    if claims is None:
+        return None
+    user = await session.get(User, int(claims["sub"]))
+    if user is None or not user.is_active:
+        return None
+    current_actor.set(Actor(user.id, user.role.value, user.email))
+    return user
+
+
+async def api_user(
+    session: DbSession, settings: AppSettings, token: Annotated[str | None, Depends(bearer)]
+) -> User:
+    user = await _user_from(session, settings, token, "access")
+    if user is None:
+        raise Unauthorized("Jeton d'accès manquant, invalide ou expiré.")
+    return user
+
+
+async def page_user_or_none(
+    request: Request, session: DbSession, settings: AppSettings
+) -> User | None:
+    user = await _user_from(session, settings, request.cookies.get(SESSION_COOKIE), "session")
+    request.state.user = user
+    return user
+
+
+async def page_user(user: Annotated[User | None, Depends(page_user_or_none)]) -> User:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def _role_check(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    async def check(user: User) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"Réservé aux rôles : {', '.join(r.value for r in roles)}.")
+        return user
+
+    return check
+
+
+def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
+    check = _role_check(*roles)
+
+    async def dependency(user: Annotated[User, Depends(api_user)]) -> User:
+        return await check(user)
+
+    dependency.required_roles = roles  # type: ignore[attr-defined]
+    return dependency
+
+
+def require_page_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
+    check = _role_check(*roles)
+
+    async def dependency(user: Annotated[User, Depends(page_user)]) -> User:
+        return await check(user)
+
+    return dependency
+
+
+AdminUser = Annotated[User, Depends(require_api_roles(Role.admin))]
+AccountantUser = Annotated[User, Depends(require_api_roles(Role.accountant, Role.admin))]
+ExpertUser = Annotated[User, Depends(require_api_roles(Role.expert))]

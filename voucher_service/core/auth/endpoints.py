@@ -1,0 +1,68 @@
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from voucher_service.core.auth import service
+from voucher_service.core.auth.dependencies import AdminUser, AppSettings, api_user
+from voucher_service.core.auth.models import User
+from voucher_service.core.auth.schemas import Token, UserCreate, UserPublic
+from voucher_service.core.auth.tokens import issue_token
+from voucher_service.core.db import DbSession
+from voucher_service.core.errors import (
+    Forbidden,
+    InvalidCredentials,
+    TooManyRequests,
+    Unauthorized,
+    problem_responses,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/auth/token",
+    summary="Exchange e-mail and password for a bearer token",
+    responses=problem_responses(InvalidCredentials, TooManyRequests),
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: DbSession,
+    settings: AppSettings,
+    request: Request,
+) -> Token:
+    user = await service.authenticate(
+        session, settings, form.username, form.password, client_address(request)
+    )
+    assert user.id is not None
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    return Token(
+        access_token=issue_token(settings, user.id, user.role, lifetime),
+        expires_in=int(lifetime.total_seconds()),
+        role=user.role,
+    )
+
+
+@router.get(
+    "/auth/me",
+    summary="The account behind the bearer token",
+    responses=problem_responses(Unauthorized),
+)
+async def me(user: Annotated[User, Depends(api_user)]) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Create a staff or expert login",
+    responses=problem_responses(Unauthorized, Forbidden, service.EmailTaken),
+)
+async def create_user(body: UserCreate, session: DbSession, admin: AdminUser) -> UserPublic:
+    user = await service.create_user(session, body.email, body.role, body.password)
+    return UserPublic.model_validate(user)

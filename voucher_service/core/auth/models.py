@@ -1,0 +1,37 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+
+
+class Role(StrEnum):
+    admin = "admin"
+    accountant = "accountant"
+    expert = "expert"
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=254, unique=True, index=True)
+    role: Role = Field(sa_type=enum_column(Role))
+    is_active: bool = True
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed login, kept to slow down guessing per account and per address."""
+
+    __tablename__ = "login_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    address: str = Field(max_length=64, index=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,0 +1,70 @@
+"""Accounts: creation, and authentication slowed down after repeated failures."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core import audit
+from voucher_service.core.auth.models import LoginFailure, Role, User
+from voucher_service.core.auth.tokens import hash_password, verify_password
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+from voucher_service.core.errors import Conflict, InvalidCredentials, TooManyRequests
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Un compte existe déjà avec cette adresse e-mail"
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    return result.scalar_one_or_none()
+
+
+async def create_user(session: AsyncSession, email: str, role: Role, password: str | None) -> User:
+    if await get_by_email(session, email) is not None:
+        raise EmailTaken(f"Le compte {email} existe déjà.")
+    user = User(
+        email=email.strip().lower(),
+        role=role,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session, "user.created", "user", user.id, after={"email": user.email, "role": role.value}
+    )
+    return user
+
+
+async def _recent_failures(session: AsyncSession, column: object, value: str, since: object) -> int:
+    query = (
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(column == value, LoginFailure.occurred_at >= since)
+    )  # type: ignore[operator]
+    return int((await session.execute(query)).scalar_one())
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, email: str, password: str, address: str
+) -> User:
+    """The active user with these credentials; a failure is recorded and committed."""
+    email = email.strip().lower()
+    window = timedelta(minutes=settings.login_window_minutes)
+    since = utcnow() - window
+    by_account = await _recent_failures(session, LoginFailure.email, email, since)
+    by_address = await _recent_failures(session, LoginFailure.address, address, since)
+    if by_account >= settings.login_max_failures or by_address >= 4 * settings.login_max_failures:
+        raise TooManyRequests(
+            "Trop de tentatives de connexion échouées. Réessayez plus tard.",
+            retry_after=int(window.total_seconds()),
+        )
+    user = await get_by_email(session, email)
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        session.add(LoginFailure(email=email, address=address))
+        await session.commit()  # the failed attempt must outlive the error response
+        raise InvalidCredentials()
+    return user

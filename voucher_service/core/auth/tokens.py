@@ -1,0 +1,56 @@
+"""Password hashing (argon2) and the HS256 JWT that carries a login."""
+
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("an unguessable password that no account has")
+ALGORITHM = "HS256"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(
+    settings: Settings, user_id: int, role: Role, lifetime: timedelta, kind: str = "access"
+) -> str:
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role.value,
+        "typ": kind,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+def read_token(settings: Settings, token: str, kind: str = "access") -> dict[str, Any] | None:
+    """The claims of a valid, unexpired token of that kind, else None."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims if claims.get("typ") == kind else None

@@ -1,0 +1,79 @@
+"""Settings, read from the environment (prefix ``MCD_``) and a ``.env`` file."""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MCD_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.development
+    database_url: str = "sqlite+aiosqlite:///./var/mcd.db"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    public_url: str = "http://127.0.0.1:8000"
+    registry_url: str = "https://recherche-entreprises.api.gouv.fr"
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    mail_from: str = "Mon coach digital <no-reply@moncoachdigital.maregionsud.fr>"
+
+    access_token_minutes: int = 30
+    session_hours: int = 8
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    max_body_bytes: int = 2_000_000
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def refuse_unsafe_production(self) -> Self:
+        if not self.is_production:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET or len(secret) < 32:
+            raise ValueError(
+                "MCD_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (for example: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if self.is_sqlite and (
+            ":memory:" in self.database_url or self.database_url.endswith("://")
+        ):
+            raise ValueError(
+                "MCD_DATABASE_URL points to an in-memory SQLite database; "
+                "set it to PostgreSQL (postgresql+asyncpg://...) in production"
+            )
+        return self
+
+    def sqlite_path(self) -> Path | None:
+        """The file of a SQLite database, so that its folder can be created."""
+        if not self.is_sqlite or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.split(":///", 1)[1])
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

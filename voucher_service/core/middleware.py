@@ -1,0 +1,137 @@
+"""ASGI middleware: request id and JSON access log, Prometheus metrics, body size limit,
+security headers."""
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voucher_service.core.context import request_id
+from voucher_service.core.errors import PROBLEM_JSON, PayloadTooLarge
+
+log = logging.getLogger("voucher_service.access")
+
+REQUESTS = Counter("mcd_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "mcd_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+PAGE_SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        b"script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
+]
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+
+
+class RequestContextMiddleware:
+    """Request id, access log, metrics and security headers around every request."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = PAGE_SECURITY_HEADERS + ([HSTS] if hsts else [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
+                    *self.headers,
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started, rid)
+            request_id.reset(token)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, elapsed: float, rid: str) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(scope["method"], route, str(status)).inc()
+        LATENCY.labels(scope["method"], route).observe(elapsed)
+        log.info(
+            json.dumps(
+                {
+                    "request_id": rid,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                }
+            )
+        )
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413, before they are read whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise self._error()
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _error(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"La taille maximale est de {self.max_bytes} octets.")
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body: dict[str, Any] = self._error().to_problem()
+        body["instance"] = scope["path"]
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

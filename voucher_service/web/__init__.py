@@ -1,0 +1,1 @@
+"""Server-rendered French pages; they call the domains' services, never the reverse."""

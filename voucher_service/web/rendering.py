@@ -3,10 +3,8 @@
 import hashlib
 import hmac
 import secrets
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,32 +13,15 @@ from fastapi.templating import Jinja2Templates
 from voucher_service.core.auth.dependencies import LoginRequired
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import CsrfFailed, ServiceError
+from voucher_service.core.formatting import FILTERS
 
-PARIS = ZoneInfo("Europe/Paris")
 CSRF_COOKIE = "mcd_csrf"
 CSRF_FIELD = "csrf_token"
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def euros(cents: int | None) -> str:
-    """1234567 → '12 345,67 €' with a narrow no-break space, as French readers expect."""
-    if cents is None:
-        return "—"
-    whole, rest = divmod(abs(cents), 100)
-    grouped = f"{whole:,}".replace(",", "\u202f")
-    return f"{'-' if cents < 0 else ''}{grouped},{rest:02d}\u00a0€"
-
-
-def paris_datetime(value: datetime | None) -> str:
-    return value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if value else "—"
-
-
-def french_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else "—"
-
-
-templates.env.filters.update(euros=euros, paris_datetime=paris_datetime, french_date=french_date)
+templates.env.filters.update(FILTERS)
 
 
 def _settings(request: Request) -> Settings:

@@ -1,0 +1,26 @@
+"""How people in France read money and time: shared by pages, e-mails, PDFs and exports."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def euros(cents: int | None) -> str:
+    """1234567 → '12 345,67 €' with narrow no-break spaces, as French readers expect."""
+    if cents is None:
+        return "—"
+    whole, rest = divmod(abs(cents), 100)
+    grouped = f"{whole:,}".replace(",", "\u202f")
+    return f"{'-' if cents < 0 else ''}{grouped},{rest:02d}\u00a0€"
+
+
+def paris_datetime(value: datetime | None) -> str:
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else "—"
+
+
+def french_date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else "—"
+
+
+FILTERS = {"euros": euros, "paris_datetime": paris_datetime, "french_date": french_date}

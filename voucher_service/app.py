@@ -14,6 +14,7 @@ from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
+from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.web import account
 from voucher_service.web.rendering import render_error
 
@@ -22,7 +23,7 @@ eligibility, review within a budget, signed QR cheques, redemption by accredited
 SEPA payouts and reconciliation. Errors are RFC 9457 `application/problem+json` with a
 stable `code`."""
 
-API_ROUTERS = [auth_endpoints.router, ops.router]
+API_ROUTERS = [auth_endpoints.router, programme_endpoints.router, ops.router]
 PAGE_ROUTERS = [account.router]
 
 

@@ -1,0 +1,114 @@
+"""Programmes: admin API, rules versions, and an envelope that never overflows."""
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import create_programme, programme_body
+from voucher_service.core.auth.models import Role
+from voucher_service.programmes import service
+from voucher_service.programmes.errors import BudgetExhausted
+from voucher_service.programmes.models import ProgrammeRulesVersion
+
+URL = "/api/v1/programmes"
+
+
+class TestCreate:
+    async def test_admin_creates_a_programme(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        body = programme_body(departments=["84", "13", "13"])
+        response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
+        assert response.status_code == 201, response.text
+        created = response.json()
+        assert created["departments"] == ["13", "84"]
+        assert created["balance_cents"] == body["budget_cents"]
+        assert created["rules_version"] == 1
+
+    async def test_other_roles_are_refused(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        for role in (Role.accountant, Role.expert):
+            response = await client.post(
+                URL, json=programme_body(), headers=await headers_for(role)
+            )
+            assert_problem(response, 403, "forbidden")
+        assert_problem(await client.get(URL), 401, "not_authenticated")
+
+    async def test_invalid_fields_are_named(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        body = programme_body(departments=["13", "99"], cheque_amount_cents=0)
+        response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
+        problem = assert_problem(response, 422, "validation_error")
+        fields = {tuple(error["loc"]) for error in problem["errors"]}
+        assert ("body", "departments") in fields and ("body", "cheque_amount_cents") in fields
+
+    async def test_window_in_order(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        body = programme_body(opens_on="2027-12-31", closes_on="2027-01-01")
+        response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
+        assert_problem(response, 422, "validation_error")
+
+    async def test_duplicate_name(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.admin)
+        body = programme_body()
+        assert (await client.post(URL, json=body, headers=headers)).status_code == 201
+        assert_problem(
+            await client.post(URL, json=body, headers=headers), 409, "programme_name_taken"
+        )
+
+
+class TestEdit:
+    async def test_rule_change_makes_a_new_version(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        programme = await create_programme(session)
+        headers = await headers_for(Role.admin)
+        renamed = await client.patch(
+            f"{URL}/{programme.id}", json={"name": "Renommé 2027"}, headers=headers
+        )
+        assert renamed.json()["rules_version"] == 1
+        edited = await client.patch(
+            f"{URL}/{programme.id}", json={"max_headcount": 9}, headers=headers
+        )
+        assert edited.status_code == 200 and edited.json()["rules_version"] == 2
+        versions = (
+            (
+                await session.execute(
+                    select(ProgrammeRulesVersion)
+                    .where(ProgrammeRulesVersion.programme_id == programme.id)
+                    .order_by(ProgrammeRulesVersion.version)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert [(v.version, v.rules["max_headcount"]) for v in versions] == [(1, 19), (2, 9)]
+
+    async def test_unknown_programme(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        response = await client.patch(
+            f"{URL}/999999", json={"name": "Nouveau nom"}, headers=await headers_for(Role.admin)
+        )
+        assert_problem(response, 404, "programme_not_found")
+
+    async def test_budget_cannot_drop_below_committed(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        programme = await create_programme(session, budget_cents=1_000_000)
+        assert programme.id is not None
+        await service.commit_budget(session, programme.id, 600_000)
+        response = await client.patch(
+            f"{URL}/{programme.id}",
+            json={"budget_cents": 500_000},
+            headers=await headers_for(Role.admin),
+        )
+        assert_problem(response, 409, "budget_below_committed")
+
+
+class TestEnvelope:
+    async def test_commit_until_exhausted_then_release(self, session: AsyncSession) -> None:
+        programme = await create_programme(session, budget_cents=500_000)
+        assert programme.id is not None
+        await service.commit_budget(session, programme.id, 200_000)
+        await service.commit_budget(session, programme.id, 200_000)
+        with pytest.raises(BudgetExhausted):
+            await service.commit_budget(session, programme.id, 200_000)
+        assert programme.committed_cents == 400_000
+        await service.release_budget(session, programme.id, 200_000)
+        assert programme.balance_cents == 300_000

@@ -1,0 +1,1 @@
+"""Programmes: the rules a cheque is granted under, and the budget envelope."""

@@ -1,0 +1,52 @@
+from fastapi import APIRouter
+
+from voucher_service.core.auth.dependencies import AdminUser
+from voucher_service.core.db import DbSession
+from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
+from voucher_service.programmes import service
+from voucher_service.programmes.errors import (
+    BudgetBelowCommitted,
+    ProgrammeNameTaken,
+    ProgrammeNotFound,
+)
+from voucher_service.programmes.schemas import ProgrammeCreate, ProgrammePublic, ProgrammeUpdate
+
+router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
+AUTH = (Unauthorized, Forbidden)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a programme with its rules and envelope",
+    responses=problem_responses(*AUTH, ProgrammeNameTaken),
+)
+async def create_programme(
+    body: ProgrammeCreate, session: DbSession, admin: AdminUser
+) -> ProgrammePublic:
+    return ProgrammePublic.model_validate(await service.create(session, body))
+
+
+@router.get("", summary="List programmes", responses=problem_responses(*AUTH))
+async def list_programmes(session: DbSession, admin: AdminUser) -> list[ProgrammePublic]:
+    return [ProgrammePublic.model_validate(p) for p in await service.list_all(session)]
+
+
+@router.get(
+    "/{programme_id}",
+    summary="One programme",
+    responses=problem_responses(*AUTH, ProgrammeNotFound),
+)
+async def get_programme(programme_id: int, session: DbSession, admin: AdminUser) -> ProgrammePublic:
+    return ProgrammePublic.model_validate(await service.get(session, programme_id))
+
+
+@router.patch(
+    "/{programme_id}",
+    summary="Edit a programme; rule changes make a new version",
+    responses=problem_responses(*AUTH, ProgrammeNotFound, ProgrammeNameTaken, BudgetBelowCommitted),
+)
+async def edit_programme(
+    programme_id: int, body: ProgrammeUpdate, session: DbSession, admin: AdminUser
+) -> ProgrammePublic:
+    return ProgrammePublic.model_validate(await service.edit(session, programme_id, body))

@@ -1,0 +1,137 @@
+"""Programmes and their budget envelope. The envelope is changed only by conditional
+updates, so that concurrent approvals can never commit more than it holds."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core import audit
+from voucher_service.core.db import utcnow
+from voucher_service.programmes.errors import (
+    BudgetBelowCommitted,
+    BudgetExhausted,
+    NoOpenProgramme,
+    ProgrammeNameTaken,
+    ProgrammeNotFound,
+)
+from voucher_service.programmes.models import Programme, ProgrammeRules, ProgrammeRulesVersion
+from voucher_service.programmes.schemas import ProgrammeCreate, ProgrammeUpdate, RulesIn
+
+RULE_FIELDS = set(ProgrammeRules.model_fields)
+
+
+async def get(session: AsyncSession, programme_id: int) -> Programme:
+    programme = await session.get(Programme, programme_id)
+    if programme is None:
+        raise ProgrammeNotFound(f"Aucun programme n°{programme_id}.")
+    return programme
+
+
+async def list_all(session: AsyncSession) -> list[Programme]:
+    result = await session.execute(select(Programme).order_by(Programme.opens_on.desc()))  # type: ignore[attr-defined]
+    return list(result.scalars())
+
+
+async def open_on(session: AsyncSession, today: date) -> Programme:
+    """The one programme open on that day; ambiguity is the caller's to resolve."""
+    query = select(Programme).where(Programme.opens_on <= today, Programme.closes_on >= today)
+    programmes = list((await session.execute(query)).scalars())
+    if len(programmes) != 1:
+        raise NoOpenProgramme()
+    return programmes[0]
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, other_than: int | None) -> None:
+    query = select(Programme.id).where(Programme.name == name, Programme.id != other_than)
+    if (await session.execute(query)).first() is not None:
+        raise ProgrammeNameTaken(f"« {name} » existe déjà.")
+
+
+async def _snapshot_rules(session: AsyncSession, programme: Programme) -> None:
+    assert programme.id is not None
+    session.add(
+        ProgrammeRulesVersion(
+            programme_id=programme.id, version=programme.rules_version, rules=programme.rules()
+        )
+    )
+    await session.flush()
+
+
+async def create(session: AsyncSession, body: ProgrammeCreate) -> Programme:
+    await _ensure_name_free(session, body.name, None)
+    programme = Programme(**body.model_dump())
+    session.add(programme)
+    await session.flush()
+    await _snapshot_rules(session, programme)
+    await audit.record(
+        session,
+        "programme.created",
+        "programme",
+        programme.id,
+        after=programme.model_dump(mode="json"),
+    )
+    return programme
+
+
+async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) -> Programme:
+    """Apply the changes; a change of rules makes a new rules version."""
+    programme = await get(session, programme_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    before, old_rules = programme.model_dump(mode="json"), programme.rules()
+    if "name" in changes:
+        await _ensure_name_free(session, changes["name"], programme_id)
+    if changes.get("budget_cents", programme.budget_cents) < programme.committed_cents:
+        raise BudgetBelowCommitted()
+    new_rules = {key: value for key, value in changes.items() if key in RULE_FIELDS}
+    rules = RulesIn.model_validate({**old_rules, **new_rules}).model_dump()
+    for field, value in {**changes, **rules}.items():
+        setattr(programme, field, value)
+    if programme.rules() != old_rules:
+        programme.rules_version += 1
+        await _snapshot_rules(session, programme)
+    programme.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        "programme.edited",
+        "programme",
+        programme_id,
+        before=before,
+        after=programme.model_dump(mode="json"),
+    )
+    return programme
+
+
+async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: int) -> None:
+    """Take an amount from the envelope, or raise BudgetExhausted; atomic on both engines."""
+    statement = (
+        update(Programme)
+        .where(
+            Programme.id == programme_id,
+            Programme.committed_cents + amount_cents <= Programme.budget_cents,
+        )
+        .values(committed_cents=Programme.committed_cents + amount_cents)
+        .returning(Programme.committed_cents)
+    )
+    if (await session.execute(statement)).first() is None:
+        raise BudgetExhausted()
+    await _refresh(session, programme_id)
+
+
+async def release_budget(session: AsyncSession, programme_id: int, amount_cents: int) -> None:
+    """Give an unused amount back to the envelope (a cancelled or expired cheque)."""
+    statement = (
+        update(Programme)
+        .where(Programme.id == programme_id)
+        .values(committed_cents=Programme.committed_cents - amount_cents)
+    )
+    await session.execute(statement)
+    await _refresh(session, programme_id)
+
+
+async def _refresh(session: AsyncSession, programme_id: int) -> None:
+    programme = await session.get(Programme, programme_id)
+    if programme is not None:
+        await session.refresh(programme, ["committed_cents"])

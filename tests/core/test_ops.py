@@ -32,8 +32,10 @@ class TestReadiness:
 class TestMetrics:
     async def test_counts_requests_by_route(self, client: AsyncClient) -> None:
         await client.get("/healthz")
+        await client.get("/api/v1/auth/me")
         text = (await client.get("/metrics")).text
         assert 'mcd_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+        assert 'route="/api/v1/auth/me",status="401"' in text
         assert "mcd_http_request_duration_seconds_bucket" in text
 
     async def test_liveness(self, client: AsyncClient) -> None:

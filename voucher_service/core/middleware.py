@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +44,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
         self.headers = PAGE_SECURITY_HEADERS + ([HSTS] if hsts else [])
+        self._templates: dict[int, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,9 +72,17 @@ class RequestContextMiddleware:
             self._observe(scope, status, time.perf_counter() - started, rid)
             request_id.reset(token)
 
-    @staticmethod
-    def _observe(scope: Scope, status: int, elapsed: float, rid: str) -> None:
-        route = getattr(scope.get("route"), "path", "unmatched")
+    def _route_template(self, scope: Scope) -> str:
+        """The matched route's full path template (``/api/v1/vouchers/{code}``)."""
+        if self._templates is None:
+            self._templates = {
+                id(context.original_route): context.path_format or ""
+                for context in iter_route_contexts(scope["app"].routes)
+            }
+        return self._templates.get(id(scope.get("route")), "unmatched")
+
+    def _observe(self, scope: Scope, status: int, elapsed: float, rid: str) -> None:
+        route = self._route_template(scope)
         REQUESTS.labels(scope["method"], route, str(status)).inc()
         LATENCY.labels(scope["method"], route).observe(elapsed)
         log.info(

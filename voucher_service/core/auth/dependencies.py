@@ -69,34 +69,28 @@ async def page_user(user: Annotated[User | None, Depends(page_user_or_none)]) ->
     return user
 
 
-def _role_check(*roles: Role) -> Callable[[User], Awaitable[User]]:
-    async def check(user: User) -> User:
+def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
+    """An API dependency admitting these roles; the authorization test reads `roles`."""
+
+    async def dependency(user: Annotated[User, Depends(api_user)]) -> User:
         if user.role not in roles:
             raise Forbidden(f"Réservé aux rôles : {', '.join(r.value for r in roles)}.")
         return user
 
-    return check
-
-
-def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
-    check = _role_check(*roles)
-
-    async def dependency(user: Annotated[User, Depends(api_user)]) -> User:
-        return await check(user)
-
-    dependency.required_roles = roles  # type: ignore[attr-defined]
+    dependency.roles = roles  # type: ignore[attr-defined]
     return dependency
 
 
 def require_page_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
-    check = _role_check(*roles)
-
     async def dependency(user: Annotated[User, Depends(page_user)]) -> User:
-        return await check(user)
+        if user.role not in roles:
+            raise Forbidden(f"Page réservée aux rôles : {', '.join(r.value for r in roles)}.")
+        return user
 
     return dependency
 
 
+AnyUser = Annotated[User, Depends(require_api_roles(*Role))]
 AdminUser = Annotated[User, Depends(require_api_roles(Role.admin))]
 AccountantUser = Annotated[User, Depends(require_api_roles(Role.accountant, Role.admin))]
 ExpertUser = Annotated[User, Depends(require_api_roles(Role.expert))]

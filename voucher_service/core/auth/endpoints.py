@@ -5,8 +5,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import service
-from voucher_service.core.auth.dependencies import AdminUser, AppSettings, api_user
-from voucher_service.core.auth.models import User
+from voucher_service.core.auth.dependencies import AdminUser, AnyUser, AppSettings
 from voucher_service.core.auth.schemas import Token, UserCreate, UserPublic
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.db import DbSession
@@ -53,7 +52,7 @@ async def token(
     summary="The account behind the bearer token",
     responses=problem_responses(Unauthorized),
 )
-async def me(user: Annotated[User, Depends(api_user)]) -> UserPublic:
+async def me(user: AnyUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 

@@ -3,11 +3,13 @@
 
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
+from voucher_service.core.idempotency import IdempotencyRecord
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 __all__ = [
     "AuditEvent",
     "AuditHead",
+    "IdempotencyRecord",
     "LoginFailure",
     "Programme",
     "ProgrammeRulesVersion",

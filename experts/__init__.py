@@ -1,0 +1,1 @@
+"""Experts: the registry of accredited consultants, and redemption of cheques."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from experts import endpoints as expert_endpoints
 from voucher_service import ops
 from voucher_service.core import openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
@@ -23,7 +24,12 @@ eligibility, review within a budget, signed QR cheques, redemption by accredited
 SEPA payouts and reconciliation. Errors are RFC 9457 `application/problem+json` with a
 stable `code`."""
 
-API_ROUTERS = [auth_endpoints.router, programme_endpoints.router, ops.router]
+API_ROUTERS = [
+    auth_endpoints.router,
+    programme_endpoints.router,
+    expert_endpoints.router,
+    ops.router,
+]
 PAGE_ROUTERS = [account.router]
 
 

@@ -1,15 +1,19 @@
 """Every table of every domain, imported once so that SQLModel's metadata knows them all
 (for Alembic and for the tests)."""
 
+from experts.models import AccreditationChange, Expert, Invitation
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 __all__ = [
+    "AccreditationChange",
     "AuditEvent",
     "AuditHead",
+    "Expert",
     "IdempotencyRecord",
+    "Invitation",
     "LoginFailure",
     "Programme",
     "ProgrammeRulesVersion",

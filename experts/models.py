@@ -1,0 +1,60 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+
+
+class Accreditation(StrEnum):
+    pending = "pending"
+    accredited = "accredited"
+    suspended = "suspended"
+    revoked = "revoked"
+
+
+class Expert(SQLModel, table=True):
+    __tablename__ = "expert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", unique=True)
+    siret: str = Field(max_length=14, index=True)
+    legal_name: str = Field(max_length=200)
+    contact_name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+    iban: str = Field(max_length=34)
+    bic: str = Field(max_length=11)
+    pending_iban: str | None = Field(default=None, max_length=34)
+    pending_bic: str | None = Field(default=None, max_length=11)
+    themes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    status: Accreditation = Field(default=Accreditation.pending, sa_type=enum_column(Accreditation))
+    status_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AccreditationChange(SQLModel, table=True):
+    """The accreditation history: who decided what, when and why."""
+
+    __tablename__ = "accreditation_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    from_status: Accreditation | None = Field(default=None, sa_type=enum_column(Accreditation))
+    to_status: Accreditation = Field(sa_type=enum_column(Accreditation))
+    decided_by: int | None = Field(default=None, foreign_key="user_account.id")
+    reason: str | None = Field(default=None, max_length=500)
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link for an expert to choose a password; only its hash is stored."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,208 @@
+"""The expert registry: registration, accreditation decisions, bank details, invitations."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.errors import (
+    ExpertExists,
+    ExpertNotFound,
+    InvitationInvalid,
+    NoPendingBankDetails,
+    NotAccredited,
+    TransitionRefused,
+)
+from experts.models import Accreditation, AccreditationChange, Expert, Invitation
+from experts.schemas import BankDetails, ExpertCreate
+from voucher_service.core import audit
+from voucher_service.core.auth import service as auth_service
+from voucher_service.core.auth.models import Role, User
+from voucher_service.core.auth.tokens import hash_password
+from voucher_service.core.context import current_actor
+from voucher_service.core.db import utcnow
+
+INVITATION_LIFETIME = timedelta(days=7)
+ALLOWED = {
+    Accreditation.accredited: {Accreditation.pending, Accreditation.suspended},
+    Accreditation.suspended: {Accreditation.accredited},
+    Accreditation.revoked: {
+        Accreditation.pending,
+        Accreditation.accredited,
+        Accreditation.suspended,
+    },
+}
+
+
+async def get(session: AsyncSession, expert_id: int) -> Expert:
+    expert = await session.get(Expert, expert_id)
+    if expert is None:
+        raise ExpertNotFound(f"Aucun expert n°{expert_id}.")
+    return expert
+
+
+async def for_user(session: AsyncSession, user: User) -> Expert:
+    query = select(Expert).where(Expert.user_id == user.id)
+    expert = (await session.execute(query)).scalar_one_or_none()
+    if expert is None:
+        raise ExpertNotFound("Ce compte n'est rattaché à aucun expert.")
+    return expert
+
+
+def ensure_can_redeem(expert: Expert) -> None:
+    if expert.status is not Accreditation.accredited:
+        raise NotAccredited(f"Statut d'accréditation : {expert.status.value}.")
+
+
+async def list_all(session: AsyncSession, status: Accreditation | None) -> list[Expert]:
+    query = select(Expert).order_by(Expert.legal_name)
+    if status is not None:
+        query = query.where(Expert.status == status)
+    return list((await session.execute(query)).scalars())
+
+
+async def history(session: AsyncSession, expert_id: int) -> list[AccreditationChange]:
+    query = (
+        select(AccreditationChange)
+        .where(AccreditationChange.expert_id == expert_id)
+        .order_by(AccreditationChange.id)
+    )  # type: ignore[arg-type]
+    return list((await session.execute(query)).scalars())
+
+
+async def register(session: AsyncSession, body: ExpertCreate) -> tuple[Expert, str | None]:
+    """The expert and its login; without a password, the one-time invitation token."""
+    try:
+        user = await auth_service.create_user(session, body.email, Role.expert, body.password)
+    except auth_service.EmailTaken:
+        raise ExpertExists(f"Le compte {body.email} existe déjà.") from None
+    assert user.id is not None
+    expert = Expert(
+        user_id=user.id,
+        siret=body.siret,
+        legal_name=body.name,
+        contact_name=body.contact_name or body.name,
+        email=user.email,
+        phone=body.phone,
+        iban=body.iban,
+        bic=body.bic,
+        themes=body.themes,
+    )
+    session.add(expert)
+    await session.flush()
+    await _record_change(session, expert, None, Accreditation.pending, None)
+    await audit.record(
+        session,
+        "expert.registered",
+        "expert",
+        expert.id,
+        after=expert.model_dump(mode="json", exclude={"iban"}),
+    )
+    token = None if body.password else await _invite(session, user.id)
+    return expert, token
+
+
+async def _invite(session: AsyncSession, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Invitation(
+            user_id=user_id, token_hash=_hash(token), expires_at=utcnow() + INVITATION_LIFETIME
+        )
+    )
+    await session.flush()
+    return token
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
+    query = select(Invitation).where(Invitation.token_hash == _hash(token)).with_for_update()
+    invitation = (await session.execute(query)).scalar_one_or_none()
+    if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
+        raise InvitationInvalid()
+    user = await session.get(User, invitation.user_id)
+    assert user is not None
+    user.password_hash = hash_password(password)
+    invitation.used_at = utcnow()
+    await session.flush()
+    await audit.record(session, "expert.invitation_accepted", "user", user.id)
+    return user
+
+
+async def change_status(
+    session: AsyncSession, expert_id: int, to: Accreditation, reason: str | None
+) -> Expert:
+    expert = await get(session, expert_id)
+    if expert.status not in ALLOWED.get(to, set()):
+        raise TransitionRefused(f"{expert.status.value} → {to.value} n'est pas permis.")
+    before = expert.status
+    expert.status, expert.status_changed_at = to, utcnow()
+    await _record_change(session, expert, before, to, reason)
+    await audit.record(
+        session,
+        f"expert.{to.value}",
+        "expert",
+        expert.id,
+        before={"status": before.value},
+        after={"status": to.value, "reason": reason},
+    )
+    return expert
+
+
+async def _record_change(
+    session: AsyncSession,
+    expert: Expert,
+    before: Accreditation | None,
+    to: Accreditation,
+    reason: str | None,
+) -> None:
+    assert expert.id is not None
+    session.add(
+        AccreditationChange(
+            expert_id=expert.id,
+            from_status=before,
+            to_status=to,
+            decided_by=current_actor.get().user_id,
+            reason=reason,
+        )
+    )
+    await session.flush()
+
+
+async def request_bank_change(
+    session: AsyncSession, expert: Expert, details: BankDetails
+) -> Expert:
+    """New bank details wait for an administrator before any payout uses them."""
+    expert.pending_iban, expert.pending_bic = details.iban, details.bic
+    await session.flush()
+    await audit.record(
+        session,
+        "expert.bank_details_requested",
+        "expert",
+        expert.id,
+        after={"iban_last4": details.iban[-4:], "bic": details.bic},
+    )
+    return expert
+
+
+async def confirm_bank_change(session: AsyncSession, expert_id: int) -> Expert:
+    expert = await get(session, expert_id)
+    if not expert.pending_iban or not expert.pending_bic:
+        raise NoPendingBankDetails()
+    before = {"iban_last4": expert.iban[-4:], "bic": expert.bic}
+    expert.iban, expert.bic = expert.pending_iban, expert.pending_bic
+    expert.pending_iban = expert.pending_bic = None
+    await session.flush()
+    await audit.record(
+        session,
+        "expert.bank_details_confirmed",
+        "expert",
+        expert.id,
+        before=before,
+        after={"iban_last4": expert.iban[-4:], "bic": expert.bic},
+    )
+    return expert

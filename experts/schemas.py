@@ -1,0 +1,105 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siret as stdnum_siret
+
+from experts.models import Accreditation
+
+SEPA_COUNTRIES = frozenset(
+    "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL "
+    "PT RO SE SI SK SM VA AD".split()
+)
+
+
+def valid_siret(value: str) -> str:
+    try:
+        return str(stdnum_siret.validate(value))
+    except StdnumError as error:
+        raise ValueError(f"SIRET invalide : {error}") from None
+
+
+def valid_iban(value: str) -> str:
+    try:
+        iban = str(stdnum_iban.validate(value))
+    except StdnumError as error:
+        raise ValueError(f"IBAN invalide : {error}") from None
+    if iban[:2] not in SEPA_COUNTRIES:
+        raise ValueError("IBAN hors de la zone SEPA")
+    return iban
+
+
+def valid_bic(value: str) -> str:
+    try:
+        return str(stdnum_bic.validate(value))
+    except StdnumError as error:
+        raise ValueError(f"BIC invalide : {error}") from None
+
+
+Siret = Annotated[str, AfterValidator(valid_siret)]
+Iban = Annotated[str, AfterValidator(valid_iban)]
+Bic = Annotated[str, AfterValidator(valid_bic)]
+
+
+class BankDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    iban: Iban
+    bic: Bic
+
+
+class ExpertCreate(BankDetails):
+    siret: Siret
+    name: str = Field(min_length=2, max_length=200, description="Legal name")
+    contact_name: str = Field(default="", max_length=200)
+    email: EmailStr
+    phone: str | None = Field(default=None, max_length=20)
+    themes: list[str] = Field(min_length=1, max_length=30)
+    password: str | None = Field(
+        default=None,
+        min_length=12,
+        max_length=200,
+        description="Without one, an invitation e-mail is sent",
+    )
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AccreditationChangePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: Accreditation | None
+    to_status: Accreditation
+    decided_by: int | None
+    reason: str | None
+    decided_at: datetime
+
+
+class ExpertPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    siret: str
+    legal_name: str
+    contact_name: str
+    email: str
+    phone: str | None
+    iban: str
+    bic: str
+    pending_iban: str | None
+    pending_bic: str | None
+    themes: list[str]
+    status: Accreditation
+    status_changed_at: datetime
+
+
+class ExpertDetail(ExpertPublic):
+    history: list[AccreditationChangePublic]

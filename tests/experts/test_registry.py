@@ -1,0 +1,151 @@
+"""The expert registry: registration with real identifiers, accreditation, bank details."""
+
+from datetime import timedelta
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts import registry
+from experts.models import Accreditation, Invitation
+from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import PASSWORD, create_expert, expert_body
+from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.tokens import issue_token
+
+URL = "/api/v1/experts"
+
+
+class TestRegister:
+    async def test_admin_registers_an_expert_who_can_log_in(
+        self, client: AsyncClient, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        body = expert_body(iban="fr76 3000 6000 0112 3456 7890 189")
+        response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
+        assert response.status_code == 201, response.text
+        expert = response.json()
+        assert expert["status"] == "pending" and expert["iban"] == "FR7630006000011234567890189"
+        token = await client.post(
+            "/api/v1/auth/token", data={"username": body["email"], "password": PASSWORD}
+        )
+        assert token.json()["role"] == "expert"
+
+    async def test_identifiers_are_checked_not_just_shaped(
+        self, client: AsyncClient, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        body = expert_body(
+            siret="73282932000075", iban="FR7630006000011234567890188", bic="AGRIXXPP"
+        )
+        response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
+        problem = assert_problem(response, 422, "validation_error")
+        fields = {error["loc"][-1] for error in problem["errors"]}
+        assert {"siret", "iban", "bic"} <= fields
+
+    async def test_without_password_an_invitation_is_made(self, session: AsyncSession) -> None:
+        from experts.schemas import ExpertCreate
+
+        expert, token = await registry.register(
+            session, ExpertCreate.model_validate(expert_body(password=None))
+        )
+        assert token is not None
+        stored = (
+            await session.execute(select(Invitation).where(Invitation.user_id == expert.user_id))
+        ).scalar_one()
+        assert token not in stored.token_hash
+        user = await registry.accept_invitation(session, token, "my own long password")
+        assert user.password_hash is not None
+
+    async def test_an_invitation_is_used_once(self, session: AsyncSession) -> None:
+        from experts.errors import InvitationInvalid
+        from experts.schemas import ExpertCreate
+
+        _, token = await registry.register(
+            session, ExpertCreate.model_validate(expert_body(password=None))
+        )
+        assert token is not None
+        await registry.accept_invitation(session, token, "my own long password")
+        with pytest.raises(InvitationInvalid):
+            await registry.accept_invitation(session, token, "another long password")
+
+    async def test_same_email_twice(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.admin)
+        body = expert_body()
+        assert (await client.post(URL, json=body, headers=headers)).status_code == 201
+        assert_problem(await client.post(URL, json=body, headers=headers), 409, "expert_exists")
+
+
+class TestAccreditation:
+    async def test_pending_accredited_suspended_revoked_with_history(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        headers_for,  # type: ignore[no-untyped-def]
+    ) -> None:
+        expert = await create_expert(session, Accreditation.pending)
+        headers = await headers_for(Role.admin)
+        for action, status in (
+            ("accredit", "accredited"),
+            ("suspend", "suspended"),
+            ("accredit", "accredited"),
+            ("revoke", "revoked"),
+        ):
+            response = await client.post(
+                f"{URL}/{expert.id}/{action}",
+                headers=headers,
+                json={"reason": f"décision {action}"},
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == status
+        history = response.json()["history"]
+        assert [h["to_status"] for h in history] == [
+            "pending",
+            "accredited",
+            "suspended",
+            "accredited",
+            "revoked",
+        ]
+        assert all(h["decided_by"] for h in history[1:])
+
+    async def test_revoked_is_final(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        expert = await create_expert(session, Accreditation.revoked)
+        response = await client.post(
+            f"{URL}/{expert.id}/accredit", headers=await headers_for(Role.admin)
+        )
+        assert_problem(response, 409, "invalid_state")
+
+    async def test_suspended_expert_still_logs_in_and_sees_itself(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings,  # type: ignore[no-untyped-def]
+    ) -> None:
+        expert = await create_expert(session, Accreditation.suspended)
+        token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
+        me = await client.get(f"{URL}/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["status"] == "suspended"
+
+
+class TestBankDetails:
+    async def test_new_iban_waits_for_an_admin(
+        self, client: AsyncClient, session: AsyncSession, settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        expert = await create_expert(session)
+        token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
+        expert_headers = {"Authorization": f"Bearer {token}"}
+        asked = await client.post(
+            f"{URL}/me/bank-details",
+            headers=expert_headers,
+            json={"iban": "DE89370400440532013000", "bic": "COBADEFFXXX"},
+        )
+        assert asked.status_code == 200
+        assert asked.json()["iban"] == "FR7630006000011234567890189"
+        assert asked.json()["pending_iban"] == "DE89370400440532013000"
+        admin = await headers_for(Role.admin)
+        confirmed = await client.post(f"{URL}/{expert.id}/bank-details/confirm", headers=admin)
+        assert confirmed.json()["iban"] == "DE89370400440532013000"
+        assert confirmed.json()["pending_iban"] is None
+        again = await client.post(f"{URL}/{expert.id}/bank-details/confirm", headers=admin)
+        assert_problem(again, 409, "no_pending_bank_details")

@@ -5,7 +5,7 @@ from experts.errors import ExpertExists, ExpertNotFound, NoPendingBankDetails, T
 from experts.models import Accreditation
 from experts.schemas import BankDetails, Decision, ExpertCreate, ExpertDetail, ExpertPublic
 from voucher_service.core.auth.dependencies import AdminUser, ExpertUser
-from voucher_service.core.db import DbSession
+from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 
 router = APIRouter(prefix="/api/v1/experts", tags=["experts"])
@@ -62,7 +62,7 @@ async def request_bank_details(
     summary="One expert with its accreditation history",
     responses=problem_responses(*AUTH, ExpertNotFound),
 )
-async def get_expert(expert_id: int, session: DbSession, admin: AdminUser) -> ExpertDetail:
+async def get_expert(expert_id: EntityId, session: DbSession, admin: AdminUser) -> ExpertDetail:
     return await _detail(session, expert_id)
 
 
@@ -72,7 +72,7 @@ async def get_expert(expert_id: int, session: DbSession, admin: AdminUser) -> Ex
     responses=problem_responses(*AUTH, ExpertNotFound, NoPendingBankDetails),
 )
 async def confirm_bank_details(
-    expert_id: int, session: DbSession, admin: AdminUser
+    expert_id: EntityId, session: DbSession, admin: AdminUser
 ) -> ExpertPublic:
     return ExpertPublic.model_validate(await registry.confirm_bank_change(session, expert_id))
 
@@ -89,14 +89,14 @@ DECISION_ERRORS = problem_responses(*AUTH, ExpertNotFound, TransitionRefused)
 
 @router.post("/{expert_id}/accredit", summary="Accredit an expert", responses=DECISION_ERRORS)
 async def accredit(
-    expert_id: int, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
 ) -> ExpertDetail:
     return await _decide(session, expert_id, Accreditation.accredited, body)
 
 
 @router.post("/{expert_id}/suspend", summary="Suspend an accreditation", responses=DECISION_ERRORS)
 async def suspend(
-    expert_id: int, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
 ) -> ExpertDetail:
     return await _decide(session, expert_id, Accreditation.suspended, body)
 
@@ -105,6 +105,6 @@ async def suspend(
     "/{expert_id}/revoke", summary="Revoke an accreditation for good", responses=DECISION_ERRORS
 )
 async def revoke(
-    expert_id: int, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
 ) -> ExpertDetail:
     return await _decide(session, expert_id, Accreditation.revoked, body)

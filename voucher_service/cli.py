@@ -19,6 +19,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
+from voucher_service.core.logs import LOG_CONFIG
 
 app = typer.Typer(
     help="Mon coach digital — Région Sud digital-coaching cheques.", no_args_is_help=True
@@ -74,7 +75,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=LOG_CONFIG,
+        access_log=False,
     )
 
 

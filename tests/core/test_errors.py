@@ -82,3 +82,24 @@ class TestProblemFormat:
     async def test_every_response_carries_a_request_id(self, client: AsyncClient) -> None:
         response = await client.get("/healthz", headers={"x-request-id": "abc-123"})
         assert response.headers["x-request-id"] == "abc-123"
+
+
+class TestEdgeInput:
+    async def test_405_lists_every_allowed_method(self, client: AsyncClient) -> None:
+        response = await client.request("PUT", "/api/v1/programmes")
+        assert_problem(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == "GET, POST"
+
+    async def test_an_id_out_of_range_is_422_not_500(
+        self, client: AsyncClient, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        response = await client.get(
+            "/api/v1/programmes/99999999999999999999999", headers=await headers_for(Role.admin)
+        )
+        assert_problem(response, 422, "validation_error")
+
+    async def test_json_of_the_wrong_shape_is_422(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+        response = await client.post(
+            "/api/v1/users", json=[None, None], headers=await headers_for(Role.admin)
+        )
+        assert_problem(response, 422, "validation_error")

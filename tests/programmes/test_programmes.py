@@ -38,7 +38,7 @@ class TestCreate:
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         problem = assert_problem(response, 422, "validation_error")
         fields = {tuple(error["loc"]) for error in problem["errors"]}
-        assert ("body", "departments") in fields and ("body", "cheque_amount_cents") in fields
+        assert ("body", "departments", 1) in fields and ("body", "cheque_amount_cents") in fields
 
     async def test_window_in_order(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
         body = programme_body(opens_on="2027-12-31", closes_on="2027-01-01")
@@ -112,3 +112,16 @@ class TestEnvelope:
         assert programme.committed_cents == 400_000
         await service.release_budget(session, programme.id, 200_000)
         assert programme.balance_cents == 300_000
+
+
+class TestEditCoherence:
+    async def test_an_edit_that_breaks_the_window_is_422(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        programme = await create_programme(session)
+        response = await client.patch(
+            f"{URL}/{programme.id}",
+            json={"opens_on": "2999-01-01"},
+            headers=await headers_for(Role.admin),
+        )
+        assert_problem(response, 422, "validation_error")

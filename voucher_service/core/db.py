@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, event
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
@@ -124,3 +124,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# A row id in a URL: positive and within a 32-bit INTEGER on every engine.
+EntityId = Annotated[int, Path(ge=1, le=2_147_483_647)]

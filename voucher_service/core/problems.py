@@ -7,8 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from fastapi.routing import iter_route_contexts
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from voucher_service.core.errors import (
     PROBLEM_JSON,
@@ -60,17 +63,28 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _validation_error(exc: RequestValidationError) -> ServiceError:
+def _validation_error(request: Request, exc: RequestValidationError) -> ServiceError:
     errors = _field_errors(exc)
     if any(e["type"] == "json_invalid" for e in errors):
         return Unprocessable("Le corps de la requête n'est pas un JSON valide.", errors=errors)
-    if any(e["type"] == "model_attributes_type" for e in errors):
+    is_json = "json" in request.headers.get("content-type", "")
+    if not is_json and any(e["type"] == "model_attributes_type" for e in errors):
         return UnsupportedMediaType(
             "Le corps de la requête doit être du JSON (Content-Type: application/json).",
             errors=errors,
         )
     fields = ", ".join(str(e["loc"][-1]) for e in errors)
     return Unprocessable(f"Champs invalides : {fields}.", errors=errors)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (routers may split a path's methods)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex, _, _ = compile_path(context.path_format or "")
+        if regex.match(request.url.path):
+            methods |= context.methods or set()
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
@@ -85,17 +99,28 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return respond(request, _validation_error(exc))
+        return respond(request, _validation_error(request, exc))
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc.__cause__, ServiceError):
             return respond(request, exc.__cause__)
-        kind = _STATUS_ERRORS.get(exc.status_code)
-        error = kind() if kind else ServiceError(str(exc.detail))
-        if kind is None:
-            error.status = exc.status_code  # type: ignore[misc]
+        kind = _STATUS_ERRORS.get(exc.status_code, Unprocessable)
+        error = kind("Le corps de la requête est illisible.") if kind is Unprocessable else kind()
+        error.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            error.headers["Allow"] = ", ".join(allowed_methods(request))
         return respond(request, error)
+
+    async def on_model_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ValidationError)
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        return respond(request, Unprocessable("Données incohérentes.", errors=errors))
+
+    async def on_out_of_range(request: Request, exc: Exception) -> Response:
+        return respond(request, Unprocessable("Une valeur dépasse les bornes acceptées."))
 
     async def on_database_error(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc.__class__.__name__)
@@ -110,6 +135,9 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
     app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(ValidationError, on_model_error)
+    app.add_exception_handler(DataError, on_out_of_range)
+    app.add_exception_handler(OverflowError, on_out_of_range)
     app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(InterfaceError, on_database_error)
     app.add_exception_handler(ConnectionError, on_database_error)

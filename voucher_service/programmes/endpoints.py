@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
 from voucher_service.core.auth.dependencies import AdminUser
-from voucher_service.core.db import DbSession
+from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.programmes import service
 from voucher_service.programmes.errors import (
@@ -37,7 +37,9 @@ async def list_programmes(session: DbSession, admin: AdminUser) -> list[Programm
     summary="One programme",
     responses=problem_responses(*AUTH, ProgrammeNotFound),
 )
-async def get_programme(programme_id: int, session: DbSession, admin: AdminUser) -> ProgrammePublic:
+async def get_programme(
+    programme_id: EntityId, session: DbSession, admin: AdminUser
+) -> ProgrammePublic:
     return ProgrammePublic.model_validate(await service.get(session, programme_id))
 
 
@@ -47,6 +49,6 @@ async def get_programme(programme_id: int, session: DbSession, admin: AdminUser)
     responses=problem_responses(*AUTH, ProgrammeNotFound, ProgrammeNameTaken, BudgetBelowCommitted),
 )
 async def edit_programme(
-    programme_id: int, body: ProgrammeUpdate, session: DbSession, admin: AdminUser
+    programme_id: EntityId, body: ProgrammeUpdate, session: DbSession, admin: AdminUser
 ) -> ProgrammePublic:
     return ProgrammePublic.model_validate(await service.edit(session, programme_id, body))

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.db import UTCDateTime, utcnow
@@ -10,14 +10,14 @@ from voucher_service.core.db import UTCDateTime, utcnow
 class ProgrammeRules(SQLModel):
     """What eligibility is decided on; every edit makes a new rules version."""
 
-    cheque_amount_cents: int = Field(gt=0)
+    cheque_amount_cents: int = Field(gt=0, sa_type=BigInteger)
     opens_on: date
     closes_on: date
     cheque_validity_days: int = Field(gt=0, le=1095)
     departments: list[str] = Field(sa_column=Column(JSON, nullable=False))
     max_headcount: int = Field(gt=0)
-    max_turnover_eur: int = Field(gt=0)
-    max_de_minimis_eur: int = Field(default=300_000, ge=0)
+    max_turnover_eur: int = Field(gt=0, sa_type=BigInteger)
+    max_de_minimis_eur: int = Field(default=300_000, ge=0, sa_type=BigInteger)
     themes: list[str] = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -31,8 +31,8 @@ class Programme(ProgrammeRules, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     contact_email: str = Field(max_length=254)
-    budget_cents: int = Field(gt=0)
-    committed_cents: int = 0
+    budget_cents: int = Field(gt=0, sa_type=BigInteger)
+    committed_cents: int = Field(default=0, sa_type=BigInteger)
     rules_version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,40 +1,46 @@
 import re
 from datetime import date, datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-DEPARTMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+from voucher_service.core.types import IsoDate, StrictInt
+
+DEPARTMENT = re.compile(r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$")
 THEME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+Department = Annotated[str, StringConstraints(pattern=DEPARTMENT.pattern)]
+Theme = Annotated[str, StringConstraints(pattern=THEME.pattern)]
 
 
 class RulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cheque_amount_cents: int = Field(gt=0, le=10_000_000)
-    opens_on: date
-    closes_on: date
-    cheque_validity_days: int = Field(default=180, gt=0, le=1095)
-    departments: list[str] = Field(min_length=1, max_length=120)
-    max_headcount: int = Field(gt=0, le=100_000)
-    max_turnover_eur: int = Field(gt=0, le=10_000_000_000)
-    max_de_minimis_eur: int = Field(default=300_000, ge=0, le=10_000_000)
-    themes: list[str] = Field(min_length=1, max_length=30)
+    cheque_amount_cents: StrictInt = Field(gt=0, le=10_000_000)
+    opens_on: IsoDate
+    closes_on: IsoDate
+    cheque_validity_days: StrictInt = Field(default=180, gt=0, le=1095)
+    departments: list[Department] = Field(min_length=1, max_length=120)
+    max_headcount: StrictInt = Field(gt=0, le=100_000)
+    max_turnover_eur: StrictInt = Field(gt=0, le=10_000_000_000)
+    max_de_minimis_eur: StrictInt = Field(default=300_000, ge=0, le=10_000_000)
+    themes: list[Theme] = Field(min_length=1, max_length=30)
 
     @field_validator("departments")
     @classmethod
-    def known_departments(cls, value: list[str]) -> list[str]:
-        wrong = [code for code in value if not DEPARTMENT.match(code)]
-        if wrong:
-            raise ValueError(f"unknown department codes: {', '.join(wrong)}")
+    def sorted_departments(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
 
     @field_validator("themes")
     @classmethod
-    def slug_themes(cls, value: list[str]) -> list[str]:
-        wrong = [theme for theme in value if not THEME.match(theme)]
-        if wrong:
-            raise ValueError(f"themes are lowercase slugs: {', '.join(wrong)}")
+    def distinct_themes(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -46,7 +52,7 @@ class RulesIn(BaseModel):
 
 class ProgrammeCreate(RulesIn):
     name: str = Field(min_length=3, max_length=120)
-    budget_cents: int = Field(gt=0, le=100_000_000_000)
+    budget_cents: StrictInt = Field(gt=0, le=100_000_000_000)
     contact_email: EmailStr = "moncoachdigital@maregionsud.fr"
 
     @model_validator(mode="after")
@@ -62,17 +68,17 @@ class ProgrammeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=3, max_length=120)
-    budget_cents: int | None = Field(default=None, gt=0, le=100_000_000_000)
+    budget_cents: StrictInt | None = Field(default=None, gt=0, le=100_000_000_000)
     contact_email: EmailStr | None = None
-    cheque_amount_cents: int | None = Field(default=None, gt=0, le=10_000_000)
-    opens_on: date | None = None
-    closes_on: date | None = None
-    cheque_validity_days: int | None = Field(default=None, gt=0, le=1095)
-    departments: list[str] | None = Field(default=None, min_length=1, max_length=120)
-    max_headcount: int | None = Field(default=None, gt=0, le=100_000)
-    max_turnover_eur: int | None = Field(default=None, gt=0, le=10_000_000_000)
-    max_de_minimis_eur: int | None = Field(default=None, ge=0, le=10_000_000)
-    themes: list[str] | None = Field(default=None, min_length=1, max_length=30)
+    cheque_amount_cents: StrictInt | None = Field(default=None, gt=0, le=10_000_000)
+    opens_on: IsoDate | None = None
+    closes_on: IsoDate | None = None
+    cheque_validity_days: StrictInt | None = Field(default=None, gt=0, le=1095)
+    departments: list[Department] | None = Field(default=None, min_length=1, max_length=120)
+    max_headcount: StrictInt | None = Field(default=None, gt=0, le=100_000)
+    max_turnover_eur: StrictInt | None = Field(default=None, gt=0, le=10_000_000_000)
+    max_de_minimis_eur: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    themes: list[Theme] | None = Field(default=None, min_length=1, max_length=30)
 
 
 class ProgrammePublic(BaseModel):

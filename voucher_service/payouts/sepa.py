@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -185,8 +184,9 @@ def _validate(document: bytes) -> None:
         raise InvalidSepaFile(f"Ligne {error.line} : {error.message}")
 
 
-@cache
 def _pain001_schema() -> etree.XMLSchema:
+    """Compiled per file (about 3 ms): an lxml schema keeps its error log on itself, so one
+    shared between threads would mix up two files' errors."""
     xsd = resources.files("sepaxml") / "schemas" / f"{SCHEMA}.xsd"
     return etree.XMLSchema(etree.fromstring(xsd.read_bytes(), _safe_parser()))
 

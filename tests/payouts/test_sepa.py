@@ -162,6 +162,9 @@ class TestBuildCreditTransfers:
             ("remittance", "é" * 141),
             ("remittance", " "),
             ("creditor_name", "🙂"),
+            ("creditor_name", "Conseil\nNumérique"),
+            ("creditor_name", "Conseil\x0bNumérique"),
+            ("remittance", "MCD-1\x00"),
         ],
     )
     def test_transfer_fields_outside_sepa_rules_are_refused(

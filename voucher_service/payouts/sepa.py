@@ -162,7 +162,10 @@ def _export_with_sepaxml(
 
 def _stamp(produced: bytes, message_id: str, created_at: datetime) -> bytes:
     """Replace sepaxml's clock time and random ids with the caller's stable ones."""
-    root = etree.fromstring(produced, _safe_parser())
+    try:
+        root = etree.fromstring(produced, _safe_parser())
+    except etree.XMLSyntaxError as error:
+        raise InvalidSepaFile(f"XML mal formé : {error.msg}") from None
     namespaces = {"p": NAMESPACE}
     header = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", namespaces)
     (payment_id,) = root.findall("p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId", namespaces)
@@ -233,13 +236,18 @@ def _check_transfer(loc: Location, transfer: Transfer, seen: set[str]) -> list[F
     remittance = unidecode(transfer.remittance)
     if not remittance.strip() or len(remittance) > MAX_REMITTANCE_LENGTH:
         problems.append(_problem([*loc, "remittance"], "1 à 140 caractères", "remittance"))
+    elif not remittance.isprintable():
+        problems.append(_problem([*loc, "remittance"], "caractère de contrôle", "remittance"))
     return problems
 
 
 def _check_name(loc: Location, name: str) -> list[FieldProblem]:
-    if transliterate(name).strip():
-        return []
-    return [_problem(loc, "nom vide une fois translittéré", "empty")]
+    sent = transliterate(name)
+    if not sent.strip():
+        return [_problem(loc, "nom vide une fois translittéré", "empty")]
+    if not sent.isprintable():
+        return [_problem(loc, "saut de ligne ou caractère de contrôle", "control_character")]
+    return []
 
 
 def _check_bank_account(loc: Location, iban: str, bic: str) -> list[FieldProblem]:

@@ -1,0 +1,272 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from importlib import resources
+
+import pytest
+import xmlschema
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+
+from voucher_service.payouts import sepa
+from voucher_service.payouts.errors import InvalidSepaFile, InvalidTransfer
+from voucher_service.payouts.sepa import (
+    Debtor,
+    Transfer,
+    batch_message_id,
+    build_credit_transfers,
+    end_to_end_id,
+    remittance_text,
+    transliterate,
+)
+
+NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+REGION = Debtor(
+    "Région Sud – Provence-Alpes-Côte d'Azur", "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX"
+)
+CREATED_AT = datetime(2027, 2, 27, 8, 30, 15, tzinfo=UTC)
+EXECUTION = date(2027, 3, 1)
+
+
+def transfers() -> list[Transfer]:
+    return [
+        Transfer(
+            end_to_end_id(42, 7),
+            "Société Générale Conseil",
+            "FR1420041010050500013M02606",
+            "PSSTFRPPMAR",
+            200000,
+            remittance_text(["MCD-7K3Q-9XPA"]),
+        ),
+        Transfer(
+            end_to_end_id(42, 8),
+            "Hélène Müller-Lüdenscheidt Œnologie & Stratégie numérique très longue dénomination",
+            "fr76 3000 1007 9412 3456 7890 185",
+            "bdfefrpp",
+            400050,
+            remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]),
+        ),
+        Transfer(
+            end_to_end_id(42, 9), "Ærø Straße", "DE89370400440532013000", "COBADEFFXXX", 1, "x"
+        ),
+    ]
+
+
+def build(**overrides: object) -> bytes:
+    arguments: dict = {
+        "message_id": batch_message_id(42),
+        "execution_date": EXECUTION,
+        "created_at": CREATED_AT,
+    } | overrides
+    return build_credit_transfers(REGION, transfers(), **arguments)
+
+
+def texts(document: bytes, path: str) -> list[str]:
+    return [node.text for node in etree.fromstring(document).iterfind(path, NS)]
+
+
+class TestBuildCreditTransfers:
+    def test_validates_against_the_iso_20022_schema(self) -> None:
+        xsd = resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"
+        xmlschema.XMLSchema(str(xsd)).validate(build())
+
+    def test_counts_and_control_sums_match_the_transfers(self) -> None:
+        document = build()
+        expected_sum = str(Decimal(sum(t.amount_cents for t in transfers())) / 100)
+        for level in ("p:CstmrCdtTrfInitn/p:GrpHdr", "p:CstmrCdtTrfInitn/p:PmtInf"):
+            assert texts(document, f"{level}/p:NbOfTxs") == ["3"]
+            assert texts(document, f"{level}/p:CtrlSum") == [expected_sum]
+        amounts = texts(document, ".//p:CdtTrfTxInf/p:Amt/p:InstdAmt")
+        assert amounts == ["2000.00", "4000.50", "0.01"]
+
+    def test_references_and_remittances_are_carried(self) -> None:
+        document = build()
+        assert texts(document, ".//p:EndToEndId") == [
+            "MCD-B000042-E000007",
+            "MCD-B000042-E000008",
+            "MCD-B000042-E000009",
+        ]
+        assert texts(document, ".//p:RmtInf/p:Ustrd") == [
+            "MCD-7K3Q-9XPA",
+            "MCD-AAAA-1111 MCD-BBBB-2222",
+            "x",
+        ]
+
+    def test_accounts_are_written_compact_and_upper_case(self) -> None:
+        document = build()
+        assert texts(document, ".//p:CdtrAcct/p:Id/p:IBAN")[1] == "FR7630001007941234567890185"
+        assert texts(document, ".//p:CdtrAgt//p:BIC")[1] == "BDFEFRPP"
+        assert texts(document, ".//p:DbtrAcct/p:Id/p:IBAN") == ["FR7630006000011234567890189"]
+
+    def test_building_twice_is_byte_identical(self) -> None:
+        assert build() == build()
+
+    def test_ids_and_creation_time_are_the_callers(self) -> None:
+        document = build()
+        assert texts(document, ".//p:GrpHdr/p:MsgId") == ["MCD-BATCH-000042"]
+        assert texts(document, ".//p:PmtInf/p:PmtInfId") == ["MCD-BATCH-000042"]
+        assert texts(document, ".//p:GrpHdr/p:CreDtTm") == ["2027-02-27T09:30:15"]
+        assert texts(document, ".//p:PmtInf/p:ReqdExctnDt") == ["2027-03-01"]
+        assert texts(document, ".//p:PmtInf/p:BtchBookg") == ["true"]
+
+    def test_only_the_creation_time_differs_between_two_days(self) -> None:
+        later = build(created_at=datetime(2027, 2, 28, 8, 30, 15, tzinfo=UTC))
+        assert later != build()
+        assert later.replace(b"2027-02-28T09", b"2027-02-27T09") == build()
+
+    def test_names_are_transliterated_as_predicted(self) -> None:
+        document = build()
+        names = texts(document, ".//p:Cdtr/p:Nm")
+        assert names == [transliterate(t.creditor_name) for t in transfers()]
+        assert names[0] == "Societe Generale Conseil"
+        assert names[2] == "AEro Strasse"
+        assert len(names[1]) == 70
+        assert texts(document, ".//p:Dbtr/p:Nm") == ["Region Sud - Provence-Alpes-Cote d'Azur"]
+
+    def test_bad_iban_and_bic_are_refused_by_field(self) -> None:
+        bad = Transfer("MCD-1", "Expert", "FR1420041010050500013M02607", "PSSTFRP", 100, "x")
+        with pytest.raises(InvalidTransfer) as caught:
+            build_credit_transfers(
+                REGION, [bad], message_id="M", execution_date=EXECUTION, created_at=CREATED_AT
+            )
+        problem = caught.value.to_problem()
+        assert problem["code"] == "invalid_transfer"
+        assert [e["loc"] for e in problem["errors"]] == [
+            ["transfers", 0, "iban"],
+            ["transfers", 0, "bic"],
+        ]
+
+    def test_debtor_account_is_checked_too(self) -> None:
+        with pytest.raises(InvalidTransfer) as caught:
+            build_credit_transfers(
+                Debtor("Région", "FR00", "AGRIFRPPXXX"),
+                transfers(),
+                message_id="M",
+                execution_date=EXECUTION,
+                created_at=CREATED_AT,
+            )
+        assert [e["loc"] for e in caught.value.extra["errors"]] == [["debtor", "iban"]]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("end_to_end_id", "MCD_B42"),
+            ("end_to_end_id", "/MCD-B42"),
+            ("end_to_end_id", "MCD//B42"),
+            ("end_to_end_id", "M" * 36),
+            ("end_to_end_id", ""),
+            ("amount_cents", 0),
+            ("amount_cents", -5),
+            ("amount_cents", 12.5),
+            ("amount_cents", True),
+            ("remittance", "é" * 141),
+            ("remittance", " "),
+            ("creditor_name", "🙂"),
+            ("creditor_name", "Conseil\nNumérique"),
+            ("creditor_name", "Conseil\x0bNumérique"),
+            ("remittance", "MCD-1\x00"),
+        ],
+    )
+    def test_transfer_fields_outside_sepa_rules_are_refused(
+        self, field: str, value: object
+    ) -> None:
+        fields = {"end_to_end_id": "MCD-1", "creditor_name": "Expert", "iban": REGION.iban}
+        fields |= {"bic": REGION.bic, "amount_cents": 100, "remittance": "x", field: value}
+        with pytest.raises(InvalidTransfer) as caught:
+            build_credit_transfers(
+                REGION,
+                [Transfer(**fields)],  # type: ignore[arg-type]
+                message_id="M",
+                execution_date=EXECUTION,
+                created_at=CREATED_AT,
+            )
+        assert [e["loc"] for e in caught.value.extra["errors"]] == [["transfers", 0, field]]
+
+    def test_duplicate_references_are_refused(self) -> None:
+        twice = [transfers()[0], transfers()[0]]
+        with pytest.raises(InvalidTransfer) as caught:
+            build_credit_transfers(
+                REGION, twice, message_id="M", execution_date=EXECUTION, created_at=CREATED_AT
+            )
+        assert caught.value.extra["errors"][0]["type"] == "duplicate"
+
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            {"message_id": "MCD BATCH é"},
+            {"created_at": datetime(2027, 2, 27, 9, 0)},
+            {"execution_date": datetime(2027, 3, 1, 9, 0, tzinfo=UTC)},
+        ],
+    )
+    def test_file_parameters_are_checked(self, overrides: dict) -> None:
+        with pytest.raises(InvalidTransfer) as caught:
+            build(**overrides)
+        assert caught.value.extra["errors"][0]["loc"] == list(overrides)
+
+    def test_an_empty_batch_is_refused(self) -> None:
+        with pytest.raises(InvalidTransfer):
+            build_credit_transfers(
+                REGION, [], message_id="M", execution_date=EXECUTION, created_at=CREATED_AT
+            )
+
+    def test_a_document_breaking_the_schema_is_refused(self) -> None:
+        document = build().replace(b"<PmtMtd>TRF</PmtMtd>", b"<PmtMtd>XYZ</PmtMtd>")
+        with pytest.raises(InvalidSepaFile, match="PmtMtd"):
+            sepa._validate(document)
+
+
+class TestRemittanceText:
+    def test_codes_that_fit_are_all_listed(self) -> None:
+        assert remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]) == "MCD-AAAA-1111 MCD-BBBB-2222"
+
+    def test_a_long_list_is_cut_between_codes_with_the_count_left_out(self) -> None:
+        codes = [f"MCD-{n:04d}-ABCD" for n in range(30)]
+        text = remittance_text(codes)
+        assert text.endswith(" +21")
+        assert text.split()[:-1] == codes[:9]
+        assert len(text) <= 140
+
+    def test_exactly_140_characters_needs_no_suffix(self) -> None:
+        codes = ["A" * 69, "B" * 70]
+        assert remittance_text(codes) == " ".join(codes)
+
+    def test_the_suffix_can_push_out_one_more_code(self) -> None:
+        codes = ["A" * 69, "B" * 68, "CC", "D"]
+        assert remittance_text(codes) == "A" * 69 + " +3"
+
+    @given(st.lists(st.from_regex(r"MCD-[A-Z0-9]{1,30}", fullmatch=True), max_size=60))
+    def test_always_fits_and_accounts_for_every_code(self, codes: list[str]) -> None:
+        text = remittance_text(codes)
+        assert len(text) <= 140
+        words = text.split()
+        if words and words[-1].startswith("+"):
+            shown, hidden = words[:-1], int(words[-1][1:])
+        else:
+            shown, hidden = words, 0
+        assert shown == codes[: len(shown)]
+        assert len(shown) + hidden == len(codes)
+
+
+class TestIdentifiers:
+    def test_message_and_end_to_end_ids_are_short_sepa_references(self) -> None:
+        assert batch_message_id(42) == "MCD-BATCH-000042"
+        assert end_to_end_id(42, 17) == "MCD-B000042-E000017"
+        assert len(end_to_end_id(10**9, 10**9)) <= 35
+
+    def test_ids_are_positive(self) -> None:
+        with pytest.raises(ValueError, match="positive"):
+            end_to_end_id(0, 1)
+
+
+class TestTransliterate:
+    @pytest.mark.parametrize(
+        ("name", "sent"),
+        [
+            ("Société Générale", "Societe Generale"),
+            ("L'Œuvre Cœur d'Azur", "L'OEuvre Coeur d'Azur"),
+            ("Conseil Numérique – Côte Bleue", "Conseil Numerique - Cote Bleue"),
+            ("Expert", "Expert"),
+        ],
+    )
+    def test_accents_are_spelt_out(self, name: str, sent: str) -> None:
+        assert transliterate(name) == sent

@@ -1,0 +1,276 @@
+"""SEPA credit transfers (ISO 20022 pain.001.001.03) that pay the experts, built by sepaxml.
+
+sepaxml stamps every file with the current time and random identifiers. A batch's file
+must be the same each time the accountant downloads it, so after sepaxml has built the
+document its creation time and identifiers are replaced by the caller's stable values,
+and the result is validated against the schema before it leaves this module.
+
+Names and remittance texts are cleaned by sepaxml (accents and other non-ASCII letters
+transliterated); :func:`transliterate` shows the accountant that cleaning beforehand.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from typing import Any
+
+from lxml import etree
+from sepaxml import SepaTransfer
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError
+from text_unidecode import unidecode
+
+from voucher_service.core.formatting import PARIS
+from voucher_service.payouts.errors import InvalidSepaFile, InvalidTransfer
+
+SCHEMA = "pain.001.001.03"
+NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
+MAX_ID_LENGTH = 35
+MAX_NAME_LENGTH = 70
+MAX_REMITTANCE_LENGTH = 140
+MAX_AMOUNT_CENTS = 99_999_999_999  # 999 999 999,99 €: the EPC ceiling for one transfer
+SEPA_REFERENCE = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]{1,35}")
+CREATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+Location = list[str | int]
+FieldProblem = dict[str, Any]  # rendered as one of the problem's ``errors``
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    """The Region's account the transfers are paid from."""
+
+    name: str
+    iban: str
+    bic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One credit transfer to an expert; ``remittance`` is what the expert's bank shows."""
+
+    end_to_end_id: str
+    creditor_name: str
+    iban: str
+    bic: str
+    amount_cents: int
+    remittance: str
+
+
+def transliterate(name: str) -> str:
+    """The name exactly as sepaxml writes it: 'Société Générale' → 'Societe Generale'.
+
+    sepaxml transliterates with ``text_unidecode`` and cuts names at 70 characters; this
+    is the same expression, so what the accountant sees is what the bank receives.
+    """
+    return unidecode(name)[:MAX_NAME_LENGTH]
+
+
+def remittance_text(codes: Sequence[str]) -> str:
+    """The cheque codes a transfer pays, within the 140 characters of a remittance.
+
+    When they do not all fit, the list is cut between two codes and ends with '+N', the
+    number of codes left out: 'MCD-AAAA MCD-BBBB +3'.
+    """
+    for shown in range(_codes_that_fit(codes), -1, -1):
+        hidden = len(codes) - shown
+        text = " ".join([*codes[:shown], f"+{hidden}"] if hidden else codes)
+        if len(text) <= MAX_REMITTANCE_LENGTH:
+            return text
+    raise AssertionError("'+N' alone always fits")  # pragma: no cover
+
+
+def _codes_that_fit(codes: Sequence[str]) -> int:
+    length = -1
+    for count, code in enumerate(codes):
+        length += 1 + len(code)
+        if length > MAX_REMITTANCE_LENGTH:
+            return count
+    return len(codes)
+
+
+def batch_message_id(batch_id: int) -> str:
+    """The file's message id for a payout batch: 'MCD-BATCH-000042'."""
+    return f"MCD-BATCH-{_positive(batch_id):06d}"
+
+
+def end_to_end_id(batch_id: int, expert_id: int) -> str:
+    """The reference that comes back on the bank statement: 'MCD-B000042-E000017'.
+
+    One transfer per expert and batch, so the pair identifies the transfer.
+    """
+    return f"MCD-B{_positive(batch_id):06d}-E{_positive(expert_id):06d}"
+
+
+def _positive(number: int) -> int:
+    if number <= 0:
+        raise ValueError(f"identifiers are positive, got {number}")
+    return number
+
+
+def build_credit_transfers(
+    debtor: Debtor,
+    transfers: Sequence[Transfer],
+    *,
+    message_id: str,
+    execution_date: date,
+    created_at: datetime,
+) -> bytes:
+    """The pain.001.001.03 file for a batch: one batch-booked payment of all the transfers.
+
+    Byte-identical for identical arguments. Raises :class:`InvalidTransfer` listing every
+    invalid field, and :class:`InvalidSepaFile` if the result breaks the schema anyway.
+    """
+    problems = _check_file(debtor, transfers, message_id, execution_date, created_at)
+    if problems:
+        fields = ", ".join(".".join(map(str, problem["loc"])) for problem in problems)
+        raise InvalidTransfer(f"Champs invalides : {fields}.", errors=problems)
+    produced = _export_with_sepaxml(debtor, transfers, execution_date)
+    document = _stamp(produced, message_id, created_at)
+    _validate(document)
+    return document
+
+
+def _export_with_sepaxml(
+    debtor: Debtor, transfers: Sequence[Transfer], execution_date: date
+) -> bytes:
+    config = {
+        "name": debtor.name,
+        "IBAN": stdnum_iban.compact(debtor.iban),
+        "BIC": stdnum_bic.compact(debtor.bic),
+        "batch": True,
+        "currency": "EUR",
+    }
+    sepa = SepaTransfer(config, schema=SCHEMA, clean=True)
+    for transfer in transfers:
+        sepa.add_payment(
+            {
+                "name": transfer.creditor_name,
+                "IBAN": stdnum_iban.compact(transfer.iban),
+                "BIC": stdnum_bic.compact(transfer.bic),
+                "amount": transfer.amount_cents,
+                "execution_date": execution_date,
+                "description": transfer.remittance,
+                "endtoend_id": transfer.end_to_end_id,
+            }
+        )
+    return sepa.export(validate=False)
+
+
+def _stamp(produced: bytes, message_id: str, created_at: datetime) -> bytes:
+    """Replace sepaxml's clock time and random ids with the caller's stable ones."""
+    try:
+        root = etree.fromstring(produced, _safe_parser())
+    except etree.XMLSyntaxError as error:
+        raise InvalidSepaFile(f"XML mal formé : {error.msg}") from None
+    namespaces = {"p": NAMESPACE}
+    header = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", namespaces)
+    (payment_id,) = root.findall("p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId", namespaces)
+    header.find("p:MsgId", namespaces).text = message_id
+    header.find("p:CreDtTm", namespaces).text = _creation_time(created_at)
+    payment_id.text = message_id
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _creation_time(created_at: datetime) -> str:
+    """Paris wall-clock time without offset, the form French banks' guides show."""
+    return created_at.astimezone(PARIS).strftime(CREATED_AT_FORMAT)
+
+
+def _validate(document: bytes) -> None:
+    schema = _pain001_schema()
+    if not schema.validate(etree.fromstring(document, _safe_parser())):
+        error = schema.error_log.last_error
+        raise InvalidSepaFile(f"Ligne {error.line} : {error.message}")
+
+
+def _pain001_schema() -> etree.XMLSchema:
+    """Compiled per file (about 3 ms): an lxml schema keeps its error log on itself, so one
+    shared between threads would mix up two files' errors."""
+    xsd = resources.files("sepaxml") / "schemas" / f"{SCHEMA}.xsd"
+    return etree.XMLSchema(etree.fromstring(xsd.read_bytes(), _safe_parser()))
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _check_file(
+    debtor: Debtor,
+    transfers: Sequence[Transfer],
+    message_id: str,
+    execution_date: date,
+    created_at: datetime,
+) -> list[FieldProblem]:
+    problems = _check_name(["debtor", "name"], debtor.name)
+    problems += _check_bank_account(["debtor"], debtor.iban, debtor.bic)
+    if not _is_sepa_reference(message_id):
+        problems.append(_problem(["message_id"], "référence SEPA invalide", "invalid_id"))
+    if isinstance(execution_date, datetime) or not isinstance(execution_date, date):
+        problems.append(_problem(["execution_date"], "une date sans heure", "invalid_date"))
+    if created_at.tzinfo is None:
+        problems.append(_problem(["created_at"], "une heure avec fuseau", "naive_datetime"))
+    if not transfers:
+        problems.append(_problem(["transfers"], "au moins un virement", "empty"))
+    seen: set[str] = set()
+    for index, transfer in enumerate(transfers):
+        problems += _check_transfer(["transfers", index], transfer, seen)
+    return problems
+
+
+def _check_transfer(loc: Location, transfer: Transfer, seen: set[str]) -> list[FieldProblem]:
+    problems = _check_name([*loc, "creditor_name"], transfer.creditor_name)
+    problems += _check_bank_account(loc, transfer.iban, transfer.bic)
+    reference = transfer.end_to_end_id
+    if not _is_sepa_reference(reference):
+        problems.append(_problem([*loc, "end_to_end_id"], "référence SEPA invalide", "invalid_id"))
+    elif reference in seen:
+        problems.append(_problem([*loc, "end_to_end_id"], "référence en double", "duplicate"))
+    seen.add(reference)
+    amount = transfer.amount_cents
+    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT_CENTS:
+        problems.append(_problem([*loc, "amount_cents"], "montant positif en centimes", "amount"))
+    remittance = unidecode(transfer.remittance)
+    if not remittance.strip() or len(remittance) > MAX_REMITTANCE_LENGTH:
+        problems.append(_problem([*loc, "remittance"], "1 à 140 caractères", "remittance"))
+    elif not remittance.isprintable():
+        problems.append(_problem([*loc, "remittance"], "caractère de contrôle", "remittance"))
+    return problems
+
+
+def _check_name(loc: Location, name: str) -> list[FieldProblem]:
+    sent = transliterate(name)
+    if not sent.strip():
+        return [_problem(loc, "nom vide une fois translittéré", "empty")]
+    if not sent.isprintable():
+        return [_problem(loc, "saut de ligne ou caractère de contrôle", "control_character")]
+    return []
+
+
+def _check_bank_account(loc: Location, iban: str, bic: str) -> list[FieldProblem]:
+    problems = []
+    for field, number, value in (("iban", stdnum_iban, iban), ("bic", stdnum_bic, bic)):
+        try:
+            number.validate(value)
+        except ValidationError:
+            problems.append(
+                _problem([*loc, field], f"{field.upper()} invalide", f"invalid_{field}")
+            )
+    return problems
+
+
+def _is_sepa_reference(reference: str) -> bool:
+    """EPC rules for identifiers: restricted Latin set, no leading, trailing or double '/'."""
+    return (
+        SEPA_REFERENCE.fullmatch(reference) is not None
+        and not reference.startswith("/")
+        and not reference.endswith("/")
+        and "//" not in reference
+    )
+
+
+def _problem(loc: Location, message: str, kind: str) -> FieldProblem:
+    return {"loc": loc, "msg": message, "type": kind}

@@ -1,11 +1,13 @@
 """Every table of every domain, imported once so that SQLModel's metadata knows them all
 (for Alembic and for the tests)."""
 
+from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 __all__ = [
+    "Application",
     "AuditEvent",
     "AuditHead",
     "LoginFailure",

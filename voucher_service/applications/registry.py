@@ -26,7 +26,7 @@ from voucher_service.core.db import utcnow
 log = logging.getLogger("voucher_service.registry")
 
 OFFLINE = "offline"
-USER_AGENT = "MonCoachDigital/1.0 (Région Sud; eligibility checks)"
+USER_AGENT = "MonCoachDigital/1.0 (Region Sud; eligibility checks)"
 MAX_ATTEMPTS = 4
 CACHE_SIZE = 5000
 DEPARTMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")

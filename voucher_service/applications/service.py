@@ -318,8 +318,9 @@ async def recheck(
     return application
 
 
-async def pending_ids(session: AsyncSession) -> list[int]:
-    return await repository.ids_in(session, PENDING_STATUSES)
+async def waiting_for_review(session: AsyncSession) -> list[int]:
+    """Applications that could not be decided automatically (for a re-check)."""
+    return await repository.ids_in(session, [ApplicationStatus.needs_review])
 
 
 def months_before(moment: datetime, months: int) -> datetime:

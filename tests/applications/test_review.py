@@ -108,7 +108,10 @@ class TestApprove:
         assert programme.committed_cents == programme.cheque_amount_cents
         event = (
             await session.execute(
-                select(AuditEvent).where(AuditEvent.action == "application.approved")
+                select(AuditEvent).where(
+                    AuditEvent.action == "application.approved",
+                    AuditEvent.entity_id == str(application.id),
+                )
             )
         ).scalar_one()
         assert (

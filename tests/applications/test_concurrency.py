@@ -5,7 +5,11 @@ import asyncio
 
 import httpx
 
-from tests.fixtures.applications import committed_application, committed_programme
+from tests.fixtures.applications import (
+    application_body,
+    committed_application,
+    committed_programme,
+)
 from tests.fixtures.factories import bearer, create_user
 from tests.fixtures.servers import LiveServer
 from voucher_service.applications.models import ApplicationStatus
@@ -74,3 +78,21 @@ class TestConcurrentApprovals:
         async with database.sessionmaker() as session:
             stored = await session.get(Programme, programme.id)
             assert stored is not None and stored.committed_cents == CHEQUE
+
+
+class TestConcurrentSubmissions:
+    async def test_the_same_form_sent_five_times_at_once_is_stored_once(
+        self, database: Database, live_server: LiveServer
+    ) -> None:
+        async with committed_programme(database) as programme:
+            body = application_body(programme_id=programme.id)
+            async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
+                responses = await asyncio.gather(
+                    *(client.post("/api/v1/applications", json=body) for _ in range(5))
+                )
+        assert sorted(r.status_code for r in responses) == [201] + [409] * 4
+        created = next(r.json() for r in responses if r.status_code == 201)
+        for response in responses:
+            if response.status_code == 409:
+                assert response.json()["code"] == "duplicate_application"
+                assert response.json()["status_url"] == created["status_url"]

@@ -1,4 +1,9 @@
+from typing import TYPE_CHECKING, Any
+
 from voucher_service.core.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from voucher_service.applications.models import Application
 
 
 class ApplicationNotFound(NotFound):
@@ -9,6 +14,12 @@ class ApplicationNotFound(NotFound):
 class DuplicateApplication(Conflict):
     code = "duplicate_application"
     title = "Une demande est déjà en cours pour cette entreprise et ce programme"
+
+    def __init__(
+        self, detail: str | None = None, existing: "Application | None" = None, **extra: Any
+    ) -> None:
+        super().__init__(detail, **extra)
+        self.existing = existing  # set only for whoever made the existing application
 
 
 class InvalidState(Conflict):

@@ -201,7 +201,7 @@ class RegistryClient:
 
     async def lookup(self, siret: str) -> RegistryAnswer:
         if self.offline:
-            return RegistryAnswer(Lookup.offline, detail="annuaire non consulté (mode hors ligne)")
+            return RegistryAnswer(Lookup.offline, detail="non consulté (mode hors ligne)")
         cached = self._cached(siret)
         if cached is not None:
             return self._answer(cached, siret)

@@ -35,8 +35,9 @@ async def has_approved(
         Application.programme_id == programme_id,
         Application.siren == siren,
         Application.status == ApplicationStatus.approved,
-        Application.id != other_than if other_than is not None else True,
     )
+    if other_than is not None:
+        query = query.where(Application.id != other_than)
     return (await session.execute(query.limit(1))).first() is not None
 
 

@@ -60,12 +60,11 @@ async def _programme_for(session: AsyncSession, programme_id: int | None, today:
 def _duplicate(settings: Settings, existing: Application, email: str) -> DuplicateApplication:
     """The existing status link is given back only to whoever applied with the same e-mail."""
     if existing.email is not None and existing.email == email:
-        error = DuplicateApplication(
+        return DuplicateApplication(
             "Votre demande a déjà été enregistrée ; voici son suivi.",
+            existing=existing,
             status_url=status_url(settings, existing),
         )
-        error.existing = existing  # type: ignore[attr-defined]
-        return error
     return DuplicateApplication(
         "Une demande existe déjà pour cette entreprise ; son lien de suivi a été communiqué "
         "à l'adresse e-mail donnée lors de cette demande."
@@ -93,7 +92,7 @@ def _department(answer: RegistryAnswer) -> str | None:
     return place.department if place else None
 
 
-def _declaration(body: ApplicationCreate) -> Declaration:
+def _declaration(body: ApplicationCreate | Application) -> Declaration:
     return Declaration(
         siret=body.siret,
         theme=body.theme,
@@ -288,13 +287,7 @@ async def recheck(
         raise _refuse(application, "vérifiée à nouveau")
     answer = await registry.lookup(application.siret)
     programme = await programmes_service.get(session, application.programme_id)
-    declaration = Declaration(
-        application.siret,
-        application.theme,
-        application.headcount,
-        application.annual_turnover_eur,
-        application.de_minimis_aid_eur,
-    )
+    declaration = _declaration(application)
     report = await _report(
         session, programme, declaration, answer, today or paris_today(), application_id
     )

@@ -10,7 +10,7 @@ from voucher_service.applications import service
 from voucher_service.applications.eligibility import RULE_LABELS, theme_label
 from voucher_service.applications.endpoints import Registry
 from voucher_service.applications.errors import ApplicationNotFound, DuplicateApplication
-from voucher_service.applications.models import STATUS_LABELS, Application, ApplicationStatus
+from voucher_service.applications.models import STATUS_LABELS, ApplicationStatus
 from voucher_service.applications.repository import by_token, departments_and_themes
 from voucher_service.applications.schemas import ApplicationCreate, french_errors
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
@@ -100,9 +100,8 @@ async def apply(
     try:
         application = await service.submit(session, body, registry, settings)
     except DuplicateApplication as error:
-        existing: Application | None = getattr(error, "existing", None)
-        if existing is not None:
-            return RedirectResponse(f"/status/{existing.status_token}", status_code=303)
+        if error.existing is not None:
+            return RedirectResponse(f"/status/{error.existing.status_token}", status_code=303)
         programme = await _open_programme(session)
         return _form(request, programme, settings, values, {}, 409, error.detail)
     except NoOpenProgramme as error:

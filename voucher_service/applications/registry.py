@@ -246,33 +246,45 @@ class RegistryClient:
     async def _search(self, siret: str) -> dict[str, Any]:
         """The JSON of ``/search?q=siret``, retried within the deadline, or RegistryUnreachable."""
         give_up_at = time.monotonic() + self.deadline
-        for attempt in range(MAX_ATTEMPTS):
-            remaining = give_up_at - time.monotonic()
-            wait, problem = await self._attempt(siret, remaining)
-            if wait is None:
-                return problem  # type: ignore[return-value]
-            if attempt + 1 == MAX_ATTEMPTS or time.monotonic() + wait >= give_up_at:
-                raise RegistryUnreachable(problem)
-            await asyncio.sleep(wait)
-        raise RegistryUnreachable("no attempt left")  # pragma: no cover
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            outcome = await self._attempt(siret, give_up_at - time.monotonic())
+            if outcome.payload is not None:
+                return outcome.payload
+            if attempt == MAX_ATTEMPTS or time.monotonic() + outcome.wait >= give_up_at:
+                raise RegistryUnreachable(outcome.problem)
+            await asyncio.sleep(outcome.wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, siret: str, remaining: float) -> tuple[float | None, Any]:
-        """(None, payload) on success, else (seconds to wait before retrying, why)."""
+    async def _attempt(self, siret: str, remaining: float) -> "_Attempt":
         backoff = 0.25 * 2 ** random.uniform(0, 2)  # noqa: S311
         try:
             response = await self.http.get(
                 "/search", params={"q": siret}, timeout=max(0.05, min(self.timeout, remaining))
             )
         except httpx.TimeoutException:
-            return backoff, f"pas de réponse en {self.timeout:g} s"
+            return _Attempt(wait=backoff, problem=f"pas de réponse en {self.timeout:g} s")
         except httpx.TransportError as error:
-            return backoff, f"connexion impossible ({error.__class__.__name__})"
+            return _Attempt(wait=backoff, problem=f"connexion impossible ({type(error).__name__})")
         if response.status_code == 200:
             try:
-                return None, response.json()
+                payload = response.json()
             except ValueError:
-                return backoff, "réponse qui n'est pas du JSON"
+                payload = None
+            if isinstance(payload, dict):
+                return _Attempt(payload=payload)
+            return _Attempt(wait=backoff, problem="réponse illisible")
         if response.status_code == 429 or response.status_code >= 500:
             wait = retry_after_seconds(response)
-            return (backoff if wait is None else wait), f"HTTP {response.status_code}"
+            return _Attempt(
+                wait=backoff if wait is None else wait, problem=f"HTTP {response.status_code}"
+            )
         raise RegistryUnreachable(f"HTTP {response.status_code}")
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One request: the payload, or why it failed and how long to wait before retrying."""
+
+    payload: dict[str, Any] | None = None
+    wait: float = 0.0
+    problem: str = ""

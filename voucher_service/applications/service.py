@@ -227,6 +227,7 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
             before=before,
             after=after,
         )
+        # The cheque is issued here, in this savepoint (vouchers.service.issue_voucher).
     return application
 
 

@@ -58,7 +58,7 @@ async def request_bank_details(
 
 
 @router.get(
-    "/{expert_id}",
+    "/{expert_id:int}",
     summary="One expert with its accreditation history",
     responses=problem_responses(*AUTH, ExpertNotFound),
 )
@@ -67,7 +67,7 @@ async def get_expert(expert_id: EntityId, session: DbSession, admin: AdminUser) 
 
 
 @router.post(
-    "/{expert_id}/bank-details/confirm",
+    "/{expert_id:int}/bank-details/confirm",
     summary="Confirm requested bank details",
     responses=problem_responses(*AUTH, ExpertNotFound, NoPendingBankDetails),
 )
@@ -87,14 +87,16 @@ async def _decide(
 DECISION_ERRORS = problem_responses(*AUTH, ExpertNotFound, TransitionRefused)
 
 
-@router.post("/{expert_id}/accredit", summary="Accredit an expert", responses=DECISION_ERRORS)
+@router.post("/{expert_id:int}/accredit", summary="Accredit an expert", responses=DECISION_ERRORS)
 async def accredit(
     expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
 ) -> ExpertDetail:
     return await _decide(session, expert_id, Accreditation.accredited, body)
 
 
-@router.post("/{expert_id}/suspend", summary="Suspend an accreditation", responses=DECISION_ERRORS)
+@router.post(
+    "/{expert_id:int}/suspend", summary="Suspend an accreditation", responses=DECISION_ERRORS
+)
 async def suspend(
     expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
 ) -> ExpertDetail:
@@ -102,7 +104,7 @@ async def suspend(
 
 
 @router.post(
-    "/{expert_id}/revoke", summary="Revoke an accreditation for good", responses=DECISION_ERRORS
+    "/{expert_id:int}/revoke", summary="Revoke an accreditation for good", responses=DECISION_ERRORS
 )
 async def revoke(
     expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None

@@ -9,6 +9,8 @@ from fastapi.staticfiles import StaticFiles
 
 from experts import endpoints as expert_endpoints
 from voucher_service import ops
+from voucher_service.applications import endpoints as application_endpoints
+from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
 from voucher_service.core.config import Settings, get_settings
@@ -17,6 +19,7 @@ from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestCont
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.web import account
+from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
 DESCRIPTION = """The Région Sud's "Mon coach digital" cheques, end to end: applications,
@@ -28,9 +31,10 @@ API_ROUTERS = [
     auth_endpoints.router,
     programme_endpoints.router,
     expert_endpoints.router,
+    application_endpoints.router,
     ops.router,
 ]
-PAGE_ROUTERS = [account.router]
+PAGE_ROUTERS = [account.router, application_pages.router]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -39,6 +43,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.registry.aclose()
         await app.state.database.engine.dispose()
 
     app = FastAPI(
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database or Database.from_settings(settings)
+    app.state.registry = RegistryClient.from_settings(settings)
     for router in [*API_ROUTERS, *PAGE_ROUTERS]:
         app.include_router(router)
     app.mount(

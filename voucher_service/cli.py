@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from voucher_service import demo as demo_data
+from voucher_service.applications import service as applications_service
+from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit, schema
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role
@@ -26,6 +28,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+applications_app = typer.Typer(help="Applications.", no_args_is_help=True)
+app.add_typer(applications_app, name="applications")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -166,3 +170,61 @@ def write_openapi(
 
     output.write_text(openapi.render(create_app(Settings())), encoding="utf-8")
     console.print(f"Wrote {output}")
+
+
+async def _recheck_each(db: Database, registry: RegistryClient, ids: list[int]) -> int:
+    """One transaction per application, so that one failure leaves the others done."""
+    failures = 0
+    for application_id in ids:
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                application = await applications_service.recheck(session, application_id, registry)
+            console.print(f"#{application_id}: {application.status.value}")
+        except ServiceError as error:
+            failures += 1
+            console.print(f"[red]#{application_id}: {error.detail or error.title}[/red]")
+    return failures
+
+
+@applications_app.command("recheck")
+def recheck(
+    ids: Annotated[list[int] | None, typer.Argument(help="Application numbers.")] = None,
+    all_pending: Annotated[
+        bool, typer.Option("--all-pending", help="Every application waiting for review.")
+    ] = False,
+) -> None:
+    """Check eligibility again against the registry and the current rules."""
+    settings = load_settings()
+    if not ids and not all_pending:
+        console.print("[red]Give application numbers or --all-pending.[/red]")
+        raise typer.Exit(2)
+
+    async def run(db: Database) -> int:
+        registry = RegistryClient.from_settings(settings)
+        try:
+            targets = list(ids or [])
+            if all_pending:
+                async with db.sessionmaker() as session:
+                    targets += await applications_service.waiting_for_review(session)
+            return await _recheck_each(db, registry, list(dict.fromkeys(targets)))
+        finally:
+            await registry.aclose()
+
+    failures = with_database(settings, run)
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def purge() -> None:
+    """Anonymise the contact details of refused applications past the retention period."""
+    settings = load_settings()
+
+    async def run(db: Database) -> int:
+        async with db.sessionmaker() as session, session.begin():
+            return await applications_service.purge(session, settings)
+
+    count = with_database(settings, run)
+    console.print(
+        f"[green]{count} application(s) anonymised "
+        f"(retention: {settings.retention_months} months).[/green]"
+    )

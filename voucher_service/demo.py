@@ -1,5 +1,5 @@
-"""Demo data for `voucher-service demo`: one login per role (and, as the domains grow,
-a programme and an accredited expert)."""
+"""Demo data for `voucher-service demo`: one login per role, a programme open today and a
+few applications waiting for review (and, as the domains grow, an accredited expert)."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -7,8 +7,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voucher_service.applications import service as applications_service
+from voucher_service.applications.errors import DuplicateApplication
+from voucher_service.applications.registry import RegistryClient
+from voucher_service.applications.schemas import ApplicationCreate
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
 from voucher_service.programmes.schemas import ProgrammeCreate
@@ -44,14 +49,46 @@ def demo_programme(today: date) -> ProgrammeCreate:
     )
 
 
+DEMO_APPLICATIONS = [
+    ("73282932000074", "Atelier Calanques SARL", "Élodie Martin", "cybersecurity", 6, 480_000),
+    ("14433221000018", "Boulangerie du Vieux-Port", "Karim Benali", "e-commerce", 3, 210_000),
+    ("18123456800010", "Menuiserie des Alpilles", "Sophie Roux", "collaboration", 12, 1_350_000),
+]
+
+
+async def _seed_applications(session: AsyncSession, programme_id: int | None) -> None:
+    """Submitted as the form would, without the registry: they wait for review."""
+    registry = RegistryClient("offline")
+    for siret, company, contact, theme, headcount, turnover in DEMO_APPLICATIONS:
+        body = ApplicationCreate(
+            programme_id=programme_id,
+            siret=siret,
+            company_name=company,
+            contact_name=contact,
+            email=f"contact@{siret}.demo.moncoachdigital.fr",
+            phone="04 91 00 00 00",
+            theme=theme,
+            headcount=headcount,
+            annual_turnover_eur=turnover,
+            de_minimis_aid_eur=0,
+            de_minimis_attestation=True,
+            consent=True,
+        )
+        try:
+            await applications_service.submit(session, body, registry, Settings())
+        except DuplicateApplication:
+            pass
+
+
 async def seed(session: AsyncSession) -> list[DemoLogin]:
     """Create what is missing; running it twice changes nothing."""
     for login in DEMO_LOGINS:
         if await auth_service.get_by_email(session, login.email) is None:
             await auth_service.create_user(session, login.email, login.role, login.password)
-    programme = demo_programme(date.today())
-    if (
-        await session.execute(select(Programme).where(Programme.name == programme.name))
-    ).first() is None:
-        await programme_service.create(session, programme)
+    body = demo_programme(date.today())
+    query = select(Programme).where(Programme.name == body.name)
+    programme = (await session.execute(query)).scalar_one_or_none()
+    if programme is None:
+        programme = await programme_service.create(session, body)
+    await _seed_applications(session, programme.id)
     return DEMO_LOGINS

@@ -2,6 +2,7 @@
 (for Alembic and for the tests)."""
 
 from experts.models import AccreditationChange, Expert, Invitation
+from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
@@ -9,6 +10,7 @@ from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 __all__ = [
     "AccreditationChange",
+    "Application",
     "AuditEvent",
     "AuditHead",
     "Expert",

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     public_url: str = "http://127.0.0.1:8000"
     registry_url: str = "https://recherche-entreprises.api.gouv.fr"
+    registry_timeout_seconds: float = Field(default=4.0, gt=0)
+    registry_deadline_seconds: float = Field(default=10.0, gt=0)
+    registry_cache_seconds: int = Field(default=3600, ge=0)
+    retention_months: int = Field(default=36, ge=1, le=120)
 
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -81,7 +81,7 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route answers on this path (routers may split a path's methods)."""
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):
-        regex, _, _ = compile_path(context.path_format or "")
+        regex = getattr(context, "path_regex", None) or compile_path(context.path_format or "")[0]
         if regex.match(request.url.path):
             methods |= context.methods or set()
     return sorted(methods)

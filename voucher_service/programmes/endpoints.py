@@ -33,7 +33,7 @@ async def list_programmes(session: DbSession, admin: AdminUser) -> list[Programm
 
 
 @router.get(
-    "/{programme_id}",
+    "/{programme_id:int}",
     summary="One programme",
     responses=problem_responses(*AUTH, ProgrammeNotFound),
 )
@@ -44,7 +44,7 @@ async def get_programme(
 
 
 @router.patch(
-    "/{programme_id}",
+    "/{programme_id:int}",
     summary="Edit a programme; rule changes make a new version",
     responses=problem_responses(*AUTH, ProgrammeNotFound, ProgrammeNameTaken, BudgetBelowCommitted),
 )

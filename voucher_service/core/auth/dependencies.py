@@ -59,6 +59,9 @@ async def page_user_or_none(
     request: Request, session: DbSession, settings: AppSettings
 ) -> User | None:
     user = await _user_from(session, settings, request.cookies.get(SESSION_COOKIE), "session")
+    if user is not None:
+        # Detached, so that a rollback (any error) cannot expire what the error page shows.
+        session.expunge(user)
     request.state.user = user
     return user
 

@@ -1,0 +1,3 @@
+from tests.fixtures.registry import fake_registry, registry_server
+
+__all__ = ["fake_registry", "registry_server"]

@@ -1,0 +1,207 @@
+"""The form, the status page and the review queue as browsers see them."""
+
+from datetime import timedelta
+
+import pytest
+from httpx import AsyncClient
+from playwright.async_api import Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.fixtures.applications import (
+    application_body,
+    committed_programme,
+    create_application,
+    unique_siret,
+)
+from tests.fixtures.factories import create_programme, create_user
+from tests.fixtures.servers import LiveServer
+from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.tokens import issue_token
+from voucher_service.core.config import Settings
+from voucher_service.core.db import Database
+
+HTML = {"accept": "text/html"}
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def as_form(body: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    form = {k: str(v) for k, v in body.items() if not isinstance(v, bool)}
+    form.update({k: "on" for k, v in body.items() if v is True})
+    return form
+
+
+async def log_in(
+    client: AsyncClient, session: AsyncSession, settings: Settings, role: Role
+) -> None:
+    user = await create_user(session, role)
+    assert user.id is not None
+    token = issue_token(settings, user.id, user.role, timedelta(hours=1), kind="session")
+    client.cookies.set("mcd_session", token)
+
+
+@pytest.mark.browser
+class TestFormInBrowser:
+    async def test_wrong_field_then_corrected_lands_on_the_status_page(
+        self, page: Page, live_server: LiveServer, database: Database
+    ) -> None:
+        async with committed_programme(database):
+            await page.goto(f"{live_server.url}/apply")
+            await page.get_by_label("Numéro SIRET de l'établissement").fill(unique_siret())
+            await page.get_by_label("Raison sociale").fill("Atelier Calanques SARL")
+            await page.get_by_label("Effectif salarié").fill("6")
+            await page.get_by_label("Chiffre d'affaires annuel (en euros)").fill("480 000")
+            await page.get_by_label("Nom et prénom").fill("Élodie Martin")
+            await page.get_by_label("Adresse e-mail").fill("elodie@example.fr")
+            await page.get_by_label("Téléphone").fill("04 91 00")
+            await page.get_by_label("Thématique").select_option("cybersecurity")
+            await page.get_by_label("Aides de minimis reçues", exact=False).fill("0")
+            await page.get_by_label("J'atteste sur l'honneur", exact=False).check()
+            await page.get_by_label("J'accepte ce traitement", exact=False).check()
+            await page.get_by_role("button", name="Envoyer la demande").click()
+
+            summary = page.get_by_role("alert")
+            await expect(summary).to_contain_text("1 champ à corriger")
+            await expect(summary.get_by_role("link")).to_have_attribute("href", "#phone")
+            phone = page.get_by_label("Téléphone")
+            await expect(phone).to_have_attribute("aria-invalid", "true")
+            described = await phone.get_attribute("aria-describedby") or ""
+            assert "phone-error" in described.split()
+            await expect(page.locator("#phone-error")).to_contain_text(
+                "Numéro de téléphone invalide"
+            )
+            await expect(page.get_by_label("Raison sociale")).to_have_value(
+                "Atelier Calanques SARL"
+            )
+            await expect(page.get_by_label("Chiffre d'affaires annuel (en euros)")).to_have_value(
+                "480 000"
+            )
+            await expect(page.get_by_label("J'accepte ce traitement", exact=False)).to_be_checked()
+
+            await phone.fill("04 91 00 00 00")
+            await page.get_by_role("button", name="Envoyer la demande").click()
+            await expect(page.get_by_role("heading", level=1)).to_contain_text(
+                "Suivi de votre demande"
+            )
+            assert "/status/" in page.url
+            await expect(page.get_by_role("table")).to_contain_text("Effectif salarié")
+            await expect(page.locator(".facts")).to_contain_text("Atelier Calanques SARL")
+
+
+class TestFormPage:
+    async def test_no_open_programme(self, client: AsyncClient) -> None:
+        response = await client.get("/apply")
+        assert response.status_code == 200 and "Aucun appel" in response.text
+
+    async def test_the_notice_states_the_retention_period(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        await create_programme(session)
+        response = await client.get("/apply")
+        assert f"{settings.retention_months} mois" in response.text
+        assert 'aria-describedby="consent-notice"' in response.text
+
+    async def test_a_post_without_the_csrf_token_is_refused(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_programme(session)
+        response = await client.post("/apply", data=as_form(application_body()), headers=HTML)
+        assert response.status_code == 403
+
+    async def test_errors_keep_the_values_and_name_the_fields(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_programme(session)
+        token = csrf_of((await client.get("/apply")).text)
+        body = as_form(application_body(siret="73282932000075", email="nope"))
+        body.pop("consent")
+        response = await client.post("/apply", data={**body, "csrf_token": token})
+        assert response.status_code == 422
+        assert "3 champs à corriger" in response.text
+        for field in ("siret", "email", "consent"):
+            assert f'href="#{field}"' in response.text and f'id="{field}-error"' in response.text
+        assert "Ce numéro SIRET n&#39;existe pas" in response.text
+        assert 'value="Atelier Calanques SARL"' in response.text
+
+    async def test_the_same_form_twice_shows_the_existing_application(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_programme(session)
+        token = csrf_of((await client.get("/apply")).text)
+        form = {**as_form(application_body()), "csrf_token": token}
+        first = await client.post("/apply", data=form)
+        assert first.status_code == 303 and first.headers["location"].startswith("/status/")
+        second = await client.post("/apply", data=form)
+        assert second.status_code == 303
+        assert second.headers["location"] == first.headers["location"]
+        status = await client.get(first.headers["location"])
+        assert status.status_code == 200 and "à examiner" in status.text
+
+
+class TestStatusPage:
+    async def test_explains_a_refusal(self, client: AsyncClient, session: AsyncSession) -> None:
+        programme = await create_programme(session)
+        application = await create_application(
+            session, programme, ApplicationStatus.rejected, decision_reason="Activité exclue."
+        )
+        response = await client.get(f"/status/{application.status_token}")
+        assert "refusée" in response.text and "Activité exclue." in response.text
+        assert "elodie@example.fr" not in response.text
+
+    async def test_an_unknown_token(self, client: AsyncClient) -> None:
+        response = await client.get("/status/not-a-token", headers=HTML)
+        assert response.status_code == 404 and "Demande introuvable" in response.text
+
+
+class TestReviewPages:
+    async def test_login_is_required(self, client: AsyncClient) -> None:
+        response = await client.get("/admin", headers=HTML)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+    async def test_experts_are_refused(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        await log_in(client, session, settings, Role.expert)
+        assert (await client.get("/admin", headers=HTML)).status_code == 403
+
+    async def test_queue_gauge_and_bulk_approval(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session, budget_cents=400_000)
+        ids = [(await create_application(session, programme)).id for _ in range(3)]
+        await log_in(client, session, settings, Role.admin)
+        queue = await client.get("/admin", params={"status": "eligible"})
+        assert queue.status_code == 200
+        assert f'<meter id="gauge-{programme.id}"' in queue.text
+        for application_id in ids:
+            assert f'name="ids" value="{application_id}"' in queue.text
+        form = {"csrf_token": csrf_of(queue.text), "ids": [str(i) for i in ids]}
+        response = await client.post("/admin/applications/approve", data=form)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin?approved=2&refused=1"
+        after = await client.get(response.headers["location"])
+        assert "2 demande(s) approuvée(s)" in after.text and "1 refusée(s)" in after.text
+
+    async def test_decide_one_application(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session)
+        application = await create_application(session, programme, ApplicationStatus.needs_review)
+        await log_in(client, session, settings, Role.admin)
+        detail = await client.get(f"/admin/applications/{application.id}")
+        assert detail.status_code == 200 and "Refuser la demande" in detail.text
+        token = csrf_of(detail.text)
+        url = f"/admin/applications/{application.id}"
+        empty = await client.post(f"{url}/reject", data={"csrf_token": token, "reason": ""})
+        assert empty.status_code == 422 and 'aria-invalid="true"' in empty.text
+        rejected = await client.post(
+            f"{url}/reject", data={"csrf_token": token, "reason": "Hors champ."}
+        )
+        assert rejected.status_code == 303
+        again = await client.post(f"{url}/approve", data={"csrf_token": token})
+        assert again.status_code == 409 and "ne peut pas être approuvée" in again.text
+        stored = await session.get(Application, application.id, populate_existing=True)
+        assert stored is not None and stored.status is ApplicationStatus.rejected

@@ -1,0 +1,1 @@
+"""Applications: the public form and API, eligibility rules, the registry client, review."""

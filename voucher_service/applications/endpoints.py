@@ -1,0 +1,166 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from voucher_service.applications import service
+from voucher_service.applications.errors import (
+    ApplicationNotFound,
+    DuplicateApplication,
+    InvalidState,
+)
+from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.applications.registry import RegistryClient
+from voucher_service.applications.schemas import (
+    ApplicationCreate,
+    ApplicationPage,
+    ApplicationPublic,
+    ApplicationReceipt,
+    ApplicationSummary,
+    ApprovalOutcome,
+    BulkApproval,
+    BulkApprovalResult,
+    Rejection,
+)
+from voucher_service.core.auth.dependencies import AdminUser, AppSettings
+from voucher_service.core.config import Settings
+from voucher_service.core.db import DbSession, EntityId
+from voucher_service.core.errors import Forbidden, Problem, Unauthorized, problem_responses
+from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme, ProgrammeNotFound
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+AUTH = (Unauthorized, Forbidden)
+
+
+def get_registry(request: Request) -> RegistryClient:
+    """The process's registry client (its connections and cache are shared)."""
+    registry: RegistryClient = request.app.state.registry
+    return registry
+
+
+Registry = Annotated[RegistryClient, Depends(get_registry)]
+
+
+def public(application: Application, settings: Settings) -> ApplicationPublic:
+    return ApplicationPublic.model_validate(
+        {**application.model_dump(), "status_url": service.status_url(settings, application)}
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Apply for a cheque; eligibility is checked at once",
+    responses=problem_responses(DuplicateApplication, NoOpenProgramme, ProgrammeNotFound),
+)
+async def submit(
+    body: ApplicationCreate, session: DbSession, settings: AppSettings, registry: Registry
+) -> ApplicationReceipt:
+    application = await service.submit(session, body, registry, settings)
+    assert application.id is not None
+    return ApplicationReceipt(
+        id=application.id,
+        status=application.status,
+        status_url=service.status_url(settings, application),
+        eligibility=application.eligibility,  # type: ignore[arg-type]
+    )
+
+
+@router.get("", summary="The review queue, oldest first", responses=problem_responses(*AUTH))
+async def list_applications(
+    session: DbSession,
+    admin: AdminUser,
+    status: ApplicationStatus | None = None,
+    theme: Annotated[str | None, Query(max_length=40)] = None,
+    department: Annotated[str | None, Query(max_length=3)] = None,
+    programme_id: int | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ApplicationPage:
+    filters = {
+        "status": status,
+        "theme": theme,
+        "department": department,
+        "programme_id": programme_id,
+    }
+    items, total = await service.queue(session, filters, page, per_page)
+    return ApplicationPage(
+        items=[ApplicationSummary.model_validate(a) for a in items],
+        total=total,
+        page=page,
+        per_page=per_page,
+        pages=(total + per_page - 1) // per_page,
+    )
+
+
+@router.post(
+    "/approve",
+    summary="Approve several applications; each is answered on its own",
+    responses=problem_responses(*AUTH),
+)
+async def approve_many(
+    body: BulkApproval, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> BulkApprovalResult:
+    attempts = await service.approve_many(session, body.ids, settings)
+    results = [
+        ApprovalOutcome(
+            id=attempt.application_id,
+            approved=attempt.error is None,
+            status=attempt.application.status if attempt.application else None,
+            problem=Problem.model_validate(attempt.error.to_problem()) if attempt.error else None,
+        )
+        for attempt in attempts
+    ]
+    approved = sum(result.approved for result in results)
+    return BulkApprovalResult(approved=approved, refused=len(results) - approved, results=results)
+
+
+@router.get(
+    "/{application_id:int}",
+    summary="One application with its eligibility report",
+    responses=problem_responses(*AUTH, ApplicationNotFound),
+)
+async def get_application(
+    application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> ApplicationPublic:
+    return public(await service.get(session, application_id), settings)
+
+
+@router.post(
+    "/{application_id:int}/approve",
+    summary="Approve within the budget envelope",
+    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState, BudgetExhausted),
+)
+async def approve(
+    application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> ApplicationPublic:
+    return public(await service.approve(session, application_id, settings), settings)
+
+
+@router.post(
+    "/{application_id:int}/reject",
+    summary="Reject with a reason told to the applicant",
+    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState),
+)
+async def reject(
+    application_id: EntityId,
+    body: Rejection,
+    session: DbSession,
+    settings: AppSettings,
+    admin: AdminUser,
+) -> ApplicationPublic:
+    return public(await service.reject(session, application_id, body.reason), settings)
+
+
+@router.post(
+    "/{application_id:int}/recheck",
+    summary="Check eligibility again (registry and current rules)",
+    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState),
+)
+async def recheck(
+    application_id: EntityId,
+    session: DbSession,
+    settings: AppSettings,
+    registry: Registry,
+    admin: AdminUser,
+) -> ApplicationPublic:
+    return public(await service.recheck(session, application_id, registry), settings)

@@ -1,0 +1,27 @@
+from typing import TYPE_CHECKING, Any
+
+from voucher_service.core.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from voucher_service.applications.models import Application
+
+
+class ApplicationNotFound(NotFound):
+    code = "application_not_found"
+    title = "Demande introuvable"
+
+
+class DuplicateApplication(Conflict):
+    code = "duplicate_application"
+    title = "Une demande est déjà en cours pour cette entreprise et ce programme"
+
+    def __init__(
+        self, detail: str | None = None, existing: "Application | None" = None, **extra: Any
+    ) -> None:
+        super().__init__(detail, **extra)
+        self.existing = existing  # set only for whoever made the existing application
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+    title = "L'état de la demande ne permet pas cette action"

@@ -1,0 +1,80 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, text
+from sqlmodel import Field, SQLModel
+
+from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+
+
+class ApplicationStatus(StrEnum):
+    eligible = "eligible"
+    needs_review = "needs_review"
+    ineligible = "ineligible"
+    approved = "approved"
+    rejected = "rejected"
+
+
+# An application in one of these states holds its company's place in the programme.
+LIVE_STATUSES = (
+    ApplicationStatus.eligible,
+    ApplicationStatus.needs_review,
+    ApplicationStatus.approved,
+)
+PENDING_STATUSES = (ApplicationStatus.eligible, ApplicationStatus.needs_review)
+_LIVE_SQL = text("status IN ('eligible', 'needs_review', 'approved')")
+
+
+class Application(SQLModel, table=True):
+    __tablename__ = "application"
+    __table_args__ = (
+        Index(
+            "uq_application_live_siren",
+            "programme_id",
+            "siren",
+            unique=True,
+            sqlite_where=_LIVE_SQL,
+            postgresql_where=_LIVE_SQL,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    rules_version: int
+    status: ApplicationStatus = Field(sa_type=enum_column(ApplicationStatus), index=True)
+    status_token: str = Field(max_length=64, unique=True)
+
+    siret: str = Field(max_length=14)
+    siren: str = Field(max_length=9, index=True)
+    company_name: str = Field(max_length=200)
+    theme: str = Field(max_length=40, index=True)
+    department: str | None = Field(default=None, max_length=3, index=True)
+    headcount: int
+    annual_turnover_eur: int
+    de_minimis_aid_eur: int
+    de_minimis_attested: bool
+
+    # Personal data: anonymised by `voucher-service purge` after the retention period.
+    contact_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+    consented_at: datetime = Field(sa_type=UTCDateTime)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    eligibility: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    decision_reason: str | None = Field(default=None, max_length=1000)
+
+
+STATUS_LABELS = {
+    ApplicationStatus.eligible: "éligible, en attente de validation",
+    ApplicationStatus.needs_review: "à examiner par un instructeur",
+    ApplicationStatus.ineligible: "inéligible",
+    ApplicationStatus.approved: "approuvée",
+    ApplicationStatus.rejected: "refusée",
+}

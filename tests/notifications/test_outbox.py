@@ -47,14 +47,15 @@ class TestEnqueue:
         assert await repository.attachments_of(session, [notification.id]) == {
             notification.id: [PDF]
         }
-        audit = (
-            await session.execute(
-                select(AuditEvent).where(
-                    AuditEvent.action == "notification.queued",
-                    AuditEvent.entity_id == str(notification.id),
-                )
-            )
-        ).scalar_one()
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.action == "notification.queued")
+            .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+        audit = (await session.execute(query)).scalar_one()
+        assert audit.entity_id == str(notification.id)
+        assert audit.after is not None and audit.after["message_id"] == notification.message_id
         assert audit.after is not None and audit.after["attachments"] == [PDF.filename]
 
     async def test_each_message_has_its_own_message_id(self, session: AsyncSession) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from notifications import endpoints as notification_endpoints
 from voucher_service import ops
 from voucher_service.core import openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
@@ -14,7 +15,7 @@ from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
-from voucher_service.web import account
+from voucher_service.web import account, notifications_admin
 from voucher_service.web.rendering import render_error
 
 DESCRIPTION = """The Région Sud's "Mon coach digital" cheques, end to end: applications,
@@ -22,8 +23,8 @@ eligibility, review within a budget, signed QR cheques, redemption by accredited
 SEPA payouts and reconciliation. Errors are RFC 9457 `application/problem+json` with a
 stable `code`."""
 
-API_ROUTERS = [auth_endpoints.router, ops.router]
-PAGE_ROUTERS = [account.router]
+API_ROUTERS = [auth_endpoints.router, notification_endpoints.router, ops.router]
+PAGE_ROUTERS = [account.router, notifications_admin.router]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -34,6 +34,8 @@ from voucher_service.core.db import Database, utcnow
 
 log = logging.getLogger("notifications.delivery")
 _random = random.SystemRandom()
+# However long the outage, a server that is back is noticed within five minutes.
+OUTAGE_PAUSE_MAX_SECONDS = 300.0
 
 
 @dataclass
@@ -196,6 +198,8 @@ async def run(
         except (SQLAlchemyError, OSError):
             log.exception("the outbox cannot be read; retrying")
             outages += 1
-        pause = retry_delay(settings, outages).total_seconds() if outages else poll_seconds
+        pause = poll_seconds
+        if outages:
+            pause = min(retry_delay(settings, outages).total_seconds(), OUTAGE_PAUSE_MAX_SECONDS)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)

@@ -87,7 +87,10 @@ async def requeue(session: AsyncSession, notification_id: int) -> Notification:
     if notification is None:
         raise NotificationNotFound(f"Aucun message n°{notification_id}.")
     if notification.status is not NotificationStatus.dead:
-        raise NotificationNotDead(f"Le message n°{notification_id} est « {notification.status} ».")
+        raise NotificationNotDead(
+            f"Le message n°{notification_id} n'est pas en échec définitif "
+            f"(état : {notification.status.value})."
+        )
     before = {"status": notification.status.value, "attempts": notification.attempts}
     notification.status = NotificationStatus.queued
     notification.attempts = 0

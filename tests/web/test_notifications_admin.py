@@ -10,7 +10,7 @@ from playwright.async_api import Page
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications import service
+from notifications import rendering, service
 from notifications.models import Notification, NotificationStatus
 from tests.fixtures.factories import PASSWORD, create_user
 from tests.fixtures.servers import LiveServer
@@ -20,6 +20,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
+from voucher_service.web.notifications_admin import EVENT_LABELS
 
 PAGE = "/admin/notifications"
 HTML = {"accept": "text/html"}
@@ -47,6 +48,10 @@ async def log_in(
 
 def csrf_of(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_every_event_has_a_french_label() -> None:
+    assert set(EVENT_LABELS) == rendering.EVENTS
 
 
 class TestAccess:

@@ -16,7 +16,7 @@ from voucher_service.core import schema
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database, get_session
 
-pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.smtp"]
 
 
 @pytest.fixture(scope="session", params=ENGINES)

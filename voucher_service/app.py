@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from experts import endpoints as expert_endpoints
+from notifications import endpoints as notification_endpoints
 from voucher_service import ops
 from voucher_service.applications import endpoints as application_endpoints
 from voucher_service.applications.registry import RegistryClient
@@ -18,7 +19,7 @@ from voucher_service.core.db import Database
 from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
-from voucher_service.web import account
+from voucher_service.web import account, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -32,9 +33,10 @@ API_ROUTERS = [
     programme_endpoints.router,
     expert_endpoints.router,
     application_endpoints.router,
+    notification_endpoints.router,
     ops.router,
 ]
-PAGE_ROUTERS = [account.router, application_pages.router]
+PAGE_ROUTERS = [account.router, application_pages.router, notifications_admin.router]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

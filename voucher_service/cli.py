@@ -1,6 +1,9 @@
-"""`voucher-service`: serve, migrate, manage accounts and check the audit trail."""
+"""`voucher-service`: serve, migrate, deliver e-mail, manage accounts and check the audit
+trail."""
 
 import asyncio
+import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from notifications import delivery
 from voucher_service import demo as demo_data
 from voucher_service.applications import service as applications_service
 from voucher_service.applications.registry import RegistryClient
@@ -65,13 +69,17 @@ def migrate() -> None:
     console.print("[green]Database at the latest schema.[/green]")
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def require_migrated(settings: Settings) -> None:
     if not with_database(settings, lambda db: schema.is_at_head(db.engine)):
         console.print(
             "[red]The database is not at the latest schema.[/red] "
             "Run `voucher-service migrate` first."
         )
         raise typer.Exit(1)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    require_migrated(settings)
     uvicorn.run(
         "voucher_service.app:create_app",
         factory=True,
@@ -113,6 +121,43 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     Console().print(table)
     Console().print(f"Serving on http://{host}:{port}/ — the application form is at /apply")
     _serve(settings, host, port, 1)
+
+
+async def _deliver_until_stopped(
+    db: Database, settings: Settings, poll_interval: float, batch_size: int
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await delivery.run(db, settings, poll_interval, batch_size, stop)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then exit.")] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at the outbox.")
+    ] = 5.0,
+    batch_size: Annotated[int, typer.Option(min=1, max=500, help="Messages per claim.")] = 50,
+) -> None:
+    """Deliver queued e-mail by SMTP; several workers may run at once on PostgreSQL."""
+    settings = load_settings()
+    if not settings.smtp_host:
+        console.print("[red]MCD_SMTP_HOST is not set:[/red] messages stay queued until it is.")
+        raise typer.Exit(2)
+    require_migrated(settings)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not once:
+        with_database(
+            settings, lambda db: _deliver_until_stopped(db, settings, poll_interval, batch_size)
+        )
+        return
+    tally = with_database(settings, lambda db: delivery.drain(db, settings, batch_size))
+    console.print(f"Sent {tally.sent}, to retry {tally.retried}, dead {tally.dead}.")
+    if tally.unreachable:
+        console.print(f"[red]SMTP server unreachable:[/red] {tally.unreachable}")
+        raise typer.Exit(1)
 
 
 @app.command("create-user")

@@ -2,6 +2,7 @@
 (for Alembic and for the tests)."""
 
 from experts.models import AccreditationChange, Expert, Invitation
+from notifications.models import Notification, NotificationAttachment
 from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
@@ -17,6 +18,8 @@ __all__ = [
     "IdempotencyRecord",
     "Invitation",
     "LoginFailure",
+    "Notification",
+    "NotificationAttachment",
     "Programme",
     "ProgrammeRulesVersion",
     "User",

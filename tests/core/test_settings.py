@@ -37,3 +37,17 @@ class TestProductionSettings:
     def test_reads_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MCD_PUBLIC_URL", "https://cheques.example.fr")
         assert make().public_url == "https://cheques.example.fr"
+
+
+class TestMailSettings:
+    def test_a_lease_shorter_than_two_smtp_timeouts_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_MAIL_LEASE_SECONDS"):
+            make(smtp_timeout_seconds=60, mail_lease_seconds=100)
+
+    def test_retry_settings_come_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("MCD_MAIL_MAX_ATTEMPTS", "3")
+        monkeypatch.setenv("MCD_SMTP_TLS", "none")
+        settings = make()
+        assert (settings.mail_max_attempts, settings.smtp_tls) == (3, "none")

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
     mail_from: str = "Mon coach digital <no-reply@moncoachdigital.maregionsud.fr>"
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_max_attempts: int = Field(default=10, ge=1)
+    mail_retry_seconds: float = Field(default=60, gt=0)
+    mail_retry_max_seconds: float = Field(default=4 * 3600, gt=0)
+    mail_lease_seconds: float = Field(default=300, gt=0)
 
     access_token_minutes: int = 30
     session_hours: int = 8
@@ -50,6 +55,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def lease_outlasts_a_send(self) -> Self:
+        if self.mail_lease_seconds <= 2 * self.smtp_timeout_seconds:
+            raise ValueError(
+                "MCD_MAIL_LEASE_SECONDS must be more than twice MCD_SMTP_TIMEOUT_SECONDS, "
+                "so that a worker never loses a message it is still sending"
+            )
+        return self
 
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> Self:

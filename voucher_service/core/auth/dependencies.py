@@ -1,6 +1,7 @@
 """Who is calling: a bearer token for the API, a session cookie for the pages."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +24,16 @@ class LoginRequired(Unauthorized):
 
     code = "login_required"
     title = "Connexion requise"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What pages show of the signed-in user. A plain copy, because a page that fails
+    rolls its session back, which expires the ORM user before the error page renders."""
+
+    id: int | None
+    email: str
+    role: Role
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -59,10 +70,7 @@ async def page_user_or_none(
     request: Request, session: DbSession, settings: AppSettings
 ) -> User | None:
     user = await _user_from(session, settings, request.cookies.get(SESSION_COOKIE), "session")
-    if user is not None:
-        # Detached, so that a rollback (any error) cannot expire what the error page shows.
-        session.expunge(user)
-    request.state.user = user
+    request.state.user = None if user is None else SignedIn(user.id, user.email, user.role)
     return user
 
 

@@ -1,0 +1,107 @@
+"""The outbox's rules: enqueue in the caller's transaction, list, and requeue dead messages.
+
+Domains call :func:`enqueue` next to the state change that causes the message; it only
+flushes, so a rolled-back change sends nothing and a committed one is always delivered.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications import payload, rendering, repository
+from notifications.errors import NotificationNotDead, NotificationNotFound, UnknownEvent
+from notifications.models import Notification, NotificationStatus
+from notifications.schemas import Attachment
+from voucher_service.core import audit
+from voucher_service.core.db import utcnow
+
+log = logging.getLogger("notifications")
+
+MESSAGE_ID_DOMAIN = "moncoachdigital.maregionsud.fr"
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
+
+
+async def enqueue(
+    session: AsyncSession,
+    event: str,
+    recipient: str,
+    data: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+    *,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Queue a message; None when one with the same ``dedupe_key`` was queued before.
+
+    Nothing is rendered here: only the event's template is checked to exist.
+    """
+    if not rendering.has_template(event):
+        raise UnknownEvent(f"Aucun modèle pour l'événement « {event} ».")
+    notification = Notification(
+        event=event,
+        recipient=recipient.strip(),
+        data=payload.encode(data),
+        message_id=new_message_id(),
+        dedupe_key=dedupe_key,
+    )
+    created = await repository.insert_unless_duplicate(session, notification)
+    if created is None:
+        log.info("notification %s already queued for %s: skipped", event, dedupe_key)
+        return None
+    assert created.id is not None
+    await repository.add_attachments(session, created.id, attachments)
+    await audit.record(
+        session,
+        "notification.queued",
+        "notification",
+        created.id,
+        after={
+            "event": event,
+            "recipient": created.recipient,
+            "message_id": created.message_id,
+            "dedupe_key": dedupe_key,
+            "attachments": [attachment.filename for attachment in attachments],
+        },
+    )
+    return created
+
+
+async def list_page(
+    session: AsyncSession, status: NotificationStatus | None, page: int, per_page: int
+) -> tuple[list[Notification], int]:
+    return await repository.page(session, status, (page - 1) * per_page, per_page)
+
+
+async def count_by_status(session: AsyncSession) -> dict[NotificationStatus, int]:
+    return await repository.count_by_status(session)
+
+
+async def requeue(session: AsyncSession, notification_id: int) -> Notification:
+    """Give a dead message a fresh set of attempts, starting now (same Message-ID)."""
+    notification = await repository.get_for_update(session, notification_id)
+    if notification is None:
+        raise NotificationNotFound(f"Aucun message n°{notification_id}.")
+    if notification.status is not NotificationStatus.dead:
+        raise NotificationNotDead(
+            f"Le message n°{notification_id} n'est pas en échec définitif "
+            f"(état : {notification.status.value})."
+        )
+    before = {"status": notification.status.value, "attempts": notification.attempts}
+    notification.status = NotificationStatus.queued
+    notification.attempts = 0
+    notification.next_attempt_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        "notification.requeued",
+        "notification",
+        notification_id,
+        before=before,
+        after={"status": notification.status.value, "attempts": 0},
+    )
+    return notification

@@ -15,6 +15,7 @@ from voucher_service.core.db import Database
 from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
+from voucher_service.vouchers import endpoints as voucher_endpoints
 from voucher_service.web import account
 from voucher_service.web.rendering import render_error
 
@@ -23,7 +24,13 @@ eligibility, review within a budget, signed QR cheques, redemption by accredited
 SEPA payouts and reconciliation. Errors are RFC 9457 `application/problem+json` with a
 stable `code`."""
 
-API_ROUTERS = [auth_endpoints.router, programme_endpoints.router, ops.router]
+API_ROUTERS = [
+    auth_endpoints.router,
+    programme_endpoints.router,
+    voucher_endpoints.router,
+    voucher_endpoints.keys_router,
+    ops.router,
+]
 PAGE_ROUTERS = [account.router]
 
 

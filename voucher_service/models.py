@@ -4,6 +4,7 @@
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
+from voucher_service.vouchers.models import SigningKey, Voucher, VoucherEvent
 
 __all__ = [
     "AuditEvent",
@@ -11,5 +12,8 @@ __all__ = [
     "LoginFailure",
     "Programme",
     "ProgrammeRulesVersion",
+    "SigningKey",
     "User",
+    "Voucher",
+    "VoucherEvent",
 ]

@@ -257,37 +257,29 @@ def verify(
     """Check a cheque's signature offline and print its claims; exit 1 when refused."""
     try:
         signed = tokens.parse(tokens.presented_text(token))
+        claims = tokens.verify(signed, _verifying_key(signed.kid, jwks_url))
     except tokens.TokenRefused as refused:
         raise _refuse(f"invalid token ({refused})") from None
-    if jwks_url:
-        public_key = _published_key(jwks_url, signed.kid)
-    else:
-        public_key = _in_transaction(
-            load_settings(), lambda session: keys.public_key(session, signed.kid)
-        )
-    if public_key is None:
-        raise _refuse(f"unknown signing key {signed.kid}")
-    try:
-        claims = tokens.verify(signed, public_key)
-    except tokens.TokenRefused as refused:
-        raise _refuse(f"invalid token ({refused})") from None
+    printed = {"kid": claims.kid, "sub": str(claims.voucher_id), "amt": claims.amount_cents}
+    print(json.dumps({**printed, "exp": claims.expires_at}))
     ends_at = datetime.fromtimestamp(claims.expires_at, UTC)
-    print(
-        json.dumps(
-            {
-                "kid": claims.kid,
-                "sub": str(claims.voucher_id),
-                "amt": claims.amount_cents,
-                "exp": claims.expires_at,
-            }
-        )
-    )
     summary = f"cheque n°{claims.voucher_id}, {euros(claims.amount_cents)}, key {claims.kid}"
     if ends_at <= datetime.now(UTC):
         raise _refuse(f"signature valid but expired on {paris_datetime(ends_at)} ({summary})")
     console.print(
         f"[green]Signature valid[/green]: {summary}, valid until {paris_datetime(ends_at)}."
     )
+
+
+def _verifying_key(kid: str, jwks_url: str | None) -> Ed25519PublicKey:
+    """The published key of that id (from the URL, else from the database), or exit 1."""
+    if jwks_url:
+        public_key = _published_key(jwks_url, kid)
+    else:
+        public_key = _in_transaction(load_settings(), lambda session: keys.public_key(session, kid))
+    if public_key is None:
+        raise _refuse(f"unknown signing key {kid}")
+    return public_key
 
 
 @vouchers_app.command("sweep-expired")

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, AppSettings
 from voucher_service.core.db import DbSession
@@ -36,7 +37,7 @@ CODE_DESCRIPTION = (
 )
 
 
-async def _public(session: DbSession, voucher: Voucher) -> VoucherPublic:
+async def _public(session: AsyncSession, voucher: Voucher) -> VoucherPublic:
     assert voucher.id is not None
     fields = VoucherSummary.fields_of(voucher, paris_today())
     history = await repository.history(session, voucher.id)

@@ -1,6 +1,5 @@
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from notifications import service
 from notifications.errors import NotificationNotDead, NotificationNotFound
@@ -9,6 +8,7 @@ from notifications.schemas import NotificationPage, NotificationPublic
 from voucher_service.core.auth.dependencies import AdminUser
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
+from voucher_service.core.pagination import PageNumber, PerPage
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 AUTH = (Unauthorized, Forbidden)
@@ -23,8 +23,8 @@ async def list_notifications(
     session: DbSession,
     admin: AdminUser,
     status: NotificationStatus | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> NotificationPage:
     items, total = await service.list_page(session, status, page, per_page)
     return NotificationPage(

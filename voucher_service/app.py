@@ -19,6 +19,7 @@ from voucher_service.core.db import Database
 from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
+from voucher_service.vouchers import endpoints as voucher_endpoints
 from voucher_service.web import account, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
@@ -33,6 +34,8 @@ API_ROUTERS = [
     programme_endpoints.router,
     expert_endpoints.router,
     application_endpoints.router,
+    voucher_endpoints.router,
+    voucher_endpoints.keys_router,
     notification_endpoints.router,
     ops.router,
 ]

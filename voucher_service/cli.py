@@ -1,19 +1,24 @@
-"""`voucher-service`: serve, migrate, deliver e-mail, manage accounts and check the audit
-trail."""
+"""`voucher-service`: serve, migrate, deliver e-mail, manage accounts, keys and cheques,
+check the audit trail."""
 
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import httpx
 import typer
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import delivery
 from voucher_service import demo as demo_data
@@ -25,7 +30,11 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
+from voucher_service.core.formatting import euros, paris_datetime
 from voucher_service.core.logs import LOG_CONFIG
+from voucher_service.vouchers import keys, tokens
+from voucher_service.vouchers import service as voucher_service
+from voucher_service.vouchers.validity import paris_today
 
 app = typer.Typer(
     help="Mon coach digital — Région Sud digital-coaching cheques.", no_args_is_help=True
@@ -34,6 +43,10 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 applications_app = typer.Typer(help="Applications.", no_args_is_help=True)
 app.add_typer(applications_app, name="applications")
+keys_app = typer.Typer(help="The keys that sign cheques.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+vouchers_app = typer.Typer(help="Cheques.", no_args_is_help=True)
+app.add_typer(vouchers_app, name="vouchers")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -272,4 +285,119 @@ def purge() -> None:
     console.print(
         f"[green]{count} application(s) anonymised "
         f"(retention: {settings.retention_months} months).[/green]"
+    )
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; a ServiceError exits 1 with its message."""
+
+    async def run(db: Database) -> T:
+        async with db.sessionmaker() as session, session.begin():
+            return await work(session)
+
+    try:
+        return with_database(settings, run)
+    except ServiceError as error:
+        console.print(f"[red]{error.detail or error.title}[/red]")
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start a new signing key for new cheques; older keys keep verifying until retired."""
+    settings = load_settings()
+    key = _in_transaction(settings, lambda session: keys.create_key(session, settings))
+    console.print(f"[green]New signing key {key.kid}: new cheques are signed with it.[/green]")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The signing keys, newest (the active one) first."""
+    found = _in_transaction(load_settings(), keys.all_keys)
+    table = Table(title="Signing keys")
+    for column in ("kid", "created", "retired"):
+        table.add_column(column)
+    for key in found:
+        table.add_row(key.kid, paris_datetime(key.created_at), paris_datetime(key.retired_at))
+    Console().print(table)
+
+
+@keys_app.command("retire")
+def keys_retire(
+    kid: str,
+    force: Annotated[
+        bool, typer.Option(help="Retire even if live cheques use it (they stop verifying).")
+    ] = False,
+) -> None:
+    """Stop verifying a key that is no longer active."""
+    live = _in_transaction(
+        load_settings(), lambda session: keys.retire(session, kid, paris_today(), force=force)
+    )
+    console.print(f"[green]Key {kid} retired[/green] ({live} live cheque(s) signed by it).")
+
+
+def _published_key(jwks_url: str, kid: str) -> Ed25519PublicKey | None:
+    try:
+        response = httpx.get(jwks_url, timeout=10, follow_redirects=True)
+        response.raise_for_status()
+        members = response.json()["keys"]
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        console.print(f"[red]Could not read the keys at {jwks_url}: {error}[/red]")
+        raise typer.Exit(1) from None
+    for member in members:
+        if member.get("kid") == kid:
+            return keys.public_key_from_jwk(member)
+    return None
+
+
+def _refuse(message: str) -> typer.Exit:
+    console.print(f"[red]Refused: {message}[/red]")
+    return typer.Exit(1)
+
+
+@app.command("verify")
+def verify(
+    token: Annotated[str, typer.Argument(help="The token, or the URL a cheque's QR code holds.")],
+    jwks_url: Annotated[
+        str | None,
+        typer.Option(help="Published keys (…/.well-known/jwks.json); default: the database's."),
+    ] = None,
+) -> None:
+    """Check a cheque's signature offline and print its claims; exit 1 when refused."""
+    try:
+        signed = tokens.parse(tokens.presented_text(token))
+        claims = tokens.verify(signed, _verifying_key(signed.kid, jwks_url))
+    except tokens.TokenRefused as refused:
+        raise _refuse(f"invalid token ({refused})") from None
+    printed = {"kid": claims.kid, "sub": str(claims.voucher_id), "amt": claims.amount_cents}
+    print(json.dumps({**printed, "exp": claims.expires_at}))
+    ends_at = datetime.fromtimestamp(claims.expires_at, UTC)
+    summary = f"cheque n°{claims.voucher_id}, {euros(claims.amount_cents)}, key {claims.kid}"
+    if ends_at <= datetime.now(UTC):
+        raise _refuse(f"signature valid but expired on {paris_datetime(ends_at)} ({summary})")
+    console.print(
+        f"[green]Signature valid[/green]: {summary}, valid until {paris_datetime(ends_at)}."
+    )
+
+
+def _verifying_key(kid: str, jwks_url: str | None) -> Ed25519PublicKey:
+    """The published key of that id (from the URL, else from the database), or exit 1."""
+    if jwks_url:
+        public_key = _published_key(jwks_url, kid)
+    else:
+        public_key = _in_transaction(load_settings(), lambda session: keys.public_key(session, kid))
+    if public_key is None:
+        raise _refuse(f"unknown signing key {kid}")
+    return public_key
+
+
+@vouchers_app.command("sweep-expired")
+def sweep_expired() -> None:
+    """Record as expired the cheques past their last day; give their balance back."""
+    expired = _in_transaction(
+        load_settings(), lambda session: voucher_service.sweep_expired(session, paris_today())
+    )
+    returned = sum(voucher.balance_cents for voucher in expired)
+    console.print(
+        f"[green]{len(expired)} cheque(s) expired[/green]; {euros(returned)} back to the envelopes."
     )

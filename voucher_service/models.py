@@ -8,6 +8,7 @@ from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
+from voucher_service.vouchers.models import SigningKey, Voucher, VoucherEvent
 
 __all__ = [
     "AccreditationChange",
@@ -22,5 +23,8 @@ __all__ = [
     "NotificationAttachment",
     "Programme",
     "ProgrammeRulesVersion",
+    "SigningKey",
     "User",
+    "Voucher",
+    "VoucherEvent",
 ]

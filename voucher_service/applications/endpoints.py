@@ -19,13 +19,16 @@ from voucher_service.applications.schemas import (
     ApprovalOutcome,
     BulkApproval,
     BulkApprovalResult,
+    ChequeIssued,
     Rejection,
 )
 from voucher_service.core.auth.dependencies import AdminUser, AppSettings
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Problem, Unauthorized, problem_responses
+from voucher_service.core.pagination import PageNumber, PerPage
 from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme, ProgrammeNotFound
+from voucher_service.vouchers import repository as vouchers_repository
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 AUTH = (Unauthorized, Forbidden)
@@ -40,9 +43,18 @@ def get_registry(request: Request) -> RegistryClient:
 Registry = Annotated[RegistryClient, Depends(get_registry)]
 
 
-def public(application: Application, settings: Settings) -> ApplicationPublic:
+async def public(
+    session: DbSession, application: Application, settings: Settings
+) -> ApplicationPublic:
+    """The application with its status link, and its cheque once issued."""
+    assert application.id is not None
+    cheque = await vouchers_repository.for_application(session, application.id)
     return ApplicationPublic.model_validate(
-        {**application.model_dump(), "status_url": service.status_url(settings, application)}
+        {
+            **application.model_dump(),
+            "status_url": service.status_url(settings, application),
+            "cheque": ChequeIssued.model_validate(cheque) if cheque else None,
+        }
     )
 
 
@@ -73,8 +85,8 @@ async def list_applications(
     theme: Annotated[str | None, Query(max_length=40)] = None,
     department: Annotated[str | None, Query(max_length=3)] = None,
     programme_id: int | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: PageNumber = 1,
+    per_page: PerPage = 20,
 ) -> ApplicationPage:
     filters = {
         "status": status,
@@ -122,7 +134,7 @@ async def approve_many(
 async def get_application(
     application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
 ) -> ApplicationPublic:
-    return public(await service.get(session, application_id), settings)
+    return await public(session, await service.get(session, application_id), settings)
 
 
 @router.post(
@@ -133,7 +145,7 @@ async def get_application(
 async def approve(
     application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
 ) -> ApplicationPublic:
-    return public(await service.approve(session, application_id, settings), settings)
+    return await public(session, await service.approve(session, application_id, settings), settings)
 
 
 @router.post(
@@ -148,7 +160,9 @@ async def reject(
     settings: AppSettings,
     admin: AdminUser,
 ) -> ApplicationPublic:
-    return public(await service.reject(session, application_id, body.reason), settings)
+    return await public(
+        session, await service.reject(session, application_id, body.reason), settings
+    )
 
 
 @router.post(
@@ -163,4 +177,4 @@ async def recheck(
     registry: Registry,
     admin: AdminUser,
 ) -> ApplicationPublic:
-    return public(await service.recheck(session, application_id, registry), settings)
+    return await public(session, await service.recheck(session, application_id, registry), settings)

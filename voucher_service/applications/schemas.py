@@ -1,5 +1,5 @@
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -169,6 +169,20 @@ class ApplicationSummary(BaseModel):
     created_at: datetime
 
 
+class ChequeIssued(BaseModel):
+    """The cheque of an approved application: ``code`` to type, ``token`` for the QR."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    token: str
+    amount_cents: int
+    balance_cents: int
+    valid_from: date
+    valid_until: date
+    status: str
+
+
 class ApplicationPublic(ApplicationSummary):
     siren: str
     contact_name: str | None
@@ -185,6 +199,7 @@ class ApplicationPublic(ApplicationSummary):
     decided_by_id: int | None
     decision_reason: str | None
     purged_at: datetime | None
+    cheque: ChequeIssued | None = None
 
 
 class ApplicationPage(BaseModel):

@@ -32,6 +32,7 @@ from voucher_service.core.errors import ServiceError
 from voucher_service.core.formatting import PARIS
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import service as vouchers_service
 
 PERSONAL_FIELDS = ("contact_name", "email", "phone")
 
@@ -218,7 +219,16 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
         programme = await programmes_service.get(session, application.programme_id)
         amount = programme.cheque_amount_cents
         await programmes_service.commit_budget(session, application.programme_id, amount)
-        after = {**_audit_view(application), "amount_cents": amount}
+        issued = await vouchers_service.issue_voucher(
+            session,
+            programme,
+            application_id=application_id,
+            company_name=application.company_name,
+            siret=application.siret,
+            beneficiary_email=application.email or "",
+            settings=settings,
+        )
+        after = {**_audit_view(application), "amount_cents": amount, "voucher": issued.code}
         await audit.record(
             session,
             "application.approved",
@@ -227,7 +237,6 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
             before=before,
             after=after,
         )
-        # The cheque is issued here, in this savepoint (vouchers.service.issue_voucher).
     return application
 
 

@@ -1,0 +1,228 @@
+"""Signed tokens and keys: what is presented resolves to the cheque, and nothing else does."""
+
+import json
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.core.test_errors import assert_problem
+from tests.fixtures.databases import make_settings
+from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
+from voucher_service.vouchers import codes, keys, service, tokens
+from voucher_service.vouchers.errors import (
+    ActiveKeyRetirement,
+    InvalidToken,
+    SigningKeyInUse,
+    SigningKeyUnreadable,
+    UnknownSigningKey,
+    VoucherNotFound,
+)
+from voucher_service.vouchers.models import SigningKey
+from voucher_service.vouchers.validity import end_of_validity, paris_today
+
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def segment_json(segment: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(tokens.b64url_decode(segment))
+
+
+def altered(token: str, position: int) -> str:
+    """The token with the character at ``position`` replaced by another base64url one."""
+    if token[position] == ".":
+        return token[:position] + "A" + token[position + 1 :]
+    replacement = BASE64URL[(BASE64URL.index(token[position]) + 1) % len(BASE64URL)]
+    return token[:position] + replacement + token[position + 1 :]
+
+
+class TestToken:
+    async def test_compact_jws_with_short_claims_and_no_personal_data(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        header, payload, signature = issued.token.split(".")
+        assert segment_json(header) == {"alg": "EdDSA", "kid": issued.voucher.key_id}
+        claims = segment_json(payload)
+        assert claims == {
+            "sub": str(issued.voucher.id),
+            "amt": issued.voucher.amount_cents,
+            "exp": int(end_of_validity(issued.voucher.valid_until).timestamp()),
+        }
+        assert len(tokens.b64url_decode(signature)) == 64
+        assert len(issued.token) < 220
+        for personal in ("Atelier", "73282932000074", "elodie"):
+            assert personal not in json.dumps(claims)
+
+    async def test_what_a_qr_says_a_token_or_a_typed_code(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        bare = issued.code.removeprefix("MCD-")
+        for presented in (
+            f"{settings.public_url}/r/{issued.token}",
+            f"https://ancienne-adresse.example/r/{issued.token}/",
+            f"  {issued.token}\n",
+            issued.code,
+            bare.lower().replace("-", " "),
+            bare.replace("-", ""),
+        ):
+            assert (await service.resolve(session, presented, settings)).id == issued.voucher.id
+
+    async def test_every_altered_character_is_refused(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        token = (await create_voucher(session, settings)).token
+        header_end = token.index(".")
+        for position in range(len(token)):
+            with pytest.raises((InvalidToken, UnknownSigningKey)) as refused:
+                await service.resolve(session, altered(token, position), settings)
+            if position > header_end:  # the payload and the signature: a forgery
+                assert refused.value.code == "invalid_token", position
+
+    async def test_malformed_tokens_are_invalid(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        token = (await create_voucher(session, settings)).token
+        header, payload, signature = token.split(".")
+        none_header = tokens.b64url(b'{"alg":"none","kid":"x"}')
+        for wrong in (
+            f"{header}.{payload}",
+            f"{token}.{signature}",
+            f"{none_header}.{payload}.",
+            f"{header}.{payload}.{signature}=",
+            f"{header}.{payload}.{signature[:-2]}",
+            "a.b.c",
+            "http://testserver/autre/chose",
+            "MCD-2222-2222",
+        ):
+            with pytest.raises(InvalidToken):
+                await service.resolve(session, wrong, settings)
+
+    async def test_a_key_the_service_does_not_have(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        claims = tokens.Claims(issued.voucher.id or 0, 200_000, 2_000_000_000, "not-our-key")
+        forged = tokens.sign(Ed25519PrivateKey.generate(), claims)
+        with pytest.raises(UnknownSigningKey):
+            await service.resolve(session, forged, settings)
+
+    async def test_our_key_but_not_the_issued_token(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        kid, private_key = await keys.signer(session, settings)
+        assert tokens.parse(issued.token).kid == kid
+        richer = tokens.Claims(issued.voucher.id or 0, 9_999_999, 2_000_000_000, kid)
+        with pytest.raises(InvalidToken):
+            await service.resolve(session, tokens.sign(private_key, richer), settings)
+        missing = replace(richer, voucher_id=987_654_321)
+        with pytest.raises(VoucherNotFound):
+            await service.resolve(session, tokens.sign(private_key, missing), settings)
+
+    async def test_unknown_code(self, session: AsyncSession, settings: Settings) -> None:
+        with pytest.raises(VoucherNotFound):
+            await service.resolve(session, codes.new_code(), settings)
+
+
+class TestKeys:
+    async def test_rotation_keeps_old_cheques_valid(
+        self, session: AsyncSession, settings: Settings, client: AsyncClient
+    ) -> None:
+        old = await create_voucher(session, settings)
+        new_key = await keys.create_key(session, settings)
+        new = await create_voucher(session, settings)
+        assert new.voucher.key_id == new_key.kid != old.voucher.key_id
+        assert tokens.parse(new.token).kid == new_key.kid
+        for issued in (old, new):
+            assert (await service.resolve(session, issued.token, settings)).id == issued.voucher.id
+        published = (await client.get("/.well-known/jwks.json")).json()["keys"]
+        assert {old.voucher.key_id, new_key.kid} <= {key["kid"] for key in published}
+
+    async def test_retired_keys_stop_verifying(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        old = await create_voucher(session, settings)
+        with pytest.raises(ActiveKeyRetirement):
+            await keys.retire(session, old.voucher.key_id, paris_today())
+        await keys.create_key(session, settings)
+        with pytest.raises(SigningKeyInUse):
+            await keys.retire(session, old.voucher.key_id, paris_today())
+        assert await keys.retire(session, old.voucher.key_id, paris_today(), force=True) >= 1
+        with pytest.raises(UnknownSigningKey):
+            await service.resolve(session, old.token, settings)
+        assert (await service.resolve(session, old.code, settings)).id == old.voucher.id
+
+    async def test_private_keys_are_encrypted_under_the_secret(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        key = await keys.create_key(session, settings)
+        stored = (
+            await session.execute(select(SigningKey).where(SigningKey.kid == key.kid))
+        ).scalar_one()
+        private_key = keys.decrypt_private_key(settings, stored)
+        raw = private_key.private_bytes_raw()
+        assert tokens.b64url(raw) not in stored.private_key_encrypted
+        assert raw not in tokens.b64url_decode(stored.private_key_encrypted)
+        assert private_key.public_key().public_bytes_raw() == tokens.b64url_decode(
+            stored.public_key
+        )
+        other = make_settings(settings.database_url, secret_key="another-secret-" + "x" * 40)
+        with pytest.raises(SigningKeyUnreadable):
+            keys.decrypt_private_key(other, stored)
+
+    async def test_first_key_is_created_on_first_issuance(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        for key in await keys.published(session):
+            key.retired_at = key.created_at
+        await session.flush()
+        assert await keys.active_kid(session) is None
+        issued = await create_voucher(session, settings)
+        assert await keys.active_kid(session) == issued.voucher.key_id
+
+
+class TestJwks:
+    async def test_published_as_rfc_8037_keys(
+        self, session: AsyncSession, settings: Settings, client: AsyncClient
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        response = await client.get("/.well-known/jwks.json")
+        assert response.status_code == 200
+        assert "max-age" in response.headers["cache-control"]
+        published = {key["kid"]: key for key in response.json()["keys"]}
+        key = published[issued.voucher.key_id]
+        assert key == {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": key["x"],
+            "kid": issued.voucher.key_id,
+            "use": "sig",
+            "alg": "EdDSA",
+        }
+        assert len(tokens.b64url_decode(key["x"])) == 32
+        assert not {"d", "private_key_encrypted"} & set(key)
+
+
+class TestLookupProblems:
+    async def test_altered_and_foreign_tokens_are_distinct_problems(
+        self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.accountant)
+        issued = await create_voucher(session, settings)
+        ok = await client.get(f"/api/v1/vouchers/{issued.token}", headers=headers)
+        assert ok.status_code == 200 and ok.json()["code"] == issued.code
+        tampered = altered(issued.token, len(issued.token) - 10)
+        response = await client.get(f"/api/v1/vouchers/{tampered}", headers=headers)
+        assert_problem(response, 422, "invalid_token")
+        foreign = tokens.sign(
+            Ed25519PrivateKey.generate(), tokens.Claims(1, 200_000, 2_000_000_000, "elsewhere")
+        )
+        response = await client.get(f"/api/v1/vouchers/{foreign}", headers=headers)
+        assert_problem(response, 422, "unknown_signing_key")

@@ -1,0 +1,219 @@
+"""Issuance, cancellation, expiry sweep, and the admin / accountant API."""
+
+from datetime import timedelta
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import create_programme
+from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.audit import AuditEvent
+from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
+from voucher_service.vouchers import codes, service
+from voucher_service.vouchers.errors import VoucherNotCancellable
+from voucher_service.vouchers.models import VoucherStatus
+from voucher_service.vouchers.validity import paris_today
+
+URL = "/api/v1/vouchers"
+TODAY = paris_today()
+
+
+async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
+    query = (
+        select(AuditEvent.action)
+        .where(AuditEvent.entity_type == "voucher", AuditEvent.entity_id == str(voucher_id))
+        .order_by(AuditEvent.seq)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+class TestIssue:
+    async def test_snapshot_amount_validity_and_audit(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session, cheque_validity_days=180)
+        issued = await create_voucher(session, settings, programme)
+        voucher = issued.voucher
+        assert (voucher.status, voucher.amount_cents, voucher.balance_cents) == (
+            VoucherStatus.issued,
+            programme.cheque_amount_cents,
+            programme.cheque_amount_cents,
+        )
+        assert voucher.valid_from == TODAY
+        assert voucher.valid_until == TODAY + timedelta(days=179)
+        assert (voucher.company_name, voucher.siret) == ("Atelier Calanques SARL", "73282932000074")
+        assert issued.code == voucher.code and codes.normalise(issued.code) == issued.code
+        assert issued.token == voucher.token
+        assert await audit_actions(session, voucher.id or 0) == ["voucher.issued"]
+
+
+class TestGet:
+    async def test_the_cheque_its_token_and_history(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        issued = await create_voucher(session, settings)
+        await service.take_amount(session, issued.voucher.id or 0, 50_000, TODAY)
+        typed = issued.code.removeprefix("MCD-").lower().replace("-", "")
+        for role in (Role.accountant, Role.admin):
+            response = await client.get(f"{URL}/{typed}", headers=await headers_for(role))
+            assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["code"], body["token"], body["status"]) == (
+            issued.code,
+            issued.token,
+            "partially_redeemed",
+        )
+        assert (body["amount_cents"], body["balance_cents"]) == (200_000, 150_000)
+        assert [(e["action"], e["balance_cents"]) for e in body["history"]] == [
+            ("issued", 200_000),
+            ("redeemed", 150_000),
+        ]
+        assert body["history"][1]["amount_cents"] == 50_000
+
+    async def test_unknown_or_mistyped_code(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.admin)
+        issued = await create_voucher(session, settings)
+        await session.commit()  # keep the set-up when a refused request rolls back
+        assert_problem(
+            await client.get(f"{URL}/{codes.new_code()}", headers=headers), 404, "voucher_not_found"
+        )
+        typo = issued.code[:-1] + ("2" if issued.code[-1] != "2" else "3")
+        assert_problem(await client.get(f"{URL}/{typo}", headers=headers), 422, "invalid_token")
+
+    async def test_roles(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        code = (await create_voucher(session, settings)).code
+        await session.commit()  # keep the set-up when a refused request rolls back
+        for path in (f"{URL}/{code}", URL, f"{URL}/{code}/pdf"):
+            assert_problem(await client.get(path), 401, "not_authenticated")
+            response = await client.get(path, headers=await headers_for(Role.expert))
+            assert_problem(response, 403, "forbidden")
+        response = await client.get(f"{URL}/{code}/pdf", headers=await headers_for(Role.accountant))
+        assert_problem(response, 403, "forbidden")
+        cancel = f"{URL}/{code}/cancel"
+        assert_problem(await client.post(cancel, json={"reason": "Test"}), 401, "not_authenticated")
+        for role in (Role.accountant, Role.expert):
+            response = await client.post(
+                cancel, json={"reason": "Test"}, headers=await headers_for(role)
+            )
+            assert_problem(response, 403, "forbidden")
+
+
+class TestList:
+    async def test_filters_pages_and_status_as_seen_today(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.accountant)
+        programme = await create_programme(session)
+        fresh = [(await create_voucher(session, settings, programme)).voucher for _ in range(3)]
+        past = TODAY - timedelta(days=1)
+        unswept = (await create_voucher(session, settings, programme, valid_until=past)).voucher
+        other = (await create_voucher(session, settings)).voucher
+        mine = {"programme_id": programme.id}
+
+        response = await client.get(URL, params={**mine, "page_size": 2}, headers=headers)
+        body = response.json()
+        assert (body["total"], len(body["items"]), body["page"]) == (4, 2, 1)
+        second = await client.get(URL, params={**mine, "page_size": 2, "page": 2}, headers=headers)
+        listed = [item["id"] for item in body["items"] + second.json()["items"]]
+        assert sorted(listed) == sorted([v.id for v in [*fresh, unswept]])
+        assert other.id not in listed
+
+        expired = await client.get(URL, params={**mine, "status": "expired"}, headers=headers)
+        assert [(i["id"], i["status"]) for i in expired.json()["items"]] == [
+            (unswept.id, "expired")
+        ]
+        issued = await client.get(URL, params={**mine, "status": "issued"}, headers=headers)
+        assert issued.json()["total"] == 3
+
+    async def test_bad_filters(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        headers = await headers_for(Role.admin)
+        await session.commit()  # keep the login when a refused request rolls back
+        response = await client.get(URL, params={"status": "lost"}, headers=headers)
+        assert_problem(response, 422, "validation_error")
+        response = await client.get(URL, params={"page_size": 1000}, headers=headers)
+        assert_problem(response, 422, "validation_error")
+
+
+class TestCancel:
+    async def test_unredeemed_amount_goes_back_to_the_envelope(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        programme = await create_programme(session, budget_cents=1_000_000)
+        issued = await create_voucher(session, settings, programme)
+        voucher_id = issued.voucher.id or 0
+        await service.take_amount(session, voucher_id, 30_000, TODAY)
+        assert programme.committed_cents == 200_000
+        headers = await headers_for(Role.admin)
+        response = await client.post(
+            f"{URL}/{issued.code}/cancel", json={"reason": "  Entreprise radiée  "}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["status"], body["cancel_reason"]) == ("cancelled", "Entreprise radiée")
+        assert body["history"][-1]["action"] == "cancelled"
+        assert body["history"][-1]["amount_cents"] == 170_000
+        await session.refresh(programme)
+        assert programme.committed_cents == 30_000  # only what the expert used stays committed
+        again = await client.post(
+            f"{URL}/{issued.code}/cancel", json={"reason": "Encore"}, headers=headers
+        )
+        assert_problem(again, 409, "not_cancellable")
+        assert (await audit_actions(session, voucher_id))[-1] == "voucher.cancelled"
+
+    async def test_redeemed_cheques_stay(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        issued = await create_voucher(session, settings)
+        await service.take_amount(session, issued.voucher.id or 0, 200_000, TODAY)
+        with pytest.raises(VoucherNotCancellable):
+            await service.cancel(session, issued.voucher.id or 0, "Trop tard")
+        response = await client.post(
+            f"{URL}/{issued.code}/cancel",
+            json={"reason": ""},
+            headers=await headers_for(Role.admin),
+        )
+        assert_problem(response, 422, "validation_error")
+
+
+class TestSweepExpired:
+    async def test_records_expiry_and_gives_the_balance_back(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session, budget_cents=1_000_000)
+        past = TODAY - timedelta(days=1)
+        untouched = (await create_voucher(session, settings, programme, valid_until=past)).voucher
+        partly = (await create_voucher(session, settings, programme, valid_until=past)).voucher
+        await service.take_amount(session, partly.id or 0, 50_000, past)
+        current = (await create_voucher(session, settings, programme)).voucher
+        assert programme.committed_cents == 600_000
+
+        swept = await service.sweep_expired(session, TODAY)
+        mine = {v.id: v for v in swept if v.programme_id == programme.id}
+        assert set(mine) == {untouched.id, partly.id}
+        assert {v.status for v in mine.values()} == {VoucherStatus.expired}
+        await session.refresh(programme)
+        assert programme.committed_cents == 200_000 + 50_000
+        assert current.status is VoucherStatus.issued
+        assert (await audit_actions(session, partly.id or 0))[-1] == "voucher.expired"
+        assert [
+            v for v in await service.sweep_expired(session, TODAY) if v.programme_id == programme.id
+        ] == []
+
+    async def test_expiry_is_seen_before_the_sweep(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        voucher = (
+            await create_voucher(session, settings, valid_until=TODAY - timedelta(days=1))
+        ).voucher
+        assert voucher.status is VoucherStatus.issued
+        assert voucher.status_on(TODAY) is VoucherStatus.expired

@@ -1,0 +1,1 @@
+"""Cheques: issuance, short codes, signed tokens and keys, the PDF, the life cycle."""

@@ -1,0 +1,362 @@
+"""Cheques: issuance, what an expert presents, and every change of state.
+
+Each change of state is ONE conditional UPDATE decided by the database, the same way on
+SQLite and PostgreSQL; when it matches no row, the row is read again to say precisely why.
+Every change writes its history event and its audit event in the caller's transaction.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+from voucher_service.core.errors import Conflict, ServiceError
+from voucher_service.programmes import service as programme_service
+from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import codes, history, keys, repository, tokens
+from voucher_service.vouchers.errors import (
+    AlreadyRedeemed,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidToken,
+    NothingToGiveBack,
+    UnknownSigningKey,
+    VoucherAlreadyPaid,
+    VoucherCancelled,
+    VoucherExpired,
+    VoucherNotCancellable,
+    VoucherNotFound,
+    VoucherNotYetValid,
+    VouchersNotPaid,
+    VouchersNotPayable,
+)
+from voucher_service.vouchers.models import REDEEMED, SPENDABLE, Voucher, VoucherStatus
+from voucher_service.vouchers.validity import end_of_validity, paris_today, validity_period
+
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IssuedVoucher:
+    voucher: Voucher
+    token: str
+    code: str
+
+
+async def issue_voucher(
+    session: AsyncSession,
+    programme: Programme,
+    *,
+    application_id: int,
+    company_name: str,
+    siret: str,
+    beneficiary_email: str,
+    settings: Settings,
+) -> IssuedVoucher:
+    """A new cheque of the programme's amount, signed with the active key. Called by the
+    approval, in its transaction, after the amount was taken from the envelope."""
+    assert programme.id is not None
+    kid, private_key = await keys.signer(session, settings)
+    valid_from, valid_until = validity_period(paris_today(), programme.cheque_validity_days)
+    voucher = Voucher(
+        code=codes.new_code(),
+        programme_id=programme.id,
+        application_id=application_id,
+        company_name=company_name,
+        siret=siret,
+        beneficiary_email=beneficiary_email,
+        amount_cents=programme.cheque_amount_cents,
+        balance_cents=programme.cheque_amount_cents,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        key_id=kid,
+    )
+    session.add(voucher)
+    await session.flush()
+    assert voucher.id is not None
+    expires_at = int(end_of_validity(valid_until).timestamp())
+    claims = tokens.Claims(voucher.id, voucher.amount_cents, expires_at, kid)
+    voucher.token = tokens.sign(private_key, claims)
+    await history.record(session, voucher, "issued", None)
+    return IssuedVoucher(voucher, voucher.token, voucher.code)
+
+
+async def _by_typed_code(session: AsyncSession, typed: str) -> Voucher:
+    code = codes.normalise(typed)
+    if code is None:
+        raise InvalidToken("Ce code n'est pas un code de chèque valable : vérifiez la saisie.")
+    voucher = await repository.get_by_code(session, code)
+    if voucher is None:
+        raise VoucherNotFound(f"Aucun chèque {code}.")
+    return voucher
+
+
+async def _by_token(session: AsyncSession, token: str) -> Voucher:
+    try:
+        signed = tokens.parse(token)
+        public_key = await keys.public_key(session, signed.kid)
+        if public_key is None:
+            raise UnknownSigningKey(f"Clé « {signed.kid} » inconnue ou retirée.")
+        claims = tokens.verify(signed, public_key)
+    except tokens.TokenRefused as refused:
+        raise InvalidToken(f"Jeton refusé : {refused}.") from None
+    voucher = await repository.get(session, claims.voucher_id)
+    if voucher is None:
+        raise VoucherNotFound(f"Aucun chèque n°{claims.voucher_id}.")
+    if voucher.token != token:
+        raise InvalidToken("Ce jeton n'est pas celui émis pour ce chèque.")
+    return voucher
+
+
+async def resolve(session: AsyncSession, presented: str, settings: Settings) -> Voucher:
+    """The cheque that was presented: what its QR says (``{public_url}/r/{token}``, from
+    this or an earlier public address), a bare token, or the short code as a person typed
+    it. Validity is not checked here: take_amount decides it."""
+    try:
+        text = tokens.presented_text(presented)
+    except tokens.TokenRefused as refused:
+        raise InvalidToken(f"Jeton refusé : {refused}.") from None
+    if "." in text:
+        return await _by_token(session, text)
+    return await _by_typed_code(session, text)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def _why_not_taken(
+    session: AsyncSession, voucher_id: int, amount_cents: int, today: date
+) -> ServiceError | None:
+    """The precise reason a take failed, read again from the row; None if it now could."""
+    voucher = await repository.get(session, voucher_id, fresh=True)
+    if voucher is None:
+        return VoucherNotFound(f"Aucun chèque n°{voucher_id}.")
+    if voucher.status is VoucherStatus.cancelled:
+        return VoucherCancelled(cancelled_at=_iso(voucher.cancelled_at))
+    if voucher.status_on(today) is VoucherStatus.expired:
+        return VoucherExpired(valid_until=_iso(voucher.valid_until))
+    if voucher.status not in SPENDABLE:
+        return AlreadyRedeemed(redeemed_at=_iso(voucher.redeemed_at))
+    if voucher.valid_from > today:
+        return VoucherNotYetValid(valid_from=_iso(voucher.valid_from))
+    if voucher.balance_cents < amount_cents:
+        return InsufficientBalance(balance_cents=voucher.balance_cents)
+    return None
+
+
+def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
+    now, remaining = utcnow(), Voucher.balance_cents - amount_cents
+    return (
+        update(Voucher)
+        .where(
+            Voucher.id == voucher_id,
+            Voucher.status.in_(SPENDABLE),  # type: ignore[attr-defined]
+            Voucher.balance_cents >= amount_cents,
+            Voucher.valid_from <= today,
+            Voucher.valid_until >= today,
+        )
+        .values(
+            balance_cents=remaining,
+            status=case(
+                (remaining == 0, VoucherStatus.redeemed.value),
+                else_=VoucherStatus.partially_redeemed.value,
+            ),
+            redeemed_at=case((remaining == 0, now), else_=Voucher.redeemed_at),
+            updated_at=now,
+        )
+        .returning(Voucher.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def take_amount(
+    session: AsyncSession, voucher_id: int, amount_cents: int, today: date
+) -> Voucher:
+    """Redeem ``amount_cents`` (the whole balance or part of it) in ONE conditional UPDATE:
+    whatever the concurrency, a cheque is never overdrawn and never redeemed twice.
+    ``today`` is the day in Paris (validity.paris_today)."""
+    if amount_cents <= 0:
+        raise InvalidAmount()
+    for _ in range(ATTEMPTS):
+        if (await session.execute(_taking(voucher_id, amount_cents, today))).first():
+            voucher = await repository.get(session, voucher_id, fresh=True)
+            assert voucher is not None
+            old_balance = voucher.balance_cents + amount_cents
+            before = history.state(
+                history.spendable_status(old_balance, voucher.amount_cents), old_balance
+            )
+            await history.record(session, voucher, "redeemed", before, amount_cents=amount_cents)
+            return voucher
+        refusal = await _why_not_taken(session, voucher_id, amount_cents, today)
+        if refusal is not None:
+            raise refusal
+    raise Conflict("Le chèque vient de changer d'état : réessayez.")
+
+
+async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -> Voucher:
+    """Undo a redemption of that amount (before the cheque is paid)."""
+    if amount_cents <= 0:
+        raise InvalidAmount()
+    restored = Voucher.balance_cents + amount_cents
+    statement = (
+        update(Voucher)
+        .where(
+            Voucher.id == voucher_id,
+            Voucher.status.in_(REDEEMED),  # type: ignore[attr-defined]
+            restored <= Voucher.amount_cents,
+        )
+        .values(
+            balance_cents=restored,
+            status=case(
+                (restored == Voucher.amount_cents, VoucherStatus.issued.value),
+                else_=VoucherStatus.partially_redeemed.value,
+            ),
+            redeemed_at=None,
+            updated_at=utcnow(),
+        )
+        .returning(Voucher.id)
+        .execution_options(synchronize_session=False)
+    )
+    found = (await session.execute(statement)).first()
+    voucher = await repository.get(session, voucher_id, fresh=True)
+    if voucher is None:
+        raise VoucherNotFound(f"Aucun chèque n°{voucher_id}.")
+    if not found:
+        if voucher.status is VoucherStatus.paid:
+            raise VoucherAlreadyPaid()
+        raise NothingToGiveBack(
+            voucher_status=voucher.status.value, balance_cents=voucher.balance_cents
+        )
+    old_balance = voucher.balance_cents - amount_cents
+    old_status = VoucherStatus.redeemed if old_balance == 0 else VoucherStatus.partially_redeemed
+    before = history.state(old_status, old_balance)
+    await history.record(session, voucher, "redemption_undone", before, amount_cents=amount_cents)
+    return voucher
+
+
+async def _move_all(
+    session: AsyncSession,
+    voucher_ids: Iterable[int],
+    source: VoucherStatus,
+    values: dict[str, Any],
+    action: str,
+    refusal: type[ServiceError],
+) -> list[Voucher]:
+    """Move every cheque from ``source`` or none: refused cheques are named."""
+    wanted = sorted(set(voucher_ids))
+    statement = (
+        update(Voucher)
+        .where(Voucher.id.in_(wanted), Voucher.status == source)  # type: ignore[union-attr]
+        .values(**values, updated_at=utcnow())
+        .returning(Voucher.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with session.begin_nested():
+        moved = set((await session.execute(statement)).scalars())
+        if moved != set(wanted):
+            raise refusal(voucher_ids=[i for i in wanted if i not in moved])
+    vouchers = await repository.many(session, wanted)
+    for voucher in vouchers:
+        before = history.state(source, voucher.balance_cents)
+        await history.record(session, voucher, action, before)
+    return vouchers
+
+
+async def mark_paid(session: AsyncSession, voucher_ids: Iterable[int]) -> list[Voucher]:
+    """Redeemed cheques → paid, all or none (VouchersNotPayable names the others)."""
+    values = {"status": VoucherStatus.paid, "paid_at": utcnow()}
+    return await _move_all(
+        session, voucher_ids, VoucherStatus.redeemed, values, "paid", VouchersNotPayable
+    )
+
+
+async def mark_unpaid(session: AsyncSession, voucher_ids: Iterable[int]) -> list[Voucher]:
+    """Paid cheques → redeemed again (a payout undone), all or none."""
+    values = {"status": VoucherStatus.redeemed, "paid_at": None}
+    return await _move_all(
+        session, voucher_ids, VoucherStatus.paid, values, "unpaid", VouchersNotPaid
+    )
+
+
+async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher:
+    """An administrator withdraws a cheque; what was not redeemed goes back to the envelope."""
+    now = utcnow()
+    statement = (
+        update(Voucher)
+        .where(Voucher.id == voucher_id, Voucher.status.in_(SPENDABLE))  # type: ignore[attr-defined]
+        .values(
+            status=VoucherStatus.cancelled, cancelled_at=now, cancel_reason=reason, updated_at=now
+        )
+        .returning(Voucher.id)
+        .execution_options(synchronize_session=False)
+    )
+    found = (await session.execute(statement)).first()
+    voucher = await repository.get(session, voucher_id, fresh=True)
+    if voucher is None:
+        raise VoucherNotFound(f"Aucun chèque n°{voucher_id}.")
+    if not found:
+        raise VoucherNotCancellable(voucher_status=voucher.status.value)
+    await programme_service.release_budget(session, voucher.programme_id, voucher.balance_cents)
+    balance = voucher.balance_cents
+    before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
+    await history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
+    return voucher
+
+
+async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
+    """Record as expired the spendable cheques whose last day is before ``today``, and give
+    their unredeemed balance back to the envelopes."""
+    now = utcnow()
+    statement = (
+        update(Voucher)
+        .where(Voucher.status.in_(SPENDABLE), Voucher.valid_until < today)  # type: ignore[attr-defined]
+        .values(status=VoucherStatus.expired, expired_at=now, updated_at=now)
+        .returning(Voucher.id)
+        .execution_options(synchronize_session=False)
+    )
+    vouchers = await repository.many(session, list((await session.execute(statement)).scalars()))
+    released: dict[int, int] = defaultdict(int)
+    for voucher in vouchers:
+        released[voucher.programme_id] += voucher.balance_cents
+    for programme_id, cents in sorted(released.items()):
+        await programme_service.release_budget(session, programme_id, cents)
+    for voucher in vouchers:
+        balance = voucher.balance_cents
+        before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
+        await history.record(session, voucher, "expired", before, amount_cents=balance)
+    return vouchers
+
+
+async def list_vouchers(
+    session: AsyncSession,
+    today: date,
+    *,
+    status: VoucherStatus | None = None,
+    programme_id: int | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[Voucher], int]:
+    """One page of cheques (status as seen today, see Voucher.status_on) and the total."""
+    filters: list[ColumnElement[bool]] = []
+    if status is not None:
+        filters.append(repository.seen_with_status(status, today))
+    if programme_id is not None:
+        filters.append(Voucher.programme_id == programme_id)  # type: ignore[arg-type]
+    return await repository.page(session, filters, (page - 1) * page_size, page_size)
+
+
+def render_pdf(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:
+    """The cheque as an A4 PDF in French. CPU-bound: from async code, call it in a worker
+    thread (``run_in_threadpool``)."""
+    # Imported here: WeasyPrint takes about a second to import, which every CLI command
+    # and worker that only issues or redeems cheques would otherwise pay.
+    from voucher_service.vouchers import pdf
+
+    return pdf.render(voucher, programme, settings)

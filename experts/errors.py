@@ -1,4 +1,4 @@
-from voucher_service.core.errors import Conflict, Forbidden, Gone, NotFound
+from voucher_service.core.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
 
 
 class ExpertNotFound(NotFound):
@@ -29,3 +29,38 @@ class NotAccredited(Forbidden):
 class InvitationInvalid(Gone):
     code = "invitation_invalid"
     title = "Ce lien d'invitation n'est plus valable"
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+    title = "Utilisation de chèque introuvable"
+
+
+class NotYourRedemption(Forbidden):
+    code = "not_your_redemption"
+    title = "Seul l'expert qui a encaissé ce chèque peut annuler cette opération"
+
+
+class RedeemedByAnotherExpert(Conflict):
+    code = "redeemed_by_another_expert"
+    title = "Ce chèque a déjà été utilisé en partie par un autre expert"
+
+
+class UndoWindowClosed(Conflict):
+    code = "undo_window_closed"
+    title = "Le délai d'annulation est dépassé"
+
+
+class AlreadyInPayout(Conflict):
+    code = "in_payout"
+    title = "Cette opération est déjà dans un virement et ne peut plus être annulée"
+
+
+class RedemptionCancelled(Conflict):
+    code = "redemption_cancelled"
+    title = "Cette opération a déjà été annulée"
+
+
+class TooManyFailedRedemptions(TooManyRequests):
+    code = "too_many_failed_attempts"
+    title = "Trop de tentatives refusées : patientez quelques minutes"

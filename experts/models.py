@@ -1,7 +1,7 @@
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.db import UTCDateTime, enum_column, utcnow
@@ -58,3 +58,48 @@ class Invitation(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RedemptionStatus(StrEnum):
+    active = "active"
+    cancelled = "cancelled"
+
+
+class PayoutState(StrEnum):
+    """Where the payment of a redemption stands; payouts moves it, experts only reads it."""
+
+    unpaid = "unpaid"
+    batched = "batched"
+    paid = "paid"
+
+
+class Redemption(SQLModel, table=True):
+    __tablename__ = "redemption"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    voucher_id: int = Field(foreign_key="voucher.id", index=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    amount_cents: int = Field(sa_type=BigInteger)
+    coaching_date: date
+    invoice_reference: str = Field(max_length=64)
+    status: RedemptionStatus = Field(
+        default=RedemptionStatus.active, sa_type=enum_column(RedemptionStatus)
+    )
+    payout_state: PayoutState = Field(
+        default=PayoutState.unpaid, sa_type=enum_column(PayoutState), index=True
+    )
+    redeemed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RedemptionAttempt(SQLModel, table=True):
+    """A refused redemption: who tried what, and why it was refused."""
+
+    __tablename__ = "redemption_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    presented: str = Field(max_length=200)
+    code: str = Field(max_length=40)
+    attempted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
@@ -7,7 +7,8 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret as stdnum_siret
 
-from experts.models import Accreditation
+from experts.models import Accreditation, PayoutState, RedemptionStatus
+from voucher_service.core.types import IsoDate, StrictInt
 
 SEPA_COUNTRIES = frozenset(
     "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL "
@@ -103,3 +104,50 @@ class ExpertPublic(BaseModel):
 
 class ExpertDetail(ExpertPublic):
     history: list[AccreditationChangePublic]
+
+
+class VoucherPresented(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(
+        min_length=4,
+        max_length=2048,
+        description="What the QR says (its URL or token), or the typed code",
+    )
+
+
+class VoucherCheck(BaseModel):
+    """What an expert sees before redeeming: no personal data beyond the company name."""
+
+    code: str
+    company_name: str
+    amount_cents: int
+    balance_cents: int
+    valid_from: date
+    valid_until: date
+    status: str
+    redeemable: bool
+    reason: str | None = None
+
+
+class RedemptionCreate(VoucherPresented):
+    amount_cents: StrictInt | None = Field(
+        default=None, gt=0, le=10_000_000, description="Default: the whole balance"
+    )
+    coaching_date: IsoDate
+    invoice_reference: str = Field(min_length=1, max_length=64)
+
+
+class RedemptionPublic(BaseModel):
+    id: int
+    voucher_code: str
+    company_name: str
+    amount_cents: int
+    voucher_balance_cents: int
+    coaching_date: date
+    invoice_reference: str
+    status: RedemptionStatus
+    payout_state: PayoutState
+    redeemed_at: datetime
+    cancel_until: datetime
+    cancelled_at: datetime | None

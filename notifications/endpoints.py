@@ -1,4 +1,3 @@
-
 from fastapi import APIRouter
 
 from notifications import service

@@ -52,11 +52,16 @@ def app(settings: Settings, database: Database, session: AsyncSession) -> FastAP
     app = create_app(settings, database)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
+        """Each request in a savepoint: a refused request undoes only its own work, never
+        what the test set up before it."""
+        request = await session.begin_nested()
         try:
             yield session
-            await session.commit()
+            if request.is_active:
+                await request.commit()
         except BaseException:
-            await session.rollback()
+            if request.is_active:
+                await request.rollback()
             raise
 
     app.dependency_overrides[get_session] = test_session

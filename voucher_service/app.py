@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from experts import endpoints as expert_endpoints
+from experts import redemption_endpoints
 from notifications import endpoints as notification_endpoints
 from voucher_service import ops
 from voucher_service.applications import endpoints as application_endpoints
@@ -16,7 +17,7 @@ from voucher_service.core import openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
 from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
-from voucher_service.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from voucher_service.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
@@ -33,6 +34,7 @@ API_ROUTERS = [
     auth_endpoints.router,
     programme_endpoints.router,
     expert_endpoints.router,
+    redemption_endpoints.router,
     application_endpoints.router,
     voucher_endpoints.router,
     voucher_endpoints.keys_router,
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
     install_error_handlers(app, render_html=render_error)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
     openapi.install(app)
     return app

@@ -1,7 +1,13 @@
 """Every table of every domain, imported once so that SQLModel's metadata knows them all
 (for Alembic and for the tests)."""
 
-from experts.models import AccreditationChange, Expert, Invitation
+from experts.models import (
+    AccreditationChange,
+    Expert,
+    Invitation,
+    Redemption,
+    RedemptionAttempt,
+)
 from notifications.models import Notification, NotificationAttachment
 from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
@@ -23,6 +29,8 @@ __all__ = [
     "NotificationAttachment",
     "Programme",
     "ProgrammeRulesVersion",
+    "Redemption",
+    "RedemptionAttempt",
     "SigningKey",
     "User",
     "Voucher",

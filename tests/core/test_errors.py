@@ -103,3 +103,23 @@ class TestEdgeInput:
             "/api/v1/users", json=[None, None], headers=await headers_for(Role.admin)
         )
         assert_problem(response, 422, "validation_error")
+
+
+async def test_a_query_id_out_of_range_is_422(client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get(
+        "/api/v1/vouchers", params={"programme_id": 10**22}, headers=await headers_for(Role.admin)
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+class TestNulCharacters:
+    async def test_a_nul_in_json_is_refused_before_parsing(
+        self, client: AsyncClient, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        response = await client.post(
+            "/api/v1/users", json={"email": "a\x00@b.fr"}, headers=await headers_for(Role.admin)
+        )
+        assert_problem(response, 422, "invalid_character")
+
+    async def test_a_nul_in_the_query_is_refused(self, client: AsyncClient) -> None:
+        assert_problem(await client.get("/api/v1/vouchers?status=%00"), 422, "invalid_character")

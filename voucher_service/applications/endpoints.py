@@ -26,7 +26,7 @@ from voucher_service.core.auth.dependencies import AdminUser, AppSettings
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Problem, Unauthorized, problem_responses
-from voucher_service.core.pagination import PageNumber, PerPage
+from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
 from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme, ProgrammeNotFound
 from voucher_service.vouchers import repository as vouchers_repository
 
@@ -84,7 +84,7 @@ async def list_applications(
     status: ApplicationStatus | None = None,
     theme: Annotated[str | None, Query(max_length=40)] = None,
     department: Annotated[str | None, Query(max_length=3)] = None,
-    programme_id: int | None = None,
+    programme_id: IdFilter = None,
     page: PageNumber = 1,
     per_page: PerPage = 20,
 ) -> ApplicationPage:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     max_body_bytes: int = 2_000_000
+    redemption_undo_hours: int = 48
+    redemption_max_failures: int = 20
+    redemption_failure_window_minutes: int = 10
 
     @property
     def is_production(self) -> bool:

@@ -12,7 +12,12 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voucher_service.core.context import request_id
-from voucher_service.core.errors import PROBLEM_JSON, PayloadTooLarge
+from voucher_service.core.errors import (
+    PROBLEM_JSON,
+    PayloadTooLarge,
+    ServiceError,
+    Unprocessable,
+)
 
 log = logging.getLogger("voucher_service.access")
 
@@ -35,6 +40,7 @@ PAGE_SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
 ]
+NUL_MARKERS = (b"\x00", b"\\u0000")
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
@@ -99,8 +105,14 @@ class RequestContextMiddleware:
         )
 
 
-class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, before they are read whole."""
+class InvalidCharacter(Unprocessable):
+    code = "invalid_character"
+    title = "Le texte envoyé contient un caractère nul, refusé"
+
+
+class InputGuardMiddleware:
+    """Refuses, before anything is parsed, bodies over the limit (413) and NUL characters
+    (422): no text of this service may hold one, and PostgreSQL cannot store one."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -110,33 +122,49 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, self._too_large())
             return
-        received = 0
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await self._refuse(scope, send, InvalidCharacter())
+            return
+        markers = NUL_MARKERS + (
+            (b"%00",) if b"urlencoded" in headers.get(b"content-type", b"") else ()
+        )
+        await self.app(scope, self._guarded(receive, markers), send)
 
-        async def counting_receive() -> Message:
-            nonlocal received
+    def _guarded(self, receive: Receive, markers: tuple[bytes, ...]) -> Receive:
+        received, tail = 0, b""
+
+        async def guarded_receive() -> Message:
+            nonlocal received, tail
             message = await receive()
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > self.max_bytes:
-                raise self._error()
+                raise self._too_large()
+            window = tail + chunk
+            if any(marker in window for marker in markers):
+                raise InvalidCharacter()
+            tail = window[-6:]
             return message
 
-        await self.app(scope, counting_receive, send)
+        return guarded_receive
 
-    def _error(self) -> PayloadTooLarge:
+    def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"La taille maximale est de {self.max_bytes} octets.")
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body: dict[str, Any] = self._error().to_problem()
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, error: ServiceError) -> None:
+        body: dict[str, Any] = error.to_problem()
         body["instance"] = scope["path"]
         payload = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status,
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(payload)).encode()),

@@ -87,6 +87,17 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _caused_by_overflow(error: BaseException | None) -> bool:
+    """A value a driver could not encode (asyncpg wraps an OverflowError twice)."""
+    for _ in range(4):
+        if error is None:
+            return False
+        if isinstance(error, OverflowError):
+            return True
+        error = error.__cause__ or getattr(error, "orig", None)
+    return False
+
+
 def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
     def respond(request: Request, error: ServiceError) -> Response:
         if render_html is not None and wants_html(request):
@@ -129,6 +140,8 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return await on_database_error(request, exc)
+        if isinstance(exc, DBAPIError) and _caused_by_overflow(exc):
+            return await on_out_of_range(request, exc)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return respond(request, InternalError())
 

@@ -1,6 +1,5 @@
 """Cheques for administrators and accountants, and the public keys that verify them."""
 
-
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, AppSettings
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
-from voucher_service.core.pagination import PageNumber, PerPage
+from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
 from voucher_service.programmes import service as programme_service
 from voucher_service.vouchers import keys, repository, service
 from voucher_service.vouchers.errors import (
@@ -49,7 +48,7 @@ async def list_vouchers(
     session: DbSession,
     user: AccountantUser,
     status: VoucherStatus | None = None,
-    programme_id: int | None = None,
+    programme_id: IdFilter = None,
     page: PageNumber = 1,
     page_size: PerPage = 50,
 ) -> VoucherPage:

@@ -1,0 +1,189 @@
+"""Redemption: an accredited expert takes a cheque's amount, at most once whatever the
+network does; the expert can undo it within a window, before it is paid."""
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts import registry
+from experts.errors import (
+    AlreadyInPayout,
+    NotYourRedemption,
+    RedeemedByAnotherExpert,
+    RedemptionCancelled,
+    RedemptionNotFound,
+    TooManyFailedRedemptions,
+    UndoWindowClosed,
+)
+from experts.models import (
+    Expert,
+    PayoutState,
+    Redemption,
+    RedemptionAttempt,
+    RedemptionStatus,
+)
+from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck
+from voucher_service.core import audit
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+from voucher_service.core.errors import ServiceError
+from voucher_service.vouchers import service as vouchers
+from voucher_service.vouchers.models import SPENDABLE, Voucher
+from voucher_service.vouchers.validity import paris_today
+
+
+async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: Settings) -> None:
+    window = timedelta(minutes=settings.redemption_failure_window_minutes)
+    query = (
+        select(func.count())
+        .select_from(RedemptionAttempt)
+        .where(
+            RedemptionAttempt.expert_id == expert.id,
+            RedemptionAttempt.attempted_at >= utcnow() - window,
+        )
+    )
+    if (await session.execute(query)).scalar_one() >= settings.redemption_max_failures:
+        raise TooManyFailedRedemptions(retry_after=int(window.total_seconds()))
+
+
+async def record_refusal(
+    session: AsyncSession, expert_id: int, presented: str, error: ServiceError
+) -> None:
+    """Keep the refused attempt: the refused work was rolled back to its savepoint, and the
+    attempt is committed before the error answer leaves."""
+    session.add(RedemptionAttempt(expert_id=expert_id, presented=presented[:200], code=error.code))
+    await session.commit()
+
+
+async def check(session: AsyncSession, presented: str, settings: Settings) -> VoucherCheck:
+    voucher = await vouchers.resolve(session, presented, settings)
+    today = paris_today()
+    status = voucher.status_on(today)
+    reason = _why_not_redeemable(voucher, today)
+    return VoucherCheck(
+        code=voucher.code,
+        company_name=voucher.company_name,
+        amount_cents=voucher.amount_cents,
+        balance_cents=voucher.balance_cents,
+        valid_from=voucher.valid_from,
+        valid_until=voucher.valid_until,
+        status=status.value,
+        redeemable=reason is None,
+        reason=reason,
+    )
+
+
+def _why_not_redeemable(voucher: Voucher, today: date) -> str | None:
+    if voucher.status_on(today) not in SPENDABLE:
+        return f"Chèque {voucher.status_on(today).value}."
+    if voucher.valid_from > today:
+        return f"Valable à partir du {voucher.valid_from.strftime('%d/%m/%Y')}."
+    return None
+
+
+async def redeem(
+    session: AsyncSession, expert: Expert, body: RedemptionCreate, settings: Settings
+) -> tuple[Redemption, Voucher]:
+    registry.ensure_can_redeem(expert)
+    voucher = await vouchers.resolve(session, body.token, settings)
+    assert voucher.id is not None and expert.id is not None
+    # Without an amount, the whole balance; a spent cheque is then refused as such.
+    amount = body.amount_cents or voucher.balance_cents or voucher.amount_cents
+    voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
+    await _ensure_single_expert(session, voucher.id, expert.id)
+    redemption = Redemption(
+        voucher_id=voucher.id,
+        expert_id=expert.id,
+        amount_cents=amount,
+        coaching_date=body.coaching_date,
+        invoice_reference=body.invoice_reference,
+    )
+    session.add(redemption)
+    await session.flush()
+    await audit.record(
+        session,
+        "redemption.created",
+        "redemption",
+        redemption.id,
+        after={
+            "voucher": voucher.code,
+            "amount_cents": amount,
+            "invoice_reference": body.invoice_reference,
+        },
+    )
+    return redemption, voucher
+
+
+async def _ensure_single_expert(session: AsyncSession, voucher_id: int, expert_id: int) -> None:
+    """Partial redemptions belong to one expert. Read after the voucher row was taken: a
+    concurrent taker waited on that row, so it sees the other's redemption here."""
+    query = select(Redemption.id).where(
+        Redemption.voucher_id == voucher_id,
+        Redemption.expert_id != expert_id,
+        Redemption.status == RedemptionStatus.active,
+    )
+    if (await session.execute(query)).first() is not None:
+        raise RedeemedByAnotherExpert()
+
+
+def cancel_until(redemption: Redemption, settings: Settings) -> datetime:
+    return redemption.redeemed_at + timedelta(hours=settings.redemption_undo_hours)
+
+
+async def cancel(
+    session: AsyncSession, expert: Expert, redemption_id: int, settings: Settings
+) -> tuple[Redemption, Voucher]:
+    query = select(Redemption).where(Redemption.id == redemption_id).with_for_update()
+    redemption = (await session.execute(query)).scalar_one_or_none()
+    if redemption is None:
+        raise RedemptionNotFound()
+    if redemption.expert_id != expert.id:
+        raise NotYourRedemption()
+    if redemption.status is RedemptionStatus.cancelled:
+        raise RedemptionCancelled()
+    if redemption.payout_state is not PayoutState.unpaid:
+        raise AlreadyInPayout()
+    if utcnow() > cancel_until(redemption, settings):
+        raise UndoWindowClosed()
+    voucher = await vouchers.give_back(session, redemption.voucher_id, redemption.amount_cents)
+    redemption.status, redemption.cancelled_at = RedemptionStatus.cancelled, utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        "redemption.cancelled",
+        "redemption",
+        redemption.id,
+        before={"status": "active"},
+        after={"status": "cancelled"},
+    )
+    return redemption, voucher
+
+
+async def list_for(session: AsyncSession, expert: Expert) -> list[tuple[Redemption, Voucher]]:
+    query = (
+        select(Redemption, Voucher)
+        .join(Voucher, Voucher.id == Redemption.voucher_id)
+        .where(Redemption.expert_id == expert.id)
+        .order_by(Redemption.redeemed_at.desc())
+        .limit(200)
+    )  # type: ignore[attr-defined]
+    return [(r, v) for r, v in (await session.execute(query)).all()]
+
+
+def public(redemption: Redemption, voucher: Voucher, settings: Settings) -> RedemptionPublic:
+    assert redemption.id is not None
+    return RedemptionPublic(
+        id=redemption.id,
+        voucher_code=voucher.code,
+        company_name=voucher.company_name,
+        amount_cents=redemption.amount_cents,
+        voucher_balance_cents=voucher.balance_cents,
+        coaching_date=redemption.coaching_date,
+        invoice_reference=redemption.invoice_reference,
+        status=redemption.status,
+        payout_state=redemption.payout_state,
+        redeemed_at=redemption.redeemed_at,
+        cancel_until=cancel_until(redemption, settings),
+        cancelled_at=redemption.cancelled_at,
+    )

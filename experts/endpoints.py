@@ -4,7 +4,7 @@ from experts import registry
 from experts.errors import ExpertExists, ExpertNotFound, NoPendingBankDetails, TransitionRefused
 from experts.models import Accreditation
 from experts.schemas import BankDetails, Decision, ExpertCreate, ExpertDetail, ExpertPublic
-from voucher_service.core.auth.dependencies import AdminUser, ExpertUser
+from voucher_service.core.auth.dependencies import AdminUser, AppSettings, ExpertUser
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 
@@ -26,8 +26,10 @@ async def _detail(session: DbSession, expert_id: int) -> ExpertDetail:
     summary="Register an expert and its login",
     responses=problem_responses(*AUTH, ExpertExists),
 )
-async def register_expert(body: ExpertCreate, session: DbSession, admin: AdminUser) -> ExpertPublic:
-    expert, _invitation = await registry.register(session, body)
+async def register_expert(
+    body: ExpertCreate, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> ExpertPublic:
+    expert, _invitation = await registry.register(session, body, settings)
     return ExpertPublic.model_validate(expert)
 
 

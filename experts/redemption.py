@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experts import registry
+from experts import messages, registry
 from experts.errors import (
     AlreadyInPayout,
     NotYourRedemption,
@@ -112,6 +112,9 @@ async def redeem(
             "invoice_reference": body.invoice_reference,
         },
     )
+    await messages.tell_redeemed(
+        session, expert, redemption, voucher, cancel_until(redemption, settings)
+    )
     return redemption, voucher
 
 
@@ -157,6 +160,7 @@ async def cancel(
         before={"status": "active"},
         after={"status": "cancelled"},
     )
+    await messages.tell_cancelled(session, expert, redemption, voucher)
     return redemption, voucher
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experts import messages
 from experts.errors import (
     ExpertExists,
     ExpertNotFound,
@@ -21,6 +22,7 @@ from voucher_service.core import audit
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.tokens import hash_password
+from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
 from voucher_service.core.db import utcnow
 
@@ -72,7 +74,9 @@ async def history(session: AsyncSession, expert_id: int) -> list[AccreditationCh
     return list((await session.execute(query)).scalars())
 
 
-async def register(session: AsyncSession, body: ExpertCreate) -> tuple[Expert, str | None]:
+async def register(
+    session: AsyncSession, body: ExpertCreate, settings: Settings
+) -> tuple[Expert, str | None]:
     """The expert and its login; without a password, the one-time invitation token."""
     try:
         user = await auth_service.create_user(session, body.email, Role.expert, body.password)
@@ -100,7 +104,10 @@ async def register(session: AsyncSession, body: ExpertCreate) -> tuple[Expert, s
         expert.id,
         after=expert.model_dump(mode="json", exclude={"iban"}),
     )
-    token = None if body.password else await _invite(session, user.id)
+    if body.password:
+        return expert, None
+    token = await _invite(session, user.id)
+    await messages.invite(session, expert, token, utcnow() + INVITATION_LIFETIME, settings)
     return expert, token
 
 

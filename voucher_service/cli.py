@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import delivery
 from voucher_service import demo as demo_data
+from voucher_service.applications import messages as application_messages
 from voucher_service.applications import service as applications_service
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit, schema
@@ -389,6 +390,17 @@ def _verifying_key(kid: str, jwks_url: str | None) -> Ed25519PublicKey:
     if public_key is None:
         raise _refuse(f"unknown signing key {kid}")
     return public_key
+
+
+@vouchers_app.command("remind-expiring")
+def remind_expiring() -> None:
+    """E-mail, once, the beneficiaries whose unused cheque expires within a week."""
+    settings = load_settings()
+    count = _in_transaction(
+        settings,
+        lambda session: application_messages.remind_expiring(session, paris_today(), settings),
+    )
+    console.print(f"[green]{count} reminder(s) queued.[/green]")
 
 
 @vouchers_app.command("sweep-expired")

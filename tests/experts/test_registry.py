@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts import registry
 from experts.models import Accreditation, Invitation
+from notifications.models import Notification
 from tests.core.test_errors import assert_problem
 from tests.fixtures.factories import PASSWORD, create_expert, expert_body
 from voucher_service.core.auth.models import Role
 from voucher_service.core.auth.tokens import issue_token
+from voucher_service.core.config import Settings
 
 URL = "/api/v1/experts"
 
@@ -42,13 +44,22 @@ class TestRegister:
         fields = {error["loc"][-1] for error in problem["errors"]}
         assert {"siret", "iban", "bic"} <= fields
 
-    async def test_without_password_an_invitation_is_made(self, session: AsyncSession) -> None:
+    async def test_without_password_an_invitation_is_mailed(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
         from experts.schemas import ExpertCreate
 
         expert, token = await registry.register(
-            session, ExpertCreate.model_validate(expert_body(password=None))
+            session, ExpertCreate.model_validate(expert_body(password=None)), settings
         )
         assert token is not None
+        queued = (
+            await session.execute(
+                select(Notification).where(Notification.recipient == expert.email)
+            )
+        ).scalar_one()
+        assert queued.event == "expert_invitation"
+        assert queued.data["invitation_url"] == f"{settings.public_url}/invitation/{token}"
         stored = (
             await session.execute(select(Invitation).where(Invitation.user_id == expert.user_id))
         ).scalar_one()
@@ -56,12 +67,14 @@ class TestRegister:
         user = await registry.accept_invitation(session, token, "my own long password")
         assert user.password_hash is not None
 
-    async def test_an_invitation_is_used_once(self, session: AsyncSession) -> None:
+    async def test_an_invitation_is_used_once(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
         from experts.errors import InvitationInvalid
         from experts.schemas import ExpertCreate
 
         _, token = await registry.register(
-            session, ExpertCreate.model_validate(expert_body(password=None))
+            session, ExpertCreate.model_validate(expert_body(password=None)), settings
         )
         assert token is not None
         await registry.accept_invitation(session, token, "my own long password")

@@ -161,7 +161,7 @@ async def reject(
     admin: AdminUser,
 ) -> ApplicationPublic:
     return await public(
-        session, await service.reject(session, application_id, body.reason), settings
+        session, await service.reject(session, application_id, body.reason, settings), settings
     )
 
 

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voucher_service.applications import repository
+from voucher_service.applications import messages, repository
 from voucher_service.applications.eligibility import Declaration, Facts, Report, evaluate
 from voucher_service.applications.errors import (
     ApplicationNotFound,
     DuplicateApplication,
     InvalidState,
 )
+from voucher_service.applications.links import status_url
 from voucher_service.applications.models import (
     PENDING_STATUSES,
     STATUS_LABELS,
@@ -39,10 +40,6 @@ PERSONAL_FIELDS = ("contact_name", "email", "phone")
 
 def paris_today() -> date:
     return datetime.now(PARIS).date()
-
-
-def status_url(settings: Settings, application: Application) -> str:
-    return f"{settings.public_url.rstrip('/')}/status/{application.status_token}"
 
 
 async def get(session: AsyncSession, application_id: int) -> Application:
@@ -178,6 +175,9 @@ async def submit(
         application.id,
         after=_audit_view(application),
     )
+    await messages.tell_submitted(
+        session, application, programme, settings, status_url(settings, application)
+    )
     return application
 
 
@@ -229,6 +229,9 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
             settings=settings,
         )
         after = {**_audit_view(application), "amount_cents": amount, "voucher": issued.code}
+        await messages.tell_approved(
+            session, application, programme, issued, settings, status_url(settings, application)
+        )
         await audit.record(
             session,
             "application.approved",
@@ -240,7 +243,9 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
     return application
 
 
-async def reject(session: AsyncSession, application_id: int, reason: str) -> Application:
+async def reject(
+    session: AsyncSession, application_id: int, reason: str, settings: Settings
+) -> Application:
     """Refuse a pending application, with the reason the applicant will read."""
     application = await get(session, application_id)
     before = _audit_view(application)
@@ -258,6 +263,10 @@ async def reject(session: AsyncSession, application_id: int, reason: str) -> App
         application_id,
         before=before,
         after={**_audit_view(application), "reason": reason},
+    )
+    programme = await programmes_service.get(session, application.programme_id)
+    await messages.tell_rejected(
+        session, application, programme, settings, status_url(settings, application), reason
     )
     return application
 

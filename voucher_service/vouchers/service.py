@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications import service as notifications
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.errors import Conflict, ServiceError
@@ -307,6 +308,20 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     balance = voucher.balance_cents
     before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
     await history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
+    programme = await programme_service.get(session, voucher.programme_id)
+    await notifications.enqueue(
+        session,
+        "voucher_cancelled",
+        voucher.beneficiary_email,
+        {
+            "programme_name": programme.name,
+            "programme_contact": programme.contact_email,
+            "company_name": voucher.company_name,
+            "contact_name": "Madame, Monsieur",
+            "voucher_code": voucher.code,
+            "reason": reason,
+        },
+    )
     return voucher
 
 

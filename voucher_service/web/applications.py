@@ -217,12 +217,16 @@ async def approve_one(
 
 @router.post("/admin/applications/{application_id:int}/reject", response_class=HTMLResponse)
 async def reject_one(
-    request: Request, application_id: int, session: DbSession, admin: PageAdmin
+    request: Request,
+    application_id: int,
+    session: DbSession,
+    settings: AppSettings,
+    admin: PageAdmin,
 ) -> Response:
     reason = str((await _checked_form(request)).get("reason", "")).strip()
     if not 3 <= len(reason) <= 1000:
         return await _detail(request, session, application_id, status_code=422, reason_error=True)
-    work = service.reject(session, application_id, reason)
+    work = service.reject(session, application_id, reason, settings)
     return await _act(request, session, application_id, "reject", work)
 
 

@@ -1,0 +1,73 @@
+"""What experts and beneficiaries are told about redemptions and invitations, queued in the
+transaction of the change that causes it."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.models import Expert, Redemption
+from notifications import service as notifications
+from voucher_service.core.config import Settings
+from voucher_service.programmes import service as programmes
+from voucher_service.vouchers.models import Voucher
+
+REGION_CONTACT = "moncoachdigital@maregionsud.fr"
+
+
+async def _common(session: AsyncSession, voucher: Voucher, expert: Expert) -> dict[str, Any]:
+    programme = await programmes.get(session, voucher.programme_id)
+    return {
+        "programme_name": programme.name,
+        "programme_contact": programme.contact_email,
+        "company_name": voucher.company_name,
+        "voucher_code": voucher.code,
+        "expert_name": expert.legal_name,
+    }
+
+
+async def tell_redeemed(
+    session: AsyncSession,
+    expert: Expert,
+    redemption: Redemption,
+    voucher: Voucher,
+    cancel_until: datetime,
+) -> None:
+    """A receipt to the expert, and word to the beneficiary that the cheque was used."""
+    data = {
+        **await _common(session, voucher, expert),
+        "amount_cents": redemption.amount_cents,
+        "redeemed_at": redemption.redeemed_at,
+    }
+    await notifications.enqueue(
+        session,
+        "redemption_receipt",
+        expert.email,
+        {**data, "invoice_reference": redemption.invoice_reference, "cancel_until": cancel_until},
+    )
+    await notifications.enqueue(
+        session,
+        "voucher_redeemed",
+        voucher.beneficiary_email,
+        {**data, "contact_name": "Madame, Monsieur", "balance_cents": voucher.balance_cents},
+    )
+
+
+async def tell_cancelled(
+    session: AsyncSession, expert: Expert, redemption: Redemption, voucher: Voucher
+) -> None:
+    data = {**await _common(session, voucher, expert), "amount_cents": redemption.amount_cents}
+    await notifications.enqueue(session, "redemption_cancelled", expert.email, data)
+
+
+async def invite(
+    session: AsyncSession, expert: Expert, token: str, expires_at: datetime, settings: Settings
+) -> None:
+    data = {
+        "programme_name": "Mon coach digital",
+        "programme_contact": REGION_CONTACT,
+        "expert_name": expert.contact_name,
+        "invitation_url": f"{settings.public_url}/invitation/{token}",
+        "expires_at": expires_at,
+    }
+    await notifications.enqueue(session, "expert_invitation", expert.email, data)

@@ -1,0 +1,127 @@
+"""The e-mails people receive when something happens to their application, end to end:
+a decision committed in the database, the worker, a real SMTP server."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from notifications import delivery
+from tests.fixtures.applications import committed_application, committed_programme
+from tests.fixtures.smtp import SmtpServer
+from tests.notifications.conftest import MailSettings
+from voucher_service.applications import messages
+from voucher_service.applications import service as applications
+from voucher_service.applications.models import ApplicationStatus
+from voucher_service.core.db import Database
+from voucher_service.vouchers.models import Voucher
+from voucher_service.vouchers.validity import paris_today
+
+
+def parts(message) -> tuple[str, str, list]:  # type: ignore[no-untyped-def]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    return text, html, list(message.iter_attachments())
+
+
+class TestApplicationMail:
+    async def test_approval_sends_one_mail_with_the_cheque(
+        self,
+        database: Database,
+        smtp_server: SmtpServer,
+        mail_settings: MailSettings,
+        empty_outbox: None,
+    ) -> None:
+        settings = mail_settings()
+        email = f"elodie.{uuid.uuid4().hex[:8]}@example.fr"
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.eligible, email=email
+            )
+            assert application.id is not None
+            async with database.sessionmaker() as session, session.begin():
+                await applications.approve(session, application.id, settings)
+            await delivery.drain(database, settings)
+        [message] = smtp_server.received_by(email)
+        text, html, attachments = parts(message)
+        assert "Bonne nouvelle" in text and "acceptée" in html
+        assert applications.status_url(settings, application) in text
+        assert "{{" not in text + html and "{%" not in text + html
+        [pdf] = attachments
+        assert pdf.get_content_type() == "application/pdf"
+        assert pdf.get_content().startswith(b"%PDF")
+
+    async def test_rejection_says_why(
+        self,
+        database: Database,
+        smtp_server: SmtpServer,
+        mail_settings: MailSettings,
+        empty_outbox: None,
+    ) -> None:
+        settings = mail_settings()
+        email = f"karim.{uuid.uuid4().hex[:8]}@example.fr"
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.needs_review, email=email
+            )
+            assert application.id is not None
+            async with database.sessionmaker() as session, session.begin():
+                await applications.reject(
+                    session, application.id, "Activité hors du champ du dispositif.", settings
+                )
+            await delivery.drain(database, settings)
+        [message] = smtp_server.received_by(email)
+        text, _, _ = parts(message)
+        assert "Activité hors du champ du dispositif." in text
+
+    async def test_a_rolled_back_approval_sends_nothing(
+        self,
+        database: Database,
+        smtp_server: SmtpServer,
+        mail_settings: MailSettings,
+        empty_outbox: None,
+    ) -> None:
+        settings = mail_settings()
+        email = f"rollback.{uuid.uuid4().hex[:8]}@example.fr"
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.eligible, email=email
+            )
+            assert application.id is not None
+            async with database.sessionmaker() as session:
+                await applications.approve(session, application.id, settings)
+                await session.rollback()
+            await delivery.drain(database, settings)
+        assert smtp_server.received_by(email) == []
+
+
+class TestExpiryReminder:
+    async def test_sent_once_however_often_the_sweep_runs(
+        self,
+        database: Database,
+        smtp_server: SmtpServer,
+        mail_settings: MailSettings,
+        empty_outbox: None,
+    ) -> None:
+        settings = mail_settings()
+        email = f"rappel.{uuid.uuid4().hex[:8]}@example.fr"
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.eligible, email=email
+            )
+            assert application.id is not None
+            async with database.sessionmaker() as session, session.begin():
+                await applications.approve(session, application.id, settings)
+                await session.execute(
+                    update(Voucher)
+                    .where(Voucher.application_id == application.id)
+                    .values(valid_until=paris_today() + timedelta(days=3))
+                )
+            await delivery.drain(database, settings)
+            for _ in range(3):
+                async with database.sessionmaker() as session, session.begin():
+                    await messages.remind_expiring(session, paris_today(), settings)
+                await delivery.drain(database, settings)
+        reminders = [m for m in smtp_server.received_by(email) if "expire" in m["Subject"]]
+        assert len(reminders) == 1
+        assert "Petit rappel" in reminders[0].get_body(("plain",)).get_content()

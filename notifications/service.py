@@ -54,20 +54,9 @@ async def enqueue(
         log.info("notification %s already queued for %s: skipped", event, dedupe_key)
         return None
     assert created.id is not None
+    # The outbox row is its own record: the change that queued it is audited by its domain,
+    # and one audit append per message would serialise every e-mailing transaction.
     await repository.add_attachments(session, created.id, attachments)
-    await audit.record(
-        session,
-        "notification.queued",
-        "notification",
-        created.id,
-        after={
-            "event": event,
-            "recipient": created.recipient,
-            "message_id": created.message_id,
-            "dedupe_key": dedupe_key,
-            "attachments": [attachment.filename for attachment in attachments],
-        },
-    )
     return created
 
 

@@ -1,4 +1,4 @@
-"""Enqueueing writes the outbox row in the caller's transaction, with its audit record."""
+"""Enqueueing writes the outbox row in the caller's transaction."""
 
 import asyncio
 import uuid
@@ -12,7 +12,6 @@ from notifications.errors import UnknownEvent
 from notifications.models import Notification, NotificationStatus
 from notifications.schemas import Attachment
 from tests.notifications.samples import sample
-from voucher_service.core.audit import AuditEvent
 from voucher_service.core.db import Database
 
 PDF = Attachment("cheque-MCD-7K3Q-9PXA.pdf", "application/pdf", b"%PDF-1.7\n...")
@@ -30,9 +29,7 @@ async def count_for(session: AsyncSession, recipient: str) -> int:
 
 
 class TestEnqueue:
-    async def test_writes_the_row_its_attachments_and_an_audit_record(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_writes_the_row_and_its_attachments(self, session: AsyncSession) -> None:
         data = sample("application_approved")
         notification = await service.enqueue(
             session, "application_approved", " elodie@example.fr ", data, [PDF]
@@ -47,16 +44,6 @@ class TestEnqueue:
         assert await repository.attachments_of(session, [notification.id]) == {
             notification.id: [PDF]
         }
-        query = (
-            select(AuditEvent)
-            .where(AuditEvent.action == "notification.queued")
-            .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
-            .limit(1)
-        )
-        audit = (await session.execute(query)).scalar_one()
-        assert audit.entity_id == str(notification.id)
-        assert audit.after is not None and audit.after["message_id"] == notification.message_id
-        assert audit.after is not None and audit.after["attachments"] == [PDF.filename]
 
     async def test_each_message_has_its_own_message_id(self, session: AsyncSession) -> None:
         data = sample("application_received")

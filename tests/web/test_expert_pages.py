@@ -6,14 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import qrcode
 from httpx import AsyncClient
-from playwright.async_api import Page, Request
+from PIL import Image
+from playwright.async_api import Page, Request, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts import registry as expert_registry
 from experts.models import Accreditation, RedemptionAttempt
 from experts.schemas import ExpertCreate
+from tests.fixtures.browser import CHROMIUM, FLAGS
 from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import PASSWORD, create_expert, expert_body
 from tests.fixtures.servers import LiveServer
@@ -27,7 +30,6 @@ from voucher_service.core.db import Database
 from voucher_service.programmes import service as programme_service
 from voucher_service.vouchers import service as voucher_service
 from voucher_service.web.expert_pages import parse_euros
-
 
 HTML = {"accept": "text/html"}
 
@@ -255,3 +257,57 @@ def test_parse_euros(text: str, cents: int) -> None:
 def test_parse_euros_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="montant"):
         parse_euros(text)
+
+
+def camera_file(text: str, folder: Path) -> Path:
+    """A Y4M video of a QR code held in front of the camera, for Chromium's fake camera."""
+    width, height = 640, 480
+    frame = Image.new("RGB", (width, height), "white")
+    qr = qrcode.make(text, border=4).get_image().convert("RGB").resize((400, 400), Image.NEAREST)
+    frame.paste(qr, ((width - 400) // 2, (height - 400) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    path = folder / "camera.y4m"
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n".join([b"", *[planes] * 10]))
+    return path
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("foreign", [False, True], ids=["own-site", "foreign-site"])
+async def test_the_camera_reads_the_qr_and_opens_the_cheque(
+    live_server: LiveServer, database: Database, tmp_path: Path, foreign: bool
+) -> None:
+    """Chromium's fake camera films the cheque's QR: scan.js decodes it (jsQR, as Linux
+    Chromium has no BarcodeDetector) and opens the cheque, but never another site."""
+    email, issued, pdf = await seed(database, live_server)
+    (url,) = read_qr_codes(pdf, tmp_path)
+    shown = url.replace(live_server.url, "https://evil.example") if foreign else url
+    video = camera_file(shown, tmp_path)
+    flags = [
+        *FLAGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=flags
+        )
+        try:
+            context = await browser.new_context(locale="fr-FR")
+            await context.grant_permissions(["camera"], origin=live_server.url)
+            page = await context.new_page()
+            await page.goto(f"{live_server.url}/expert")
+            await log_in(page, email)
+            await page.get_by_role("button", name="Scanner un chèque").click()
+            if foreign:
+                await page.get_by_text("n'est pas celui d'un chèque").wait_for()
+                assert page.url.startswith(f"{live_server.url}/expert")
+            else:
+                await page.wait_for_url(url)
+                await page.get_by_role("heading", name="Encaisser un chèque").wait_for()
+                assert issued.code in await page.locator("main").inner_text()
+        finally:
+            await browser.close()

@@ -153,10 +153,8 @@ class TestInTheBrowser:
         await page.get_by_role("heading", name="Espace expert").wait_for()
 
         await page.goto(f"{live_server.url}/invitation/{token}")  # used once only
-        await page.get_by_label("Mot de passe", exact=True).fill(new_password)
-        await page.get_by_label("Confirmez le mot de passe").fill(new_password)
-        await page.get_by_role("button", name="Enregistrer le mot de passe").click()
         assert "n'est plus valable" in await page.get_by_role("alert").inner_text()
+        assert await page.get_by_label("Confirmez le mot de passe").count() == 0
 
 
 async def signed_in(client: AsyncClient, settings: Settings, user_id: int | None) -> str:
@@ -243,6 +241,33 @@ class TestPages:
         form = {"amount": "10", "coaching_date": "2020-01-01", "invoice_reference": "F"}
         response = await client.post(f"/r/{issued.code}", data=form)
         assert response.status_code == 403
+
+    async def test_an_unknown_invitation_is_refused_in_french(self, client: AsyncClient) -> None:
+        shown = await client.get("/invitation/not-a-real-token", headers=HTML)
+        assert shown.status_code == 410 and "plus valable" in shown.text
+        csrf = (await client.get("/login")).text.split('name="csrf_token" value="')[1].split('"')[0]
+        form = {"password": "x" * 12, "password_confirm": "x" * 12, "csrf_token": csrf}
+        posted = await client.post("/invitation/not-a-real-token", data=form, headers=HTML)
+        assert posted.status_code == 410 and "plus valable" in posted.text
+        form["password_confirm"] = "y" * 12
+        mismatch = await client.post("/invitation/not-a-real-token", data=form, headers=HTML)
+        assert mismatch.status_code == 422 and "pas identiques" in mismatch.text
+
+    async def test_login_sends_an_expert_home_and_never_to_another_site(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        expert = await create_expert(session)
+        form_page = await client.get("/login")
+        csrf = form_page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        for next_page, landing in (
+            ("", "/expert"),
+            ("/\\evil.example", "/expert"),
+            ("/r/X", "/r/X"),
+        ):
+            form = {"email": expert.email, "password": PASSWORD, "csrf_token": csrf}
+            response = await client.post("/login", data={**form, "next": next_page})
+            assert response.status_code == 303
+            assert response.headers["location"] == landing
 
 
 @pytest.mark.parametrize(

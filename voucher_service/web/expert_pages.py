@@ -1,6 +1,7 @@
 """The expert's pages: what the QR opens (confirm a redemption), the expert's home (scan,
 type a code, own redemptions with undo) and the invitation that sets a password."""
 
+import hashlib
 import re
 from datetime import date
 from typing import Annotated, Any
@@ -13,7 +14,14 @@ from sqlalchemy import select
 
 from experts import redemption, registry
 from experts.errors import InvitationInvalid, RedemptionNotFound
-from experts.models import Accreditation, Expert, PayoutState, Redemption, RedemptionStatus
+from experts.models import (
+    Accreditation,
+    Expert,
+    Invitation,
+    PayoutState,
+    Redemption,
+    RedemptionStatus,
+)
 from experts.schemas import RedemptionCreate, VoucherCheck
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
@@ -217,9 +225,11 @@ async def redeem(
         if error.status != 429:
             await redemption.record_refusal(session, expert.id, body.token, error)
         cheque, _problem = await _check_or_none(session, token, settings)
-        return _redeem_page(
+        response = _redeem_page(
             request, token, expert, cheque, values, problem=error, status_code=error.status
         )
+        response.headers.update(error.headers)
+        return response
     return RedirectResponse(f"/expert/redemptions/{done.id}", status_code=303)
 
 
@@ -314,8 +324,29 @@ async def undo(
     return RedirectResponse(f"/expert?annule={quote(voucher.code)}", status_code=303)
 
 
+async def _invitation_usable(session: DbSession, token: str) -> bool:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    query = select(Invitation.id).where(
+        Invitation.token_hash == digest,
+        Invitation.used_at.is_(None),  # type: ignore[union-attr]
+        Invitation.expires_at >= utcnow(),
+    )
+    return (await session.execute(query)).first() is not None
+
+
 @router.get("/invitation/{token}", response_class=HTMLResponse)
-async def invitation_form(request: Request, token: str) -> Response:
+async def invitation_form(request: Request, token: str, session: DbSession) -> Response:
+    """An expired or used link says so at once, before the expert types anything."""
+    if len(token) > 200 or not await _invitation_usable(session, token):
+        error = InvitationInvalid()
+        return render(
+            request,
+            "invitation.html",
+            status_code=error.status,
+            token=token,
+            errors={},
+            problem=error,
+        )
     return render(request, "invitation.html", token=token, errors={})
 
 

@@ -232,6 +232,31 @@ class TestPages:
         invalid = await client.post(f"/r/{issued.code}", data=form)
         assert invalid.status_code == 422 and "montant en euros" in invalid.text
 
+    async def test_a_double_tap_shows_the_first_answer_twice(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert = await create_expert(session)
+        issued = await create_voucher(session, settings)
+        await signed_in(client, settings, expert.user_id)
+        shown = (await client.get(f"/r/{issued.token}")).text
+        names = ("csrf_token", "submission", "amount", "coaching_date")
+        form = {n: re.findall(f'name="{n}"[^>]*value="([^"]*)"', shown)[0] for n in names}
+        form["invoice_reference"] = "FAC-9"
+        first = await client.post(f"/r/{issued.token}", data=form)
+        again = await client.post(f"/r/{issued.token}", data=form)
+        assert first.status_code == again.status_code == 303
+        assert first.headers["location"] == again.headers["location"]
+        receipt = await client.get(first.headers["location"])
+        assert "Chèque encaissé" in receipt.text and "FAC-9" in receipt.text
+        attempts = await session.execute(
+            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+        )
+        assert list(attempts.scalars()) == []
+
+        form["submission"] = "another-form"  # a new form: the cheque is spent
+        refused = await client.post(f"/r/{issued.token}", data=form)
+        assert refused.status_code == 409 and "déjà utilisé" in refused.text
+
     async def test_a_post_without_csrf_is_refused(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:

@@ -26,7 +26,7 @@ HOME_BY_ROLE: dict[Role, str] = {Role.expert: "/expert"}
 
 
 def safe_next(target: str | None, user: User) -> str:
-    # A backslash is a slash to a browser: "/\\host" would lead to another site.
+    # A backslash is a slash to a browser: "/\host" would lead to another site.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return HOME_BY_ROLE.get(user.role, "/")

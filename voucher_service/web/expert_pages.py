@@ -3,6 +3,7 @@ type a code, own redemptions with undo) and the invitation that sets a password.
 
 import hashlib
 import re
+import secrets
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from experts.models import (
     RedemptionStatus,
 )
 from experts.schemas import RedemptionCreate, VoucherCheck
+from voucher_service.core import idempotency
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.config import Settings
@@ -113,6 +115,8 @@ def _redeem_page(
         errors=errors or {},
         problem=problem,
         today=paris_today(),
+        # One key per displayed form: a double tap or a resent form shows the first answer.
+        submission=secrets.token_urlsafe(18),
     )
 
 
@@ -201,11 +205,12 @@ async def redeem(
     amount: Annotated[str, Form(max_length=40)] = "",
     coaching_date: Annotated[str, Form(max_length=20)] = "",
     invoice_reference: Annotated[str, Form(max_length=200)] = "",
+    submission: Annotated[str, Form(max_length=64)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
     expert = await registry.for_user(session, user)
-    assert expert.id is not None
+    assert expert.id is not None and user.id is not None
     values = {
         "amount": amount,
         "coaching_date": coaching_date,
@@ -220,7 +225,15 @@ async def redeem(
     try:
         await redemption.ensure_not_throttled(session, expert, settings)
         async with session.begin_nested():
+            owner, key = f"user:{user.id}", f"page-redeem:{submission}"
+            request_print = idempotency.fingerprint("POST", "redeem-page", {"token": token})
+            if submission and (
+                stored := await idempotency.claim(session, owner, key, request_print)
+            ):
+                return RedirectResponse(f"/expert/redemptions/{stored.body['id']}", status_code=303)
             done, _ = await redemption.redeem(session, expert, body, settings)
+            if submission:
+                await idempotency.complete(session, owner, key, 201, {"id": done.id})
     except ServiceError as error:
         if error.status != 429:
             await redemption.record_refusal(session, expert.id, body.token, error)

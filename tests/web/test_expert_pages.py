@@ -123,12 +123,12 @@ class TestInTheBrowser:
         assert "Solde restant du chèque : 499,50" in await page.locator("main").inner_text()
 
         await page.get_by_role("link", name="Retour à l'espace expert").click()
-        row = page.locator("tr", has_text=issued.code)
+        row = page.locator("li", has_text=issued.code)
         assert "1 500,50" in (await row.inner_text()).replace("\u202f", " ")
         await row.get_by_role("button", name=re.compile("Annuler")).click()
         await page.get_by_text("est annulé").wait_for()
-        assert "Annulé" in await page.locator("tr", has_text=issued.code).inner_text()
-        assert await page.locator("tr", has_text=issued.code).get_by_role("button").count() == 0
+        assert "Annulé" in await page.locator("li", has_text=issued.code).inner_text()
+        assert await page.locator("li", has_text=issued.code).get_by_role("button").count() == 0
         assert all(u.startswith(live_server.url) for u in requested), requested
 
     async def test_an_invitation_sets_a_password_that_logs_in(

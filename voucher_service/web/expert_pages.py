@@ -298,9 +298,14 @@ async def _home(
         }
         for row, voucher in rows
     ]
+    totals = {state: 0 for state in PayoutState}
+    for row, _voucher in rows:
+        if row.status is RedemptionStatus.active:
+            totals[row.payout_state] += row.amount_cents
     return render(
         request,
         "expert.html",
+        totals=totals,
         status_code=status_code,
         expert=expert,
         can_redeem=expert.status is Accreditation.accredited,

@@ -13,12 +13,13 @@ from playwright.async_api import Page, Request, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experts import redemption
 from experts import registry as expert_registry
 from experts.models import Accreditation, RedemptionAttempt
-from experts.schemas import ExpertCreate
+from experts.schemas import ExpertCreate, RedemptionCreate
 from tests.fixtures.browser import CHROMIUM, FLAGS
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import PASSWORD, create_expert, expert_body
+from tests.fixtures.factories import PASSWORD, create_expert, create_user, expert_body
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.vouchers.test_pdf import read_qr_codes
@@ -256,6 +257,32 @@ class TestPages:
         form["submission"] = "another-form"  # a new form: the cheque is spent
         refused = await client.post(f"/r/{issued.token}", data=form)
         assert refused.status_code == 409 and "déjà utilisé" in refused.text
+
+    async def test_another_expert_neither_sees_nor_undoes_my_redemption(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        mine, theirs = await create_expert(session), await create_expert(session)
+        issued = await create_voucher(session, settings)
+        body = RedemptionCreate(
+            token=issued.code, coaching_date="2020-01-01", invoice_reference="F-1"
+        )
+        done, _ = await redemption.redeem(session, mine, body, settings)
+        csrf = await signed_in(client, settings, theirs.user_id)
+        assert issued.code not in (await client.get("/expert")).text
+        assert (await client.get(f"/expert/redemptions/{done.id}")).status_code == 404
+        undo = await client.post(f"/expert/redemptions/{done.id}/cancel", data={"csrf_token": csrf})
+        assert undo.status_code == 403 and "Seul l" in undo.text
+
+    async def test_staff_cannot_open_the_expert_pages(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        admin = await create_user(session, Role.admin)
+        assert admin.id is not None
+        token = issue_token(settings, admin.id, Role.admin, timedelta(hours=1), kind="session")
+        client.cookies.set(SESSION_COOKIE, token)
+        for path in ("/expert", "/r/MCD-ABCD-EFGH-J"):
+            response = await client.get(path, headers=HTML)
+            assert response.status_code == 403 and "Page réservée" in response.text
 
     async def test_a_post_without_csrf_is_refused(
         self, client: AsyncClient, session: AsyncSession, settings: Settings

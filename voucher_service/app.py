@@ -21,7 +21,7 @@ from voucher_service.core.middleware import InputGuardMiddleware, RequestContext
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
-from voucher_service.web import account, notifications_admin
+from voucher_service.web import account, expert_pages, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -41,7 +41,12 @@ API_ROUTERS = [
     notification_endpoints.router,
     ops.router,
 ]
-PAGE_ROUTERS = [account.router, application_pages.router, notifications_admin.router]
+PAGE_ROUTERS = [
+    account.router,
+    application_pages.router,
+    notifications_admin.router,
+    expert_pages.router,
+]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

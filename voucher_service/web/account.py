@@ -22,11 +22,12 @@ from voucher_service.web.rendering import check_csrf, render, set_cookie
 router = APIRouter(include_in_schema=False)
 
 # Each role lands on its own workspace once that page exists.
-HOME_BY_ROLE: dict[Role, str] = {}
+HOME_BY_ROLE: dict[Role, str] = {Role.expert: "/expert"}
 
 
 def safe_next(target: str | None, user: User) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    # A backslash is a slash to a browser: "/\host" would lead to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return HOME_BY_ROLE.get(user.role, "/")
 
@@ -39,8 +40,11 @@ async def home(
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", next=next or "", email="")
+async def login_form(
+    request: Request, next: str | None = None, invitation: str | None = None
+) -> Response:
+    notice = "Votre mot de passe est enregistré : connectez-vous." if invitation == "ok" else None
+    return render(request, "login.html", next=next or "", email="", notice=notice)
 
 
 @router.post("/login", response_class=HTMLResponse)

@@ -19,7 +19,13 @@ from experts.models import Accreditation, RedemptionAttempt
 from experts.schemas import ExpertCreate, RedemptionCreate
 from tests.fixtures.browser import CHROMIUM, FLAGS
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import PASSWORD, create_expert, create_user, expert_body
+from tests.fixtures.factories import (
+    FACTORY_SETTINGS,
+    PASSWORD,
+    create_expert,
+    create_user,
+    expert_body,
+)
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.vouchers.test_pdf import read_qr_codes
@@ -137,7 +143,7 @@ class TestInTheBrowser:
     ) -> None:
         async with database.sessionmaker() as session, session.begin():
             body = ExpertCreate.model_validate(expert_body(password=None))
-            expert, token = await expert_registry.register(session, body)
+            expert, token = await expert_registry.register(session, body, FACTORY_SETTINGS)
         assert token is not None
         await page.goto(f"{live_server.url}/invitation/{token}")
         await page.get_by_label("Mot de passe", exact=True).fill("trop court")

@@ -1,0 +1,89 @@
+"""Every page passes axe-core (run in Chromium) with no serious or critical violation."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from tests.fixtures.applications import committed_application, committed_programme
+from tests.fixtures.factories import PASSWORD, create_expert, create_user
+from tests.fixtures.servers import LiveServer
+from tests.fixtures.vouchers import create_voucher
+from voucher_service.applications.models import ApplicationStatus
+from voucher_service.core.auth.models import Role
+from voucher_service.core.db import Database
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = {"serious", "critical"}
+
+
+@pytest.fixture
+async def audited_page(browser: Browser) -> AsyncIterator[Page]:
+    """A phone-sized page allowed to inject axe-core despite the pages' strict CSP."""
+    context = await browser.new_context(
+        locale="fr-FR", bypass_csp=True, viewport={"width": 390, "height": 844}
+    )
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+async def violations(page: Page, url: str) -> list[str]:
+    await page.goto(url)
+    await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']}))"
+        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes'][:3]}"
+        for v in found
+        if v["impact"] in BLOCKING
+    ]
+
+
+async def log_in(page: Page, base: str, email: str) -> None:
+    await page.goto(f"{base}/login")
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.get_by_role("button", name="Se déconnecter").wait_for()
+
+
+class TestAccessibility:
+    async def test_public_pages(
+        self, audited_page: Page, live_server: LiveServer, database: Database
+    ) -> None:
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.needs_review
+            )
+            for path in ("/", "/apply", "/login", f"/status/{application.status_token}"):
+                assert await violations(audited_page, live_server.url + path) == [], path
+
+    async def test_administrator_pages(
+        self, audited_page: Page, live_server: LiveServer, database: Database
+    ) -> None:
+        async with database.sessionmaker() as session, session.begin():
+            admin = await create_user(session, Role.admin)
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.eligible
+            )
+            await log_in(audited_page, live_server.url, admin.email)
+            for path in ("/admin", f"/admin/applications/{application.id}", "/admin/notifications"):
+                assert await violations(audited_page, live_server.url + path) == [], path
+
+    async def test_expert_pages(
+        self, audited_page: Page, live_server: LiveServer, database: Database, settings
+    ) -> None:  # type: ignore[no-untyped-def]
+        async with database.sessionmaker() as session, session.begin():
+            expert = await create_expert(session)
+            issued = await create_voucher(session, settings)
+        await log_in(audited_page, live_server.url, expert.email)
+        for path in ("/expert", f"/r/{issued.token}"):
+            assert await violations(audited_page, live_server.url + path) == [], path

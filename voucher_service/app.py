@@ -19,6 +19,7 @@ from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
+from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
 from voucher_service.web import account, notifications_admin
@@ -39,6 +40,7 @@ API_ROUTERS = [
     voucher_endpoints.router,
     voucher_endpoints.keys_router,
     notification_endpoints.router,
+    payout_endpoints.router,
     ops.router,
 ]
 PAGE_ROUTERS = [account.router, application_pages.router, notifications_admin.router]

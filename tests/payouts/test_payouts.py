@@ -1,7 +1,7 @@
 """Payout batches end to end, on both databases: redemptions → batch → SEPA file →
 bank statement → paid cheques."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from importlib import resources
 
@@ -14,12 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert, PayoutState, Redemption
-from experts.redemption import redeem
-from experts.schemas import RedemptionCreate
 from notifications.models import Notification
-from tests.fixtures.factories import create_expert, create_programme
-from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
+from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
@@ -34,21 +31,6 @@ from voucher_service.payouts.models import (
 from voucher_service.vouchers.models import Voucher, VoucherStatus
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
-TODAY = date.today()
-
-
-async def redeemed(
-    session: AsyncSession, settings: Settings, expert: Expert, amount: int | None = None
-) -> Redemption:
-    issued = await create_voucher(session, settings, programme=await create_programme(session))
-    body = RedemptionCreate(
-        token=issued.token,
-        amount_cents=amount,
-        coaching_date=TODAY,
-        invoice_reference=f"FA-{issued.code}",
-    )
-    redemption, _ = await redeem(session, expert, body, settings)
-    return redemption
 
 
 async def state_of(session: AsyncSession, redemption: Redemption) -> PayoutState:
@@ -61,19 +43,6 @@ async def voucher_status(session: AsyncSession, redemption: Redemption) -> Vouch
     assert voucher is not None
     await session.refresh(voucher)
     return voucher.status
-
-
-@pytest.fixture
-async def two_experts(session: AsyncSession, settings: Settings) -> dict:
-    first = await create_expert(session, name="Hélène Conseil Numérique")
-    second = await create_expert(session, iban="FR1420041010050500013M02606", bic="PSSTFRPPMAR")
-    return {
-        "first": first,
-        "second": second,
-        "r1": await redeemed(session, settings, first),
-        "r2": await redeemed(session, settings, first, amount=50_000),
-        "r3": await redeemed(session, settings, second),
-    }
 
 
 def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransfer:

@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     payout_debtor_iban: str = "FR7630006000011234567890189"
     payout_debtor_bic: str = "AGRIFRPPXXX"
     payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
-    account_commitment: str = "4411"
+    # Commitments are off-balance-sheet (class 8): debit the commitment given, credit the
+    # programme's envelope.
+    account_commitment: str = "801"
+    account_programme: str = "802"
     account_expense: str = "6574"
     account_supplier: str = "401"
     account_bank: str = "512"

@@ -1,18 +1,24 @@
 """Payout batches, their SEPA files and the bank statements that settle them."""
 
-from fastapi import APIRouter, Response, UploadFile
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
-from voucher_service.core.db import DbSession, EntityId
+from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
-from voucher_service.payouts import batches, sepa, statements
+from voucher_service.payouts import batches, exports, sepa, statements
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
     BatchNotFound,
+    InvalidPeriod,
     InvalidSepaFile,
     InvalidStatement,
     InvalidTransfer,
@@ -20,6 +26,7 @@ from voucher_service.payouts.errors import (
     RedemptionAlreadyBatched,
     StatementTooLarge,
 )
+from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 from voucher_service.payouts.models import PayoutBatch
 from voucher_service.payouts.schemas import (
     BatchCreate,
@@ -140,4 +147,66 @@ async def statement_result(session: AsyncSession, data: bytes) -> StatementImpor
             )
             for r in results
         ]
+    )
+
+
+# Exports, streamed: the session stays open until the last byte is sent (scope "request").
+StreamSession = Annotated[AsyncSession, Depends(get_session)]
+PeriodStart = Annotated[date, Query(alias="from", description="First day (Paris), inclusive")]
+PeriodEnd = Annotated[date, Query(alias="to", description="Last day (Paris), inclusive")]
+
+
+def _check_period(start: date, end: date) -> None:
+    if end < start or (end - start).days > 3660:
+        raise InvalidPeriod()
+
+
+@router.get(
+    "/api/v1/exports/reconciliation.csv",
+    summary="One row per cheque issued in the period: redeemed, paid, discrepancies",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The reconciliation (UTF-8, ';')"},
+        **problem_responses(*AUTH, InvalidPeriod),
+    },
+)
+async def reconciliation_csv(
+    session: StreamSession, user: AccountantUser, start: PeriodStart, end: PeriodEnd
+) -> StreamingResponse:
+    _check_period(start, end)
+    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(
+        exports.reconciliation_csv(session, start, end),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/api/v1/exports/fec.txt",
+    summary="The Fichier des Écritures Comptables of the period",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The FEC (ISO-8859-15, '|')"},
+        **problem_responses(*AUTH, InvalidPeriod),
+    },
+)
+async def fec_txt(
+    session: StreamSession,
+    user: AccountantUser,
+    settings: AppSettings,
+    start: PeriodStart,
+    end: PeriodEnd,
+) -> StreamingResponse:
+    _check_period(start, end)
+
+    async def encoded() -> AsyncIterator[bytes]:
+        async for text in exports.fec_text(session, start, end, settings):
+            yield text.encode(FEC_ENCODING)
+
+    name = fec_filename(settings.payout_siren, end)
+    return StreamingResponse(
+        encoded(),
+        media_type=f"text/plain; charset={FEC_ENCODING}",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

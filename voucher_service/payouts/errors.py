@@ -81,3 +81,8 @@ class RedemptionAlreadyBatched(Conflict):
 
     code = "redemption_already_batched"
     title = "Une prestation est déjà dans un autre lot de virements"
+
+
+class InvalidPeriod(Unprocessable):
+    code = "invalid_period"
+    title = "Période invalide : la date de début doit précéder la date de fin"

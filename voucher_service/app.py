@@ -22,7 +22,7 @@ from voucher_service.core.problems import install_error_handlers
 from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
-from voucher_service.web import account, notifications_admin
+from voucher_service.web import account, accounting, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -43,7 +43,12 @@ API_ROUTERS = [
     payout_endpoints.router,
     ops.router,
 ]
-PAGE_ROUTERS = [account.router, application_pages.router, notifications_admin.router]
+PAGE_ROUTERS = [
+    account.router,
+    accounting.router,
+    application_pages.router,
+    notifications_admin.router,
+]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -22,7 +22,7 @@ from voucher_service.web.rendering import check_csrf, render, set_cookie
 router = APIRouter(include_in_schema=False)
 
 # Each role lands on its own workspace once that page exists.
-HOME_BY_ROLE: dict[Role, str] = {}
+HOME_BY_ROLE: dict[Role, str] = {Role.accountant: "/accounting"}
 
 
 def safe_next(target: str | None, user: User) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert, PayoutState, Redemption
+from notifications import payload, rendering
 from notifications.models import Notification
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import TODAY
@@ -182,7 +183,10 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
             select(Notification).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
         )
     ).scalars()
-    assert {n.recipient for n in sent} >= {two_experts["first"].email}
+    mine = [n for n in sent if n.recipient == two_experts["first"].email]
+    assert len(mine) == 1
+    message = rendering.render("payout_sent", payload.decode(mine[0].data))
+    assert "2 500,00" in message.text or "2500,00" in message.text.replace("\u202f", "")
 
     [again] = await statements.import_statement(session, data)
     assert again.already_imported and again.settled == [] and again.returned == []

@@ -24,6 +24,7 @@ from voucher_service.payouts.errors import (
     InvalidTransfer,
     NothingToPay,
     RedemptionAlreadyBatched,
+    StatementAlreadyImporting,
     StatementTooLarge,
 )
 from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
@@ -122,7 +123,9 @@ async def batch_sepa(
 @router.post(
     "/api/v1/bank-statements",
     summary="Import a camt.053 bank statement: settle, return, list what is left",
-    responses=problem_responses(*AUTH, InvalidStatement, StatementTooLarge),
+    responses=problem_responses(
+        *AUTH, InvalidStatement, StatementTooLarge, StatementAlreadyImporting
+    ),
 )
 async def import_statement(
     file: UploadFile, session: DbSession, user: AccountantUser

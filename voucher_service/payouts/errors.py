@@ -86,3 +86,10 @@ class RedemptionAlreadyBatched(Conflict):
 class InvalidPeriod(Unprocessable):
     code = "invalid_period"
     title = "Période invalide : la date de début doit précéder la date de fin"
+
+
+class StatementAlreadyImporting(Conflict):
+    """Two uploads of one statement at the same moment: the other one imports it."""
+
+    code = "statement_already_importing"
+    title = "Ce relevé est en cours d'import"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
@@ -19,6 +20,7 @@ from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
 from voucher_service.payouts import camt
 from voucher_service.payouts.batches import release_items
+from voucher_service.payouts.errors import StatementAlreadyImporting
 from voucher_service.payouts.models import (
     BankStatementImport,
     BatchStatus,
@@ -76,8 +78,12 @@ async def _import_one(
     imported = BankStatementImport(
         statement_id=statement.id, account_iban=statement.account_iban, raw_digest=digest
     )
-    session.add(imported)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(imported)
+            await session.flush()
+    except IntegrityError as error:  # imported at the same moment by another request
+        raise StatementAlreadyImporting(statement_id=statement.id) from error
     assert imported.id is not None
     result = ImportedStatement(statement.id, False)
     batches: set[int] = set()

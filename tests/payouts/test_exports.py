@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from httpx import AsyncClient
@@ -109,3 +109,24 @@ async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, pa
         headers=await headers_for(Role.accountant),
     )
     assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+
+
+async def test_an_old_unpaid_redemption_is_a_discrepancy(
+    client: AsyncClient,
+    session: AsyncSession,
+    headers_for,
+    two_experts: dict,
+) -> None:
+    old = two_experts["r3"]
+    old.redeemed_at = old.redeemed_at - timedelta(days=61)
+    await session.flush()
+    response = await client.get(
+        "/api/v1/exports/reconciliation.csv",
+        params=PERIOD,
+        headers=await headers_for(Role.accountant),
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    voucher = await session.get(Voucher, old.voucher_id)
+    assert voucher is not None
+    row = next(row for row in rows if row[0] == voucher.code)
+    assert row[7] == "discrepancy" and "60 jours" in row[8]

@@ -19,9 +19,10 @@ from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
+from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
-from voucher_service.web import account, expert_pages, notifications_admin
+from voucher_service.web import account, accounting, expert_pages, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -39,10 +40,12 @@ API_ROUTERS = [
     voucher_endpoints.router,
     voucher_endpoints.keys_router,
     notification_endpoints.router,
+    payout_endpoints.router,
     ops.router,
 ]
 PAGE_ROUTERS = [
     account.router,
+    accounting.router,
     application_pages.router,
     notifications_admin.router,
     expert_pages.router,

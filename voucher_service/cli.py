@@ -6,7 +6,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,6 +17,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,8 @@ from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
 from voucher_service.core.formatting import euros, paris_datetime
 from voucher_service.core.logs import LOG_CONFIG
+from voucher_service.payouts import exports as payout_exports
+from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 from voucher_service.vouchers import keys, tokens
 from voucher_service.vouchers import service as voucher_service
 from voucher_service.vouchers.validity import paris_today
@@ -412,4 +415,65 @@ def sweep_expired() -> None:
     returned = sum(voucher.balance_cents for voucher in expired)
     console.print(
         f"[green]{len(expired)} cheque(s) expired[/green]; {euros(returned)} back to the envelopes."
+    )
+
+
+export_app = typer.Typer(help="Accounting exports.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+FromDay = Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")]
+ToDay = Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")]
+Output = Annotated[Path, typer.Option("-o", "--output", help="File to write.")]
+
+
+def _export(
+    settings: Settings,
+    output: Path,
+    pieces: Callable[[AsyncSession], AsyncIterator[bytes]],
+) -> int:
+    """Write the streamed export to ``output`` with a progress bar; returns the bytes written."""
+
+    async def run(db: Database) -> int:
+        written = 0
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[size]}"),
+        )
+        with Progress(*columns, console=console) as progress, output.open("wb") as target:
+            task = progress.add_task(f"Export {output.name}", total=None, size="0 o")
+            async with db.sessionmaker() as session, session.begin():
+                async for piece in pieces(session):
+                    target.write(piece)
+                    written += len(piece)
+                    progress.update(task, size=f"{written:,} o".replace(",", " "))
+        return written
+
+    return with_database(settings, run)
+
+
+@export_app.command("reconciliation")
+def export_reconciliation(start: FromDay, end: ToDay, output: Output) -> None:
+    """One row per cheque issued in the period: redeemed, paid, discrepancies (CSV)."""
+    settings = load_settings()
+    size = _export(
+        settings,
+        output,
+        lambda session: payout_exports.reconciliation_csv(session, start.date(), end.date()),
+    )
+    console.print(f"[green]{output} written ({size} bytes).[/green]")
+
+
+@export_app.command("fec")
+def export_fec(start: FromDay, end: ToDay, output: Output) -> None:
+    """The Fichier des Écritures Comptables of the period (ISO-8859-15)."""
+    settings = load_settings()
+
+    async def encoded(session: AsyncSession) -> AsyncIterator[bytes]:
+        async for text in payout_exports.fec_text(session, start.date(), end.date(), settings):
+            yield text.encode(FEC_ENCODING)
+
+    size = _export(settings, output, encoded)
+    console.print(
+        f"[green]{output} written ({size} bytes); the legal name is "
+        f"{fec_filename(settings.payout_siren, end.date())}.[/green]"
     )

@@ -13,6 +13,13 @@ from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
+from voucher_service.payouts.models import (
+    BankStatementImport,
+    PayoutBatch,
+    PayoutItem,
+    PayoutTransfer,
+    StatementLine,
+)
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 from voucher_service.vouchers.models import SigningKey, Voucher, VoucherEvent
 
@@ -21,17 +28,22 @@ __all__ = [
     "Application",
     "AuditEvent",
     "AuditHead",
+    "BankStatementImport",
     "Expert",
     "IdempotencyRecord",
     "Invitation",
     "LoginFailure",
     "Notification",
     "NotificationAttachment",
+    "PayoutBatch",
+    "PayoutItem",
+    "PayoutTransfer",
     "Programme",
     "ProgrammeRulesVersion",
     "Redemption",
     "RedemptionAttempt",
     "SigningKey",
+    "StatementLine",
     "User",
     "Voucher",
     "VoucherEvent",

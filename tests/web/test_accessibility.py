@@ -78,6 +78,14 @@ class TestAccessibility:
             for path in ("/admin", f"/admin/applications/{application.id}", "/admin/notifications"):
                 assert await violations(audited_page, live_server.url + path) == [], path
 
+    async def test_accounting_page(
+        self, audited_page: Page, live_server: LiveServer, database: Database
+    ) -> None:
+        async with database.sessionmaker() as session, session.begin():
+            accountant = await create_user(session, Role.accountant)
+        await log_in(audited_page, live_server.url, accountant.email)
+        assert await violations(audited_page, f"{live_server.url}/accounting") == []
+
     async def test_expert_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database, settings
     ) -> None:  # type: ignore[no-untyped-def]

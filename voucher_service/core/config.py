@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     redemption_max_failures: int = 20
     redemption_failure_window_minutes: int = 10
 
+    # Payouts. The debtor account pays the experts; the defaults are development values
+    # (the test IBAN of the camt builder). 231300021 is the Région Provence-Alpes-Côte
+    # d'Azur's SIREN (it passes the Luhn check); it names the FEC file.
+    payout_debtor_name: str = "Region Provence-Alpes-Cote d'Azur"
+    payout_debtor_iban: str = "FR7630006000011234567890189"
+    payout_debtor_bic: str = "AGRIFRPPXXX"
+    payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
+    # Commitments are off-balance-sheet (class 8): debit the commitment given, credit the
+    # programme's envelope.
+    account_commitment: str = "801"
+    account_programme: str = "802"
+    account_expense: str = "6574"
+    account_supplier: str = "401"
+    account_bank: str = "512"
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.production

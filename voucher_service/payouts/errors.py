@@ -1,6 +1,12 @@
 """Failures of the payout files, each with a stable ``code`` and a French title."""
 
-from voucher_service.core.errors import InternalError, PayloadTooLarge, Unprocessable
+from voucher_service.core.errors import (
+    Conflict,
+    InternalError,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+)
 
 
 class InvalidTransfer(Unprocessable):
@@ -44,3 +50,46 @@ class UnbalancedEntry(InvalidJournalEntry):
 class EntriesOutOfOrder(InvalidJournalEntry):
     code = "entries_out_of_order"
     title = "Écritures comptables hors de l'ordre chronologique"
+
+
+class NothingToPay(Unprocessable):
+    """No active, unpaid redemption of an expert with confirmed bank details before the cut-off."""
+
+    code = "nothing_to_pay"
+    title = "Aucune prestation à payer à cette date"
+
+
+class BatchNotFound(NotFound):
+    code = "payout_batch_not_found"
+    title = "Lot de virements introuvable"
+
+
+class BatchNotCancellable(Conflict):
+    """Only a draft batch (not yet sent to the bank) can be cancelled."""
+
+    code = "payout_batch_not_cancellable"
+    title = "Ce lot de virements ne peut plus être annulé"
+
+
+class BatchCancelled(Conflict):
+    code = "payout_batch_cancelled"
+    title = "Ce lot de virements est annulé"
+
+
+class RedemptionAlreadyBatched(Conflict):
+    """Another batch took one of the redemptions at the same time."""
+
+    code = "redemption_already_batched"
+    title = "Une prestation est déjà dans un autre lot de virements"
+
+
+class InvalidPeriod(Unprocessable):
+    code = "invalid_period"
+    title = "Période invalide : la date de début doit précéder la date de fin"
+
+
+class StatementAlreadyImporting(Conflict):
+    """Two uploads of one statement at the same moment: the other one imports it."""
+
+    code = "statement_already_importing"
+    title = "Ce relevé est en cours d'import"

@@ -234,3 +234,21 @@ def _amount(cents: int | None) -> str:
     sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(cents), 100)
     return f"{sign}{whole},{rest:02d}"
+
+
+class FecStream:
+    """:func:`write_fec` in pieces, for entries read chunk by chunk from the database:
+    the numbering and the order check carry over from one chunk to the next."""
+
+    def __init__(self) -> None:
+        self._numbering = _JournalNumbering()
+
+    def header(self) -> str:
+        return _row(FEC_COLUMNS)
+
+    def lines(self, entries: Iterable[JournalEntry]) -> Iterator[str]:
+        for entry in entries:
+            _check_balanced(entry)
+            number = self._numbering.next_number(entry)
+            for line in entry.lines:
+                yield _row(_fec_entry(entry, number, line).cells())

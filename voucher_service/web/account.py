@@ -21,8 +21,12 @@ from voucher_service.web.rendering import check_csrf, render, set_cookie
 
 router = APIRouter(include_in_schema=False)
 
-# Each role lands on its own workspace once that page exists.
-HOME_BY_ROLE: dict[Role, str] = {Role.expert: "/expert"}
+# Each role lands on its own workspace after logging in.
+HOME_BY_ROLE: dict[Role, str] = {
+    Role.admin: "/admin",
+    Role.accountant: "/accounting",
+    Role.expert: "/expert",
+}
 
 
 def safe_next(target: str | None, user: User) -> str:

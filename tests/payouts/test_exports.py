@@ -1,0 +1,132 @@
+"""The reconciliation CSV and the FEC, read back as an accountant's tools would."""
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.payouts.camt_builder import StatementEntry, build_statement
+from tests.payouts.conftest import TODAY
+from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
+from voucher_service.payouts import batches, statements
+from voucher_service.payouts.exports import reconcile_state
+from voucher_service.payouts.fec import FEC_COLUMNS, FEC_ENCODING
+from voucher_service.vouchers.models import Voucher, VoucherStatus
+
+PERIOD = {"from": TODAY.replace(day=1).isoformat(), "to": TODAY.isoformat()}
+
+
+async def settle_everything(session: AsyncSession, settings: Settings) -> None:
+    batch = await batches.create_batch(session, TODAY)
+    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    entry = StatementEntry(batch.total_cents, batch_message_id=batch.message_id)
+    await statements.import_statement(
+        session, build_statement([entry], statement_id=f"STMT-X-{batch.id}")
+    )
+
+
+def cents(text: str) -> int:
+    return round(float(text.replace(",", ".")) * 100)
+
+
+async def test_the_reconciliation_csv_gives_the_database_figures(
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for,
+    two_experts: dict,
+) -> None:
+    await settle_everything(session, settings)
+    response = await client.get(
+        "/api/v1/exports/reconciliation.csv",
+        params=PERIOD,
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "Code"
+    by_code = {row[0]: row for row in rows[1:]}
+    for key in ("r1", "r2", "r3"):
+        redemption = two_experts[key]
+        voucher = await session.get(Voucher, redemption.voucher_id)
+        assert voucher is not None
+        row = by_code[voucher.code]
+        assert cents(row[3]) == voucher.amount_cents
+        assert cents(row[5]) == redemption.amount_cents
+        assert cents(row[6]) == redemption.amount_cents
+        assert row[7] == "paid"
+
+
+def test_discrepancies_are_named() -> None:
+    assert reconcile_state(VoucherStatus.issued, 0, 0, False, False) == ("issued", [])
+    assert reconcile_state(VoucherStatus.redeemed, 5, 0, False, False) == ("redeemed", [])
+    assert reconcile_state(VoucherStatus.paid, 5, 5, False, False) == ("paid", [])
+    assert reconcile_state(VoucherStatus.paid, 5, 4, False, False)[0] == "discrepancy"
+    assert reconcile_state(VoucherStatus.paid, 5, 10, True, False)[1][0] == "payé deux fois"
+    assert "non utilisé" in reconcile_state(VoucherStatus.cancelled, 0, 5, False, False)[1][0]
+    assert "60 jours" in reconcile_state(VoucherStatus.redeemed, 5, 0, False, True)[1][0]
+
+
+async def test_every_fec_entry_balances_with_18_columns(
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for,
+    two_experts: dict,
+) -> None:
+    await settle_everything(session, settings)
+    response = await client.get(
+        "/api/v1/exports/fec.txt", params=PERIOD, headers=await headers_for(Role.accountant)
+    )
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert f"{settings.payout_siren}FEC{TODAY.strftime('%Y%m%d')}.txt" in disposition
+    lines = response.content.decode(FEC_ENCODING).split("\r\n")
+    assert lines[-1] == ""
+    rows = [line.split("|") for line in lines[:-1]]
+    assert tuple(rows[0]) == FEC_COLUMNS
+    assert all(len(row) == 18 for row in rows)
+    totals: dict[tuple[str, str], int] = {}
+    for row in rows[1:]:
+        key = (row[0], row[2])
+        totals[key] = totals.get(key, 0) + cents(row[11]) - cents(row[12])
+    assert totals and all(total == 0 for total in totals.values())
+    journals = {row[0] for row in rows[1:]}
+    assert journals >= {"ENG", "ACH", "BQ"}
+    paid = sum(cents(row[12]) for row in rows[1:] if row[0] == "BQ" and row[4] == "512")
+    assert paid >= 450_000
+
+
+@pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
+async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, path: str) -> None:
+    response = await client.get(
+        f"/api/v1/exports/{path}",
+        params={"from": date(2027, 2, 1).isoformat(), "to": date(2027, 1, 1).isoformat()},
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+
+
+async def test_an_old_unpaid_redemption_is_a_discrepancy(
+    client: AsyncClient,
+    session: AsyncSession,
+    headers_for,
+    two_experts: dict,
+) -> None:
+    old = two_experts["r3"]
+    old.redeemed_at = old.redeemed_at - timedelta(days=61)
+    await session.flush()
+    response = await client.get(
+        "/api/v1/exports/reconciliation.csv",
+        params=PERIOD,
+        headers=await headers_for(Role.accountant),
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    voucher = await session.get(Voucher, old.voucher_id)
+    assert voucher is not None
+    row = next(row for row in rows if row[0] == voucher.code)
+    assert row[7] == "discrepancy" and "60 jours" in row[8]

@@ -1,0 +1,247 @@
+"""Payout batches: gather what is owed up to a cut-off, one transfer per expert, the SEPA
+file, and cancelling a draft."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
+from voucher_service.core import audit
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+from voucher_service.core.formatting import PARIS
+from voucher_service.payouts import sepa
+from voucher_service.payouts.errors import (
+    BatchCancelled,
+    BatchNotCancellable,
+    BatchNotFound,
+    NothingToPay,
+    RedemptionAlreadyBatched,
+)
+from voucher_service.payouts.models import (
+    BatchStatus,
+    PayoutBatch,
+    PayoutItem,
+    PayoutTransfer,
+)
+from voucher_service.vouchers.models import Voucher
+
+
+def paris_day_end(day: date) -> datetime:
+    """The first instant after ``day`` in Europe/Paris, as an aware datetime."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=PARIS)
+
+
+@dataclass
+class _Owed:
+    redemption: Redemption
+    code: str
+
+
+async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
+    """A draft batch of every active, unpaid redemption made up to the end of ``cut_off``
+    (Paris time) by an expert whose bank details are confirmed; they become ``batched``."""
+    query = (
+        select(Redemption, Voucher.code, Expert)
+        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
+        .join(Expert, Expert.id == Redemption.expert_id)  # type: ignore[arg-type]
+        .where(
+            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
+            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
+            Redemption.redeemed_at < paris_day_end(cut_off),  # type: ignore[arg-type, operator]
+            Expert.iban != "",  # type: ignore[arg-type]
+            Expert.bic != "",  # type: ignore[arg-type]
+        )
+        .order_by(Redemption.expert_id, Redemption.id)  # type: ignore[arg-type]
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        raise NothingToPay(f"Aucune prestation impayée au {cut_off.isoformat()}.")
+    owed: dict[int, list[_Owed]] = defaultdict(list)
+    experts: dict[int, Expert] = {}
+    for redemption, code, expert in rows:
+        owed[expert.id].append(_Owed(redemption, code))
+        experts[expert.id] = expert
+
+    ids = [r.redemption.id for group in owed.values() for r in group]
+    claimed = await session.execute(
+        update(Redemption)
+        .where(
+            Redemption.id.in_(ids),  # type: ignore[union-attr]
+            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
+        )
+        .values(payout_state=PayoutState.batched)
+    )
+    if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
+        raise RedemptionAlreadyBatched()
+
+    batch = PayoutBatch(cut_off=cut_off)
+    session.add(batch)
+    await session.flush()
+    assert batch.id is not None
+    batch.message_id = sepa.batch_message_id(batch.id)
+    total = 0
+    try:
+        async with session.begin_nested():
+            for expert_id, group in owed.items():
+                expert = experts[expert_id]
+                amount = sum(r.redemption.amount_cents for r in group)
+                transfer = PayoutTransfer(
+                    batch_id=batch.id,
+                    expert_id=expert_id,
+                    amount_cents=amount,
+                    end_to_end_id=sepa.end_to_end_id(batch.id, expert_id),
+                    creditor_name=expert.legal_name,
+                    iban=expert.iban,
+                    bic=expert.bic,
+                    remittance=sepa.remittance_text([r.code for r in group]),
+                )
+                session.add(transfer)
+                await session.flush()
+                assert transfer.id is not None
+                for item in group:
+                    session.add(
+                        PayoutItem(
+                            transfer_id=transfer.id,
+                            redemption_id=item.redemption.id,
+                            live_redemption_id=item.redemption.id,
+                            amount_cents=item.redemption.amount_cents,
+                        )
+                    )
+                total += amount
+            await session.flush()
+    except IntegrityError as error:
+        raise RedemptionAlreadyBatched() from error
+    batch.total_cents = total
+    await session.flush()
+    await audit.record(
+        session,
+        "payout_batch.created",
+        "payout_batch",
+        batch.id,
+        after={
+            "cut_off": cut_off.isoformat(),
+            "total_cents": total,
+            "transfers": len(owed),
+            "redemptions": ids,
+        },
+    )
+    return batch
+
+
+async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
+    batch = await session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise BatchNotFound(f"Aucun lot de virements n°{batch_id}.")
+    return batch
+
+
+async def list_batches(
+    session: AsyncSession, offset: int = 0, limit: int = 50
+) -> list[PayoutBatch]:
+    query = select(PayoutBatch).order_by(PayoutBatch.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    return list((await session.execute(query)).scalars())
+
+
+async def count_batches(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(PayoutBatch))).scalar_one()
+
+
+async def transfers_of(session: AsyncSession, batch_id: int) -> list[PayoutTransfer]:
+    query = (
+        select(PayoutTransfer)
+        .where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
+        .order_by(PayoutTransfer.id)  # type: ignore[arg-type]
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[int]:
+    """Clear the live link of the transfers' items and put their redemptions back to unpaid;
+    returns the redemption ids."""
+    items = (
+        await session.execute(
+            select(PayoutItem).where(PayoutItem.transfer_id.in_(transfer_ids))  # type: ignore[attr-defined]
+        )
+    ).scalars()
+    redemption_ids = [item.redemption_id for item in items]
+    await session.execute(
+        update(PayoutItem)
+        .where(PayoutItem.transfer_id.in_(transfer_ids))  # type: ignore[attr-defined]
+        .values(live_redemption_id=None)
+    )
+    if redemption_ids:
+        await session.execute(
+            update(Redemption)
+            .where(Redemption.id.in_(redemption_ids))  # type: ignore[union-attr]
+            .values(payout_state=PayoutState.unpaid)
+        )
+    return redemption_ids
+
+
+async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
+    """A draft batch only: its redemptions go back to unpaid, free for the next batch."""
+    batch = await get_batch(session, batch_id)
+    if batch.status is not BatchStatus.draft:
+        raise BatchNotCancellable(batch_status=batch.status.value)
+    transfers = await transfers_of(session, batch_id)
+    redemption_ids = await release_items(session, [t.id for t in transfers if t.id is not None])
+    batch = await get_batch(session, batch_id)
+    batch.status = BatchStatus.cancelled
+    batch.cancelled_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        "payout_batch.cancelled",
+        "payout_batch",
+        batch_id,
+        before={"status": BatchStatus.draft.value},
+        after={"status": BatchStatus.cancelled.value, "redemptions": redemption_ids},
+    )
+    return batch
+
+
+def execution_date(batch: PayoutBatch) -> date:
+    """The day after the batch was made (Paris), so that the file never changes."""
+    return batch.created_at.astimezone(PARIS).date() + timedelta(days=1)
+
+
+async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) -> bytes:
+    """The pain.001 file of the batch, identical at every download; the first download
+    moves a draft to exported."""
+    batch = await get_batch(session, batch_id)
+    if batch.status is BatchStatus.cancelled:
+        raise BatchCancelled()
+    transfers = await transfers_of(session, batch_id)
+    debtor = sepa.Debtor(
+        settings.payout_debtor_name, settings.payout_debtor_iban, settings.payout_debtor_bic
+    )
+    document = sepa.build_credit_transfers(
+        debtor,
+        [
+            sepa.Transfer(
+                t.end_to_end_id, t.creditor_name, t.iban, t.bic, t.amount_cents, t.remittance
+            )
+            for t in transfers
+        ],
+        message_id=batch.message_id,
+        execution_date=execution_date(batch),
+        created_at=batch.created_at,
+    )
+    if batch.status is BatchStatus.draft:
+        batch.status = BatchStatus.exported
+        batch.exported_at = utcnow()
+        await session.flush()
+        await audit.record(
+            session,
+            "payout_batch.exported",
+            "payout_batch",
+            batch_id,
+            before={"status": BatchStatus.draft.value},
+            after={"status": BatchStatus.exported.value, "message_id": batch.message_id},
+        )
+    return document

@@ -1,0 +1,215 @@
+"""Payout batches, their SEPA files and the bank statements that settle them."""
+
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
+from voucher_service.core.db import DbSession, EntityId, get_session
+from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
+from voucher_service.core.pagination import PageNumber, PerPage
+from voucher_service.payouts import batches, exports, sepa, statements
+from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
+from voucher_service.payouts.errors import (
+    BatchCancelled,
+    BatchNotCancellable,
+    BatchNotFound,
+    InvalidPeriod,
+    InvalidSepaFile,
+    InvalidStatement,
+    InvalidTransfer,
+    NothingToPay,
+    RedemptionAlreadyBatched,
+    StatementAlreadyImporting,
+    StatementTooLarge,
+)
+from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
+from voucher_service.payouts.models import PayoutBatch
+from voucher_service.payouts.schemas import (
+    BatchCreate,
+    BatchPage,
+    BatchPublic,
+    BatchSummary,
+    StatementImportResult,
+    StatementLinePublic,
+    StatementResult,
+    TransferPublic,
+)
+
+router = APIRouter(tags=["payouts"])
+AUTH = (Unauthorized, Forbidden)
+
+
+async def batch_public(session: AsyncSession, batch: PayoutBatch) -> BatchPublic:
+    assert batch.id is not None
+    transfers = [
+        TransferPublic.model_validate(
+            {
+                **t.model_dump(),
+                "creditor_name_sepa": sepa.transliterate(t.creditor_name),
+            }
+        )
+        for t in await batches.transfers_of(session, batch.id)
+    ]
+    return BatchPublic.model_validate({**batch.model_dump(), "transfers": transfers})
+
+
+@router.post(
+    "/api/v1/payout-batches",
+    status_code=201,
+    summary="Gather what is owed up to a cut-off into a draft batch",
+    responses=problem_responses(*AUTH, NothingToPay, RedemptionAlreadyBatched),
+)
+async def create_batch(body: BatchCreate, session: DbSession, user: AccountantUser) -> BatchPublic:
+    batch = await batches.create_batch(session, body.cut_off)
+    return await batch_public(session, batch)
+
+
+@router.get(
+    "/api/v1/payout-batches",
+    summary="List payout batches, newest first",
+    responses=problem_responses(*AUTH),
+)
+async def list_batches(
+    session: DbSession, user: AccountantUser, page: PageNumber = 1, page_size: PerPage = 50
+) -> BatchPage:
+    found = await batches.list_batches(session, (page - 1) * page_size, page_size)
+    total = await batches.count_batches(session)
+    items = [BatchSummary.model_validate(b.model_dump()) for b in found]
+    return BatchPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get(
+    "/api/v1/payout-batches/{batch_id:int}",
+    summary="One batch with its transfers",
+    responses=problem_responses(*AUTH, BatchNotFound),
+)
+async def get_batch(batch_id: EntityId, session: DbSession, user: AccountantUser) -> BatchPublic:
+    return await batch_public(session, await batches.get_batch(session, batch_id))
+
+
+@router.post(
+    "/api/v1/payout-batches/{batch_id:int}/cancel",
+    summary="Cancel a draft batch; its redemptions can be paid in another",
+    responses=problem_responses(*AUTH, BatchNotFound, BatchNotCancellable),
+)
+async def cancel_batch(batch_id: EntityId, session: DbSession, user: AccountantUser) -> BatchPublic:
+    return await batch_public(session, await batches.cancel_batch(session, batch_id))
+
+
+@router.get(
+    "/api/v1/payout-batches/{batch_id:int}/sepa.xml",
+    summary="The batch's SEPA credit transfer file (pain.001.001.03); exports a draft",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "The pain.001 file"},
+        **problem_responses(*AUTH, BatchNotFound, BatchCancelled, InvalidTransfer, InvalidSepaFile),
+    },
+)
+async def batch_sepa(
+    batch_id: EntityId, session: DbSession, user: AccountantUser, settings: AppSettings
+) -> Response:
+    document = await batches.sepa_file(session, batch_id, settings)
+    disposition = f'attachment; filename="virements-lot-{batch_id}.xml"'
+    return Response(
+        document, media_type="application/xml", headers={"Content-Disposition": disposition}
+    )
+
+
+@router.post(
+    "/api/v1/bank-statements",
+    summary="Import a camt.053 bank statement: settle, return, list what is left",
+    responses=problem_responses(
+        *AUTH, InvalidStatement, StatementTooLarge, StatementAlreadyImporting
+    ),
+)
+async def import_statement(
+    file: UploadFile, session: DbSession, user: AccountantUser
+) -> StatementImportResult:
+    data = await file.read(MAX_STATEMENT_BYTES + 1)
+    if len(data) > MAX_STATEMENT_BYTES:
+        raise StatementTooLarge()
+    return await statement_result(session, data)
+
+
+async def statement_result(session: AsyncSession, data: bytes) -> StatementImportResult:
+    results = await statements.import_statement(session, data)
+    return StatementImportResult(
+        statements=[
+            StatementResult(
+                statement_id=r.statement_id,
+                already_imported=r.already_imported,
+                settled=r.settled,
+                returned=r.returned,
+                matched=[StatementLinePublic.model_validate(x) for x in r.lines if x.matched],
+                unmatched=[StatementLinePublic.model_validate(x) for x in r.lines if not x.matched],
+            )
+            for r in results
+        ]
+    )
+
+
+# Exports, streamed: the session stays open until the last byte is sent (scope "request").
+StreamSession = Annotated[AsyncSession, Depends(get_session)]
+PeriodStart = Annotated[date, Query(alias="from", description="First day (Paris), inclusive")]
+PeriodEnd = Annotated[date, Query(alias="to", description="Last day (Paris), inclusive")]
+
+
+def _check_period(start: date, end: date) -> None:
+    if end < start or (end - start).days > 3660:
+        raise InvalidPeriod()
+
+
+@router.get(
+    "/api/v1/exports/reconciliation.csv",
+    summary="One row per cheque issued in the period: redeemed, paid, discrepancies",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The reconciliation (UTF-8, ';')"},
+        **problem_responses(*AUTH, InvalidPeriod),
+    },
+)
+async def reconciliation_csv(
+    session: StreamSession, user: AccountantUser, start: PeriodStart, end: PeriodEnd
+) -> StreamingResponse:
+    _check_period(start, end)
+    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(
+        exports.reconciliation_csv(session, start, end),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/api/v1/exports/fec.txt",
+    summary="The Fichier des Écritures Comptables of the period",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The FEC (ISO-8859-15, '|')"},
+        **problem_responses(*AUTH, InvalidPeriod),
+    },
+)
+async def fec_txt(
+    session: StreamSession,
+    user: AccountantUser,
+    settings: AppSettings,
+    start: PeriodStart,
+    end: PeriodEnd,
+) -> StreamingResponse:
+    _check_period(start, end)
+
+    async def encoded() -> AsyncIterator[bytes]:
+        async for text in exports.fec_text(session, start, end, settings):
+            yield text.encode(FEC_ENCODING)
+
+    name = fec_filename(settings.payout_siren, end)
+    return StreamingResponse(
+        encoded(),
+        media_type=f"text/plain; charset={FEC_ENCODING}",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

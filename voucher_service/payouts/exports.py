@@ -1,0 +1,299 @@
+"""The accountant's exports, streamed: the reconciliation CSV (one row per cheque issued
+in the period) and the FEC (commitments, expenses, payments).
+
+Rows are read from the database in chunks (``session.stream`` partitions), so memory stays
+flat whatever the period.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
+from voucher_service.core.config import Settings
+from voucher_service.core.db import utcnow
+from voucher_service.core.formatting import PARIS
+from voucher_service.payouts.batches import paris_day_end
+from voucher_service.payouts.csv_export import Money, write_csv
+from voucher_service.payouts.fec import FecStream, JournalEntry, Line
+from voucher_service.payouts.models import PayoutItem, PayoutTransfer, TransferStatus
+from voucher_service.programmes.models import Programme
+from voucher_service.vouchers.models import Voucher, VoucherStatus
+
+CHUNK = 500
+OVERDUE_DAYS = 60
+RECONCILIATION_HEADER = (
+    "Code",
+    "Bénéficiaire",
+    "SIRET",
+    "Montant",
+    "Émis le",
+    "Montant utilisé",
+    "Montant payé",
+    "État",
+    "Motif",
+)
+
+
+def paris_day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=PARIS)
+
+
+def _paris_date(value: datetime) -> date:
+    return value.astimezone(PARIS).date()
+
+
+# Reconciliation
+
+
+async def reconciliation_rows(
+    session: AsyncSession, start: date, end: date
+) -> AsyncIterator[list[list[object]]]:
+    """The CSV rows, a chunk at a time, oldest cheque first."""
+    query = (
+        select(Voucher)
+        .where(
+            Voucher.issued_at >= paris_day_start(start),  # type: ignore[arg-type, operator]
+            Voucher.issued_at < paris_day_end(end),  # type: ignore[arg-type, operator]
+        )
+        .order_by(Voucher.issued_at, Voucher.id)  # type: ignore[arg-type]
+        .execution_options(yield_per=CHUNK)
+    )
+    result = await session.stream(query)
+    async for partition in result.scalars().partitions(CHUNK):
+        yield await _reconcile(session, list(partition))
+
+
+async def _sums(session: AsyncSession, query: Any) -> dict[int, int]:
+    return {voucher_id: int(total) for voucher_id, total in (await session.execute(query)).all()}
+
+
+async def _reconcile(session: AsyncSession, vouchers: Sequence[Voucher]) -> list[list[object]]:
+    ids = [v.id for v in vouchers]
+    active = (
+        Redemption.voucher_id.in_(ids),  # type: ignore[attr-defined]
+        Redemption.status == RedemptionStatus.active,
+    )
+    redeemed = await _sums(
+        session,
+        select(Redemption.voucher_id, func.sum(Redemption.amount_cents))
+        .where(*active)
+        .group_by(Redemption.voucher_id),
+    )
+    settled = (
+        select(Redemption.voucher_id, PayoutItem.redemption_id, PayoutItem.amount_cents)
+        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)  # type: ignore[arg-type]
+        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)  # type: ignore[arg-type]
+        .where(
+            Redemption.voucher_id.in_(ids),  # type: ignore[attr-defined]
+            PayoutTransfer.status == TransferStatus.settled,
+        )
+        .subquery()
+    )
+    paid = await _sums(
+        session,
+        select(settled.c.voucher_id, func.sum(settled.c.amount_cents)).group_by(
+            settled.c.voucher_id
+        ),
+    )
+    twice = set(
+        (
+            await session.execute(
+                select(settled.c.voucher_id)
+                .group_by(settled.c.voucher_id, settled.c.redemption_id)
+                .having(func.count() > 1)
+            )
+        ).scalars()
+    )
+    overdue = set(
+        (
+            await session.execute(
+                select(Redemption.voucher_id).where(
+                    *active,
+                    Redemption.payout_state != PayoutState.paid,
+                    Redemption.redeemed_at < utcnow() - timedelta(days=OVERDUE_DAYS),  # type: ignore[operator]
+                )
+            )
+        ).scalars()
+    )
+    rows: list[list[object]] = []
+    for voucher in vouchers:
+        assert voucher.id is not None
+        used, settled_cents = redeemed.get(voucher.id, 0), paid.get(voucher.id, 0)
+        state, reasons = reconcile_state(
+            voucher.status, used, settled_cents, voucher.id in twice, voucher.id in overdue
+        )
+        rows.append(
+            [
+                voucher.code,
+                voucher.company_name,
+                voucher.siret,
+                Money(voucher.amount_cents),
+                _paris_date(voucher.issued_at),
+                Money(used),
+                Money(settled_cents),
+                state,
+                " ; ".join(reasons),
+            ]
+        )
+    return rows
+
+
+def reconcile_state(
+    status: VoucherStatus, redeemed: int, paid: int, paid_twice: bool, overdue: bool
+) -> tuple[str, list[str]]:
+    """issued | redeemed | paid | discrepancy, and the reasons of a discrepancy."""
+    reasons = []
+    if paid_twice:
+        reasons.append("payé deux fois")
+    if paid and not redeemed:
+        reasons.append("payé mais non utilisé")
+    elif paid > redeemed or (status is VoucherStatus.paid and paid != redeemed):
+        reasons.append("montant payé différent du montant utilisé")
+    if overdue:
+        reasons.append(f"utilisé il y a plus de {OVERDUE_DAYS} jours et impayé")
+    if reasons:
+        return "discrepancy", reasons
+    if status is VoucherStatus.paid or (redeemed and paid == redeemed):
+        return "paid", []
+    if redeemed:
+        return "redeemed", []
+    return "issued", []
+
+
+async def reconciliation_csv(session: AsyncSession, start: date, end: date) -> AsyncIterator[bytes]:
+    first = True
+    async for chunk in reconciliation_rows(session, start, end):
+        pieces = write_csv(RECONCILIATION_HEADER, chunk)
+        header = next(pieces)
+        if first:
+            yield header.encode()
+            first = False
+        yield "".join(pieces).encode()
+    if first:
+        yield next(write_csv(RECONCILIATION_HEADER, [])).encode()
+
+
+# FEC
+
+
+async def journal_entries(
+    session: AsyncSession, start: date, end: date, settings: Settings
+) -> AsyncIterator[list[JournalEntry]]:
+    """Commitments, then expenses, then payments, each journal in date order, in chunks."""
+    since, until = paris_day_start(start), paris_day_end(end)
+
+    commitments = (
+        select(Voucher, Programme.name)
+        .join(Programme, Programme.id == Voucher.programme_id)  # type: ignore[arg-type]
+        .where(Voucher.issued_at >= since, Voucher.issued_at < until)  # type: ignore[arg-type, operator]
+        .order_by(Voucher.issued_at, Voucher.id)  # type: ignore[arg-type]
+    )
+    async for rows in (await session.stream(commitments)).partitions(CHUNK):
+        yield [_commitment(voucher, name, settings) for voucher, name in rows]
+
+    expenses = (
+        select(Redemption, Voucher.code, Expert.legal_name)
+        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
+        .join(Expert, Expert.id == Redemption.expert_id)  # type: ignore[arg-type]
+        .where(
+            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
+            Redemption.redeemed_at >= since,  # type: ignore[arg-type, operator]
+            Redemption.redeemed_at < until,  # type: ignore[arg-type, operator]
+        )
+        .order_by(Redemption.redeemed_at, Redemption.id)  # type: ignore[arg-type]
+    )
+    async for rows in (await session.stream(expenses)).partitions(CHUNK):
+        yield [_expense(r, code, name, settings) for r, code, name in rows]
+
+    payments = (
+        select(PayoutTransfer)
+        .where(
+            PayoutTransfer.status == TransferStatus.settled,  # type: ignore[arg-type]
+            PayoutTransfer.settled_at >= since,  # type: ignore[arg-type, operator]
+            PayoutTransfer.settled_at < until,  # type: ignore[arg-type, operator]
+        )
+        .order_by(PayoutTransfer.settled_at, PayoutTransfer.id)  # type: ignore[arg-type]
+    )
+    async for rows in (await session.stream(payments)).scalars().partitions(CHUNK):
+        yield [_payment(t, settings) for t in rows]
+
+
+def _aux(expert_id: int) -> str:
+    return f"E{expert_id:06d}"
+
+
+def _commitment(voucher: Voucher, programme: str, settings: Settings) -> JournalEntry:
+    cents = voucher.amount_cents
+    return JournalEntry(
+        journal_code="ENG",
+        journal_label="Engagements",
+        date=_paris_date(voucher.issued_at),
+        piece_ref=voucher.code,
+        label=f"Chèque {voucher.code} {voucher.company_name}",
+        lines=[
+            Line(settings.account_commitment, "Engagements chèques", debit_cents=cents),
+            Line(
+                settings.account_programme,
+                "Enveloppe programme",
+                credit_cents=cents,
+                aux_account=f"P{voucher.programme_id:06d}",
+                aux_label=programme,
+            ),
+        ],
+    )
+
+
+def _expense(redemption: Redemption, code: str, expert: str, settings: Settings) -> JournalEntry:
+    cents, aux = redemption.amount_cents, _aux(redemption.expert_id)
+    return JournalEntry(
+        journal_code="ACH",
+        journal_label="Prestations chèques",
+        date=_paris_date(redemption.redeemed_at),
+        piece_ref=redemption.invoice_reference,
+        label=f"Chèque {code} prestation",
+        lines=[
+            Line(settings.account_expense, "Subventions chèques numériques", debit_cents=cents),
+            Line(
+                settings.account_supplier,
+                "Fournisseurs",
+                credit_cents=cents,
+                aux_account=aux,
+                aux_label=expert,
+            ),
+        ],
+    )
+
+
+def _payment(transfer: PayoutTransfer, settings: Settings) -> JournalEntry:
+    assert transfer.settled_at is not None
+    cents, aux = transfer.amount_cents, _aux(transfer.expert_id)
+    return JournalEntry(
+        journal_code="BQ",
+        journal_label="Banque",
+        date=_paris_date(transfer.settled_at),
+        piece_ref=transfer.end_to_end_id,
+        label=f"Virement {transfer.end_to_end_id}",
+        lines=[
+            Line(
+                settings.account_supplier,
+                "Fournisseurs",
+                debit_cents=cents,
+                aux_account=aux,
+                aux_label=transfer.creditor_name,
+            ),
+            Line(settings.account_bank, "Banque", credit_cents=cents),
+        ],
+    )
+
+
+async def fec_text(
+    session: AsyncSession, start: date, end: date, settings: Settings
+) -> AsyncIterator[str]:
+    writer = FecStream()
+    yield writer.header()
+    async for chunk in journal_entries(session, start, end, settings):
+        yield "".join(writer.lines(chunk))

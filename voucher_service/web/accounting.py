@@ -1,0 +1,153 @@
+"""The accountant's page: payout batches, SEPA files, bank statements and exports."""
+
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
+from voucher_service.core.auth.models import Role, User
+from voucher_service.core.db import DbSession, get_session
+from voucher_service.payouts import batches, exports
+from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
+from voucher_service.payouts.endpoints import statement_result
+from voucher_service.payouts.errors import InvalidPeriod, StatementTooLarge
+from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
+from voucher_service.payouts.models import BatchStatus
+from voucher_service.vouchers.validity import paris_today
+from voucher_service.web.rendering import check_csrf, render
+
+router = APIRouter(include_in_schema=False)
+AccountantPage = Annotated[User, Depends(require_page_roles(Role.accountant, Role.admin))]
+StreamSession = Annotated[AsyncSession, Depends(get_session)]
+
+STATUS_LABELS = {
+    BatchStatus.draft: "Brouillon",
+    BatchStatus.exported: "Envoyé à la banque",
+    BatchStatus.settled: "Réglé",
+    BatchStatus.partially_settled: "Partiellement réglé",
+    BatchStatus.cancelled: "Annulé",
+}
+
+
+async def _page(request: Request, session: AsyncSession, **context: object) -> Response:
+    today = paris_today()
+    return render(
+        request,
+        "accounting.html",
+        batches=await batches.list_batches(session, 0, 50),
+        status_labels=STATUS_LABELS,
+        today=today,
+        month_start=today.replace(day=1),
+        **context,
+    )
+
+
+@router.get("/accounting", response_class=HTMLResponse)
+async def accounting_page(
+    request: Request,
+    session: DbSession,
+    user: AccountantPage,
+    created: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    cancelled: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> Response:
+    return await _page(request, session, created=created, cancelled=cancelled)
+
+
+@router.post("/accounting/batches")
+async def create_batch(
+    request: Request,
+    session: DbSession,
+    user: AccountantPage,
+    cut_off: Annotated[date, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    batch = await batches.create_batch(session, cut_off)
+    return RedirectResponse(f"/accounting?created={batch.id}", status_code=303)
+
+
+@router.post("/accounting/batches/{batch_id:int}/cancel")
+async def cancel_batch(
+    request: Request,
+    batch_id: int,
+    session: DbSession,
+    user: AccountantPage,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    await batches.cancel_batch(session, batch_id)
+    return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
+
+
+@router.get("/accounting/batches/{batch_id:int}/sepa.xml")
+async def batch_sepa(
+    batch_id: int, session: DbSession, user: AccountantPage, settings: AppSettings
+) -> Response:
+    document = await batches.sepa_file(session, batch_id, settings)
+    disposition = f'attachment; filename="virements-lot-{batch_id}.xml"'
+    return Response(
+        document, media_type="application/xml", headers={"Content-Disposition": disposition}
+    )
+
+
+@router.post("/accounting/statements", response_class=HTMLResponse)
+async def upload_statement(
+    request: Request,
+    session: DbSession,
+    user: AccountantPage,
+    file: UploadFile,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    data = await file.read(MAX_STATEMENT_BYTES + 1)
+    if len(data) > MAX_STATEMENT_BYTES:
+        raise StatementTooLarge()
+    result = await statement_result(session, data)
+    return await _page(request, session, imported=result)
+
+
+def _period(start: date, end: date) -> None:
+    if end < start or (end - start).days > 3660:
+        raise InvalidPeriod()
+
+
+@router.get("/accounting/exports/reconciliation.csv")
+async def reconciliation_csv(
+    session: StreamSession,
+    user: AccountantPage,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+) -> Response:
+    _period(start, end)
+    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(
+        exports.reconciliation_csv(session, start, end),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/accounting/exports/fec.txt")
+async def fec_txt(
+    session: StreamSession,
+    user: AccountantPage,
+    settings: AppSettings,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+) -> Response:
+    _period(start, end)
+
+    async def encoded() -> AsyncIterator[bytes]:
+        async for text in exports.fec_text(session, start, end, settings):
+            yield text.encode(FEC_ENCODING)
+
+    name = fec_filename(settings.payout_siren, end)
+    return StreamingResponse(
+        encoded(),
+        media_type=f"text/plain; charset={FEC_ENCODING}",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -127,7 +127,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     async def prepare(db: Database) -> list[demo_data.DemoLogin]:
         await schema.upgrade(db.engine)
         async with db.sessionmaker() as session, session.begin():
-            return await demo_data.seed(session)
+            return await demo_data.seed(session, settings)
 
     logins = with_database(settings, prepare)
     table = Table(title="Demo logins")

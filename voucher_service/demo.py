@@ -1,5 +1,5 @@
 """Demo data for `voucher-service demo`: one login per role, a programme open today and a
-few applications waiting for review (and, as the domains grow, an accredited expert)."""
+few applications waiting for review, and an accredited expert."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -7,6 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experts import registry as expert_registry
+from experts.models import Accreditation
+from experts.schemas import ExpertCreate
 from voucher_service.applications import service as applications_service
 from voucher_service.applications.errors import DuplicateApplication
 from voucher_service.applications.registry import RegistryClient
@@ -80,8 +83,31 @@ async def _seed_applications(session: AsyncSession, programme_id: int | None) ->
             pass
 
 
-async def seed(session: AsyncSession) -> list[DemoLogin]:
+DEMO_EXPERT = ExpertCreate(
+    siret="73282932000074",
+    name="Numérique Provence Conseil",
+    contact_name="Karim Benali",
+    email="expert@demo.moncoachdigital.fr",
+    iban="FR7630006000011234567890189",
+    bic="AGRIFRPP",
+    themes=["e-commerce", "cybersecurity", "collaboration"],
+    password=DEMO_LOGINS[2].password,
+)
+
+
+async def _seed_expert(session: AsyncSession, settings: Settings) -> None:
+    """The demo expert's login is registered as an accredited expert."""
+    if await auth_service.get_by_email(session, DEMO_EXPERT.email) is not None:
+        return
+    expert, _ = await expert_registry.register(session, DEMO_EXPERT, settings)
+    assert expert.id is not None
+    await expert_registry.change_status(session, expert.id, Accreditation.accredited, "démo")
+
+
+async def seed(session: AsyncSession, settings: Settings | None = None) -> list[DemoLogin]:
     """Create what is missing; running it twice changes nothing."""
+    settings = settings or Settings()
+    await _seed_expert(session, settings)
     for login in DEMO_LOGINS:
         if await auth_service.get_by_email(session, login.email) is None:
             await auth_service.create_user(session, login.email, login.role, login.password)

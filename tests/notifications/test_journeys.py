@@ -125,3 +125,28 @@ class TestExpiryReminder:
         reminders = [m for m in smtp_server.received_by(email) if "expire" in m["Subject"]]
         assert len(reminders) == 1
         assert "Petit rappel" in reminders[0].get_body(("plain",)).get_content()
+
+
+class TestResendCheque:
+    async def test_the_admin_resends_the_cheque_by_mail(
+        self,
+        database: Database,
+        smtp_server: SmtpServer,
+        mail_settings: MailSettings,
+        empty_outbox: None,
+    ) -> None:
+        settings = mail_settings()
+        email = f"renvoi.{uuid.uuid4().hex[:8]}@example.fr"
+        async with committed_programme(database) as programme:
+            application = await committed_application(
+                database, programme, ApplicationStatus.eligible, email=email
+            )
+            assert application.id is not None
+            async with database.sessionmaker() as session, session.begin():
+                await applications.approve(session, application.id, settings)
+            async with database.sessionmaker() as session, session.begin():
+                await applications.resend_cheque(session, application.id, settings)
+            await delivery.drain(database, settings)
+        mails = smtp_server.received_by(email)
+        assert len(mails) == 2
+        assert all(len(list(m.iter_attachments())) == 1 for m in mails)

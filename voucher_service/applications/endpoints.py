@@ -178,3 +178,16 @@ async def recheck(
     admin: AdminUser,
 ) -> ApplicationPublic:
     return await public(session, await service.recheck(session, application_id, registry), settings)
+
+
+@router.post(
+    "/{application_id:int}/resend-cheque",
+    status_code=202,
+    summary="E-mail the approval with the cheque PDF again",
+    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState),
+)
+async def resend_cheque(
+    application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> ApplicationPublic:
+    await service.resend_cheque(session, application_id, settings)
+    return await public(session, await service.get(session, application_id), settings)

@@ -33,6 +33,7 @@ from voucher_service.core.errors import ServiceError
 from voucher_service.core.formatting import PARIS
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import repository as vouchers_repository
 from voucher_service.vouchers import service as vouchers_service
 
 PERSONAL_FIELDS = ("contact_name", "email", "phone")
@@ -372,3 +373,23 @@ async def queue(
     session: AsyncSession, filters: dict[str, Any], page: int, per_page: int
 ) -> tuple[list[Application], int]:
     return await repository.queue(session, filters, page, per_page)
+
+
+async def resend_cheque(session: AsyncSession, application_id: int, settings: Settings) -> None:
+    """Send the approval e-mail with the cheque PDF again (e.g. the first one was lost)."""
+    application = await get(session, application_id)
+    cheque = await vouchers_repository.for_application(session, application_id)
+    if cheque is None or not application.email:
+        raise _refuse(application, "renvoyée avec son chèque")
+    programme = await programmes_service.get(session, application.programme_id)
+    issued = vouchers_service.IssuedVoucher(cheque, cheque.token, cheque.code)
+    await messages.tell_approved(
+        session, application, programme, issued, settings, status_url(settings, application)
+    )
+    await audit.record(
+        session,
+        "application.cheque_resent",
+        "application",
+        application_id,
+        after={"voucher": cheque.code},
+    )

@@ -1,6 +1,5 @@
 """Payout batches, their SEPA files and the bank statements that settle them."""
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
 from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
-from voucher_service.payouts import batches, exports, sepa, statements
+from voucher_service.payouts import batches, downloads, sepa, statements
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.errors import (
     BatchCancelled,
@@ -27,7 +26,6 @@ from voucher_service.payouts.errors import (
     StatementAlreadyImporting,
     StatementTooLarge,
 )
-from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 from voucher_service.payouts.models import PayoutBatch
 from voucher_service.payouts.schemas import (
     BatchCreate,
@@ -159,11 +157,6 @@ PeriodStart = Annotated[date, Query(alias="from", description="First day (Paris)
 PeriodEnd = Annotated[date, Query(alias="to", description="Last day (Paris), inclusive")]
 
 
-def _check_period(start: date, end: date) -> None:
-    if end < start or (end - start).days > 3660:
-        raise InvalidPeriod()
-
-
 @router.get(
     "/api/v1/exports/reconciliation.csv",
     summary="One row per cheque issued in the period: redeemed, paid, discrepancies",
@@ -176,13 +169,7 @@ def _check_period(start: date, end: date) -> None:
 async def reconciliation_csv(
     session: StreamSession, user: AccountantUser, start: PeriodStart, end: PeriodEnd
 ) -> StreamingResponse:
-    _check_period(start, end)
-    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
-    return StreamingResponse(
-        exports.reconciliation_csv(session, start, end),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return downloads.reconciliation(session, start, end)
 
 
 @router.get(
@@ -201,15 +188,4 @@ async def fec_txt(
     start: PeriodStart,
     end: PeriodEnd,
 ) -> StreamingResponse:
-    _check_period(start, end)
-
-    async def encoded() -> AsyncIterator[bytes]:
-        async for text in exports.fec_text(session, start, end, settings):
-            yield text.encode(FEC_ENCODING)
-
-    name = fec_filename(settings.payout_siren, end)
-    return StreamingResponse(
-        encoded(),
-        media_type=f"text/plain; charset={FEC_ENCODING}",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return downloads.fec(session, start, end, settings)

@@ -1,21 +1,19 @@
 """The accountant's page: payout batches, SEPA files, bank statements and exports."""
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.db import DbSession, get_session
-from voucher_service.payouts import batches, exports
+from voucher_service.payouts import batches, downloads
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.endpoints import statement_result
-from voucher_service.payouts.errors import InvalidPeriod, StatementTooLarge
-from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
+from voucher_service.payouts.errors import StatementTooLarge
 from voucher_service.payouts.models import BatchStatus
 from voucher_service.vouchers.validity import paris_today
 from voucher_service.web.rendering import check_csrf, render
@@ -110,11 +108,6 @@ async def upload_statement(
     return await _page(request, session, imported=result)
 
 
-def _period(start: date, end: date) -> None:
-    if end < start or (end - start).days > 3660:
-        raise InvalidPeriod()
-
-
 @router.get("/accounting/exports/reconciliation.csv")
 async def reconciliation_csv(
     session: StreamSession,
@@ -122,13 +115,7 @@ async def reconciliation_csv(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
 ) -> Response:
-    _period(start, end)
-    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
-    return StreamingResponse(
-        exports.reconciliation_csv(session, start, end),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return downloads.reconciliation(session, start, end)
 
 
 @router.get("/accounting/exports/fec.txt")
@@ -139,15 +126,4 @@ async def fec_txt(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
 ) -> Response:
-    _period(start, end)
-
-    async def encoded() -> AsyncIterator[bytes]:
-        async for text in exports.fec_text(session, start, end, settings):
-            yield text.encode(FEC_ENCODING)
-
-    name = fec_filename(settings.payout_siren, end)
-    return StreamingResponse(
-        encoded(),
-        media_type=f"text/plain; charset={FEC_ENCODING}",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return downloads.fec(session, start, end, settings)

@@ -1,0 +1,47 @@
+"""The export files as streamed downloads, for the API and the accounting page alike."""
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voucher_service.core.config import Settings
+from voucher_service.payouts import exports
+from voucher_service.payouts.errors import InvalidPeriod
+from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
+
+MAX_PERIOD_DAYS = 3660
+
+
+def check_period(start: date, end: date) -> None:
+    if end < start or (end - start).days > MAX_PERIOD_DAYS:
+        raise InvalidPeriod()
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def reconciliation(session: AsyncSession, start: date, end: date) -> StreamingResponse:
+    check_period(start, end)
+    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(
+        exports.reconciliation_csv(session, start, end),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(name),
+    )
+
+
+def fec(session: AsyncSession, start: date, end: date, settings: Settings) -> StreamingResponse:
+    check_period(start, end)
+
+    async def encoded() -> AsyncIterator[bytes]:
+        async for text in exports.fec_text(session, start, end, settings):
+            yield text.encode(FEC_ENCODING)
+
+    return StreamingResponse(
+        encoded(),
+        media_type=f"text/plain; charset={FEC_ENCODING}",
+        headers=_attachment(fec_filename(settings.payout_siren, end)),
+    )

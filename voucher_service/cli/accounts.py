@@ -1,0 +1,64 @@
+"""Logins and the audit trail."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from voucher_service.cli.base import (
+    app,
+    audit_app,
+    console,
+    load_settings,
+    with_database,
+)
+from voucher_service.core import audit
+from voucher_service.core.auth import service as auth_service
+from voucher_service.core.auth.models import Role
+from voucher_service.core.db import Database
+from voucher_service.core.errors import ServiceError
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Login e-mail.")],
+    role: Annotated[Role, typer.Option(help="admin, accountant or expert.")],
+    password: Annotated[
+        str | None, typer.Option(help="Read from standard input if absent.")
+    ] = None,
+) -> None:
+    """Create a login."""
+    settings = load_settings()
+    secret = password if password is not None else sys.stdin.readline().rstrip("\n")
+    if len(secret) < 12:
+        console.print("[red]The password must have at least 12 characters.[/red]")
+        raise typer.Exit(2)
+
+    async def create(db: Database) -> None:
+        async with db.sessionmaker() as session, session.begin():
+            await auth_service.create_user(session, email, role, secret)
+
+    try:
+        with_database(settings, create)
+    except ServiceError as error:
+        console.print(f"[red]{error.detail or error.title}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Created {role.value} {email}.[/green]")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+
+    async def verify(db: Database) -> tuple[int, audit.ChainBreak | None]:
+        async with db.sessionmaker() as session:
+            return await audit.verify_chain(session)
+
+    count, broken = with_database(load_settings(), verify)
+    if broken is not None:
+        console.print(
+            f"[red]Audit chain broken at event #{broken.seq} "
+            f"(row id {broken.event_id}): {broken.reason}.[/red]"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]Audit chain intact: {count} events verified.[/green]")

@@ -2,6 +2,8 @@
 a decision committed in the database, the worker, a real SMTP server."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -12,7 +14,7 @@ from tests.fixtures.smtp import SmtpServer
 from tests.notifications.conftest import MailSettings
 from voucher_service.applications import messages
 from voucher_service.applications import service as applications
-from voucher_service.applications.models import ApplicationStatus
+from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.db import Database
 from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import paris_today
@@ -24,6 +26,18 @@ def parts(message) -> tuple[str, str, list]:  # type: ignore[no-untyped-def]
     return text, html, list(message.iter_attachments())
 
 
+@asynccontextmanager
+async def pending_application(
+    database: Database, status: ApplicationStatus, name: str
+) -> AsyncIterator[Application]:
+    """A committed application of an open programme, with an e-mail address of its own."""
+    email = f"{name}.{uuid.uuid4().hex[:8]}@example.fr"
+    async with committed_programme(database) as programme:
+        application = await committed_application(database, programme, status, email=email)
+        assert application.id is not None
+        yield application
+
+
 class TestApplicationMail:
     async def test_approval_sends_one_mail_with_the_cheque(
         self,
@@ -33,11 +47,10 @@ class TestApplicationMail:
         empty_outbox: None,
     ) -> None:
         settings = mail_settings()
-        email = f"elodie.{uuid.uuid4().hex[:8]}@example.fr"
-        async with committed_programme(database) as programme:
-            application = await committed_application(
-                database, programme, ApplicationStatus.eligible, email=email
-            )
+        async with pending_application(
+            database, ApplicationStatus.eligible, "elodie"
+        ) as application:
+            email = application.email
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
@@ -59,11 +72,10 @@ class TestApplicationMail:
         empty_outbox: None,
     ) -> None:
         settings = mail_settings()
-        email = f"karim.{uuid.uuid4().hex[:8]}@example.fr"
-        async with committed_programme(database) as programme:
-            application = await committed_application(
-                database, programme, ApplicationStatus.needs_review, email=email
-            )
+        async with pending_application(
+            database, ApplicationStatus.needs_review, "karim"
+        ) as application:
+            email = application.email
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.reject(
@@ -82,11 +94,10 @@ class TestApplicationMail:
         empty_outbox: None,
     ) -> None:
         settings = mail_settings()
-        email = f"rollback.{uuid.uuid4().hex[:8]}@example.fr"
-        async with committed_programme(database) as programme:
-            application = await committed_application(
-                database, programme, ApplicationStatus.eligible, email=email
-            )
+        async with pending_application(
+            database, ApplicationStatus.eligible, "rollback"
+        ) as application:
+            email = application.email
             assert application.id is not None
             async with database.sessionmaker() as session:
                 await applications.approve(session, application.id, settings)
@@ -104,11 +115,10 @@ class TestExpiryReminder:
         empty_outbox: None,
     ) -> None:
         settings = mail_settings()
-        email = f"rappel.{uuid.uuid4().hex[:8]}@example.fr"
-        async with committed_programme(database) as programme:
-            application = await committed_application(
-                database, programme, ApplicationStatus.eligible, email=email
-            )
+        async with pending_application(
+            database, ApplicationStatus.eligible, "rappel"
+        ) as application:
+            email = application.email
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
@@ -136,11 +146,10 @@ class TestResendCheque:
         empty_outbox: None,
     ) -> None:
         settings = mail_settings()
-        email = f"renvoi.{uuid.uuid4().hex[:8]}@example.fr"
-        async with committed_programme(database) as programme:
-            application = await committed_application(
-                database, programme, ApplicationStatus.eligible, email=email
-            )
+        async with pending_application(
+            database, ApplicationStatus.eligible, "renvoi"
+        ) as application:
+            email = application.email
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)

@@ -15,36 +15,16 @@ import os
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures.databases import fresh_database_url, make_settings
-from tests.fixtures.factories import bearer, create_expert, create_programme
+from tests.fixtures.databases import fresh_database_url
 from tests.fixtures.servers import serve
-from tests.fixtures.vouchers import create_voucher
-from voucher_service.core import schema
-from voucher_service.core.auth.models import User
-from voucher_service.core.db import Database
-
-
-async def seed(url: str, cheques: int) -> tuple[dict[str, str], list[str]]:
-    database = Database.from_settings(make_settings(url))
-    settings = make_settings(url)
-    await schema.upgrade(database.engine)
-    async with database.sessionmaker() as session, session.begin():
-        programme = await create_programme(session, budget_cents=cheques * 200_000)
-        expert = await create_expert(session)
-        user = await session.get(User, expert.user_id)
-        assert user is not None
-        tokens = [
-            (await create_voucher(session, settings, programme)).token for _ in range(cheques)
-        ]
-    await database.engine.dispose()
-    return bearer(settings, user, timedelta(hours=1)), tokens
+from tests.fixtures.vouchers import seed_redemption_load
 
 
 async def measure(
@@ -82,7 +62,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def main(requests: int, clients: int) -> None:
     async with fresh_database_url("postgresql", Path(".")) as url:
-        headers, tokens = await seed(url, requests)
+        headers, tokens = await seed_redemption_load(url, requests)
         today = date.today().isoformat()
         async with serve(url, workers=2, MCD_REDEMPTION_MAX_FAILURES="1000000") as server:
             limits = httpx.Limits(max_connections=clients)

@@ -98,6 +98,20 @@ def _caused_by_overflow(error: BaseException | None) -> bool:
     return False
 
 
+# SQLSTATEs of a server that is down, restarting or full: class 08 (connection exception),
+# 57P01-57P03 (shut down, crashed, starting up or shutting down), 53300 (too many connections).
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+
+
+def _database_unavailable(error: DBAPIError) -> bool:
+    """A lost connection, or one the server refused for now (asyncpg's refusals while
+    PostgreSQL starts or stops arrive as a plain DBAPIError, not an OperationalError)."""
+    if error.connection_invalidated:
+        return True
+    state = str(getattr(error.orig, "sqlstate", None) or "")
+    return state.startswith("08") or state in _UNAVAILABLE_STATES
+
+
 def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
     def respond(request: Request, error: ServiceError) -> Response:
         if render_html is not None and wants_html(request):
@@ -138,7 +152,7 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
         return respond(request, DatabaseUnavailable())
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if isinstance(exc, DBAPIError) and _database_unavailable(exc):
             return await on_database_error(request, exc)
         if isinstance(exc, DBAPIError) and _caused_by_overflow(exc):
             return await on_out_of_range(request, exc)
@@ -154,4 +168,7 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
     app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(InterfaceError, on_database_error)
     app.add_exception_handler(ConnectionError, on_database_error)
+    # Here, not only under Exception: that handler runs in the outermost middleware, which
+    # re-raises after answering, so uvicorn drops the keep-alive connection.
+    app.add_exception_handler(DBAPIError, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)

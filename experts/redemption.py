@@ -101,7 +101,7 @@ async def redeem(
     )
     session.add(redemption)
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "redemption.created",
         "redemption",
@@ -152,7 +152,7 @@ async def cancel(
     voucher = await vouchers.give_back(session, redemption.voucher_id, redemption.amount_cents)
     redemption.status, redemption.cancelled_at = RedemptionStatus.cancelled, utcnow()
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "redemption.cancelled",
         "redemption",

@@ -97,7 +97,7 @@ async def register(
     session.add(expert)
     await session.flush()
     await _record_change(session, expert, None, Accreditation.pending, None)
-    await audit.record(
+    audit.record(
         session,
         "expert.registered",
         "expert",
@@ -136,7 +136,7 @@ async def accept_invitation(session: AsyncSession, token: str, password: str) ->
     user.password_hash = hash_password(password)
     invitation.used_at = utcnow()
     await session.flush()
-    await audit.record(session, "expert.invitation_accepted", "user", user.id)
+    audit.record(session, "expert.invitation_accepted", "user", user.id)
     return user
 
 
@@ -149,7 +149,7 @@ async def change_status(
     before = expert.status
     expert.status, expert.status_changed_at = to, utcnow()
     await _record_change(session, expert, before, to, reason)
-    await audit.record(
+    audit.record(
         session,
         f"expert.{to.value}",
         "expert",
@@ -186,7 +186,7 @@ async def request_bank_change(
     """New bank details wait for an administrator before any payout uses them."""
     expert.pending_iban, expert.pending_bic = details.iban, details.bic
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "expert.bank_details_requested",
         "expert",
@@ -204,7 +204,7 @@ async def confirm_bank_change(session: AsyncSession, expert_id: int) -> Expert:
     expert.iban, expert.bic = expert.pending_iban, expert.pending_bic
     expert.pending_iban = expert.pending_bic = None
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "expert.bank_details_confirmed",
         "expert",

@@ -85,7 +85,7 @@ async def requeue(session: AsyncSession, notification_id: int) -> Notification:
     notification.attempts = 0
     notification.next_attempt_at = utcnow()
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "notification.requeued",
         "notification",

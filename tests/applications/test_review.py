@@ -270,6 +270,7 @@ class TestPurge:
             assert (application.contact_name is None, application.phone is None) == (purged, purged)
             assert application.annual_turnover_eur == 480_000
         assert await service.purge(session, settings) == 0
+        await session.commit()
         ids = [str(application.id) for application in cases.values()]
         query = select(AuditEvent.entity_id).where(
             AuditEvent.action == "application.purged",

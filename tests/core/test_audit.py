@@ -1,17 +1,24 @@
-"""The audit trail's hash chain detects edited, deleted and truncated rows."""
+"""The audit trail's hash chain detects edited, deleted and truncated rows, and holds
+exactly the events of the transactions that committed."""
 
-from sqlalchemy import delete, select, update
+import asyncio
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voucher_service.core import audit
+from tests.fixtures.databases import make_settings
+from voucher_service.core import audit, schema
 from voucher_service.core.audit import AuditEvent
+from voucher_service.core.db import Database
 
 
 async def record_three(session: AsyncSession) -> list[AuditEvent]:
-    return [
-        await audit.record(session, "cheque.issued", "voucher", n, after={"amount_cents": 200000})
+    events = [
+        audit.record(session, "cheque.issued", "voucher", n, after={"amount_cents": 200000})
         for n in (1, 2, 3)
     ]
+    await session.commit()
+    return events
 
 
 async def rows_from(session: AsyncSession, first: AuditEvent) -> list[AuditEvent]:
@@ -70,7 +77,7 @@ class TestVerifyChain:
         actor_token = current_actor.set(Actor(7, "admin", "admin@example.fr"))
         rid_token = request_id.set("req-42")
         try:
-            event = await audit.record(
+            event = audit.record(
                 session,
                 "application.approved",
                 "application",
@@ -81,6 +88,60 @@ class TestVerifyChain:
         finally:
             current_actor.reset(actor_token)
             request_id.reset(rid_token)
+        await session.commit()
         stored = (await rows_from(session, event))[0]
         assert (stored.actor_id, stored.actor_role, stored.request_id) == (7, "admin", "req-42")
         assert stored.before == {"status": "eligible"} and stored.after == {"status": "approved"}
+
+
+async def count_events(session: AsyncSession, action: str) -> int:
+    query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+    return (await session.execute(query)).scalar_one()
+
+
+class TestRecordedWithItsTransaction:
+    async def test_a_rolled_back_savepoint_drops_its_events_only(
+        self, session: AsyncSession
+    ) -> None:
+        audit.record(session, "kept.before", "test")
+        savepoint = await session.begin_nested()
+        audit.record(session, "dropped", "test")
+        await savepoint.rollback()
+        audit.record(session, "kept.after", "test")
+        await session.commit()
+        counts = [await count_events(session, a) for a in ("kept.before", "dropped", "kept.after")]
+        assert counts == [1, 0, 1]
+        assert (await audit.verify_chain(session))[1] is None
+
+    async def test_a_rolled_back_transaction_leaves_the_head_alone(
+        self, session: AsyncSession
+    ) -> None:
+        head_before = (await session.execute(select(audit.AuditHead.seq))).scalar_one_or_none()
+        audit.record(session, "never.written", "test")
+        await session.rollback()
+        await session.commit()
+        assert await count_events(session, "never.written") == 0
+        head_after = (await session.execute(select(audit.AuditHead.seq))).scalar_one_or_none()
+        assert head_after == head_before
+
+    async def test_concurrent_writers_keep_one_unbroken_chain(
+        self, empty_database_url: str
+    ) -> None:
+        database = Database.from_settings(make_settings(empty_database_url))
+        await schema.upgrade(database.engine)
+
+        async def write(n: int) -> None:
+            async with database.sessionmaker() as session, session.begin():
+                audit.record(session, "concurrent.first", "test", n)
+                await asyncio.sleep(0)
+                audit.record(session, "concurrent.second", "test", n)
+                if n % 5 == 0:
+                    raise LookupError("rolled back")
+
+        results = await asyncio.gather(*(write(n) for n in range(30)), return_exceptions=True)
+        assert sum(isinstance(r, LookupError) for r in results) == 6
+        assert not [r for r in results if r is not None and not isinstance(r, LookupError)]
+        async with database.sessionmaker() as session:
+            count, broken = await audit.verify_chain(session)
+        await database.engine.dispose()
+        assert broken is None and count == 2 * 24

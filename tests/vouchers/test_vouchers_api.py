@@ -23,6 +23,8 @@ TODAY = paris_today()
 
 
 async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
+    """The cheque's audit trail once the work so far committed (events are chained then)."""
+    await session.commit()
     query = (
         select(AuditEvent.action)
         .where(AuditEvent.entity_type == "voucher", AuditEvent.entity_id == str(voucher_id))

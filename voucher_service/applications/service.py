@@ -169,7 +169,7 @@ async def submit(
         raise (
             _duplicate(settings, existing, body.email) if existing else DuplicateApplication()
         ) from None
-    await audit.record(
+    audit.record(
         session,
         "application.submitted",
         "application",
@@ -233,7 +233,7 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
         await messages.tell_approved(
             session, application, programme, issued, settings, status_url(settings, application)
         )
-        await audit.record(
+        audit.record(
             session,
             "application.approved",
             "application",
@@ -257,7 +257,7 @@ async def reject(
         "decided_by_id": current_actor.get().user_id,
     }
     application = await _move(session, application, "refusée", values)
-    await audit.record(
+    audit.record(
         session,
         "application.rejected",
         "application",
@@ -320,7 +320,7 @@ async def recheck(
         "department": _department(answer) or application.department,
     }
     application = await _move(session, application, "vérifiée à nouveau", values)
-    await audit.record(
+    audit.record(
         session,
         "application.rechecked",
         "application",
@@ -359,7 +359,7 @@ async def purge(session: AsyncSession, settings: Settings, *, now: datetime | No
             setattr(application, name, None)
         application.purged_at = now
         await session.flush()
-        await audit.record(
+        audit.record(
             session,
             "application.purged",
             "application",
@@ -386,7 +386,7 @@ async def resend_cheque(session: AsyncSession, application_id: int, settings: Se
     await messages.tell_approved(
         session, application, programme, issued, settings, status_url(settings, application)
     )
-    await audit.record(
+    audit.record(
         session,
         "application.cheque_resent",
         "application",

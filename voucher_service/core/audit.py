@@ -1,8 +1,12 @@
 """An append-only audit trail whose rows are chained by SHA-256.
 
 Each row stores the hash of the row before it; a one-row ``audit_head`` holds the last
-sequence number and hash, and is locked while a row is appended, so that the chain never
-forks and a deleted last row is noticed too.
+sequence number and hash, so that the chain never forks and a deleted last row is noticed.
+
+Events are recorded in the caller's transaction and chained when it commits: the head row
+is locked only for the commit itself, not while the rest of the transaction runs, so that
+concurrent writers do not queue behind each other. An event recorded in a savepoint that
+rolls back is dropped with it.
 """
 
 import hashlib
@@ -13,13 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, select
+from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.context import current_actor, request_id
 from voucher_service.core.db import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
+PENDING = "audit.pending"
 
 
 class AuditEvent(SQLModel, table=True):
@@ -68,17 +75,7 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _locked_head(session: AsyncSession) -> AuditHead:
-    query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    head = (await session.execute(query)).scalar_one_or_none()
-    if head is None:
-        head = AuditHead()
-        session.add(head)
-        await session.flush()
-    return head
-
-
-async def record(
+def record(
     session: AsyncSession,
     action: str,
     entity_type: str,
@@ -87,11 +84,11 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event in the caller's transaction; it commits or rolls back with it."""
+    """Record an event in the caller's transaction: it is chained and written when that
+    transaction commits, and dropped if it rolls back."""
     actor = current_actor.get()
-    head = await _locked_head(session)
-    event = AuditEvent(
-        seq=head.seq + 1,
+    entry = AuditEvent(
+        seq=0,
         actor_id=actor.user_id,
         actor_role=actor.role,
         actor_label=actor.label,
@@ -101,13 +98,52 @@ async def record(
         before=_jsonable(before),
         after=_jsonable(after),
         request_id=request_id.get(),
-        prev_hash=head.last_hash,
+        prev_hash="",
+        hash="",
     )
-    event.hash = _digest(event)
-    head.seq, head.last_hash = event.seq, event.hash
-    session.add(event)
-    await session.flush()
-    return event
+    sync = session.sync_session
+    recorded_in = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault(PENDING, []).append((recorded_in, entry))
+    return entry
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    """Chain the recorded events after everything else was flushed: the head row stays
+    locked from here to the end of the commit only."""
+    pending = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    session.flush()
+    query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = session.execute(query).scalar_one()  # created by migration 0010
+    for _, entry in pending:
+        entry.seq, entry.prev_hash = head.seq + 1, head.last_hash
+        entry.hash = _digest(entry)
+        head.seq, head.last_hash = entry.seq, entry.hash
+        session.add(entry)
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _drop_rolled_back(session: Session, ended: SessionTransaction) -> None:
+    """A transaction that ends with events still pending rolled back: they go with it."""
+    pending = session.info.get(PENDING)
+    if pending:
+        session.info[PENDING] = [
+            (recorded_in, entry)
+            for recorded_in, entry in pending
+            if not _inside(recorded_in, ended)
+        ]
+
+
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    if transaction is None:
+        return ended.parent is None
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def _jsonable(data: dict[str, Any] | None) -> dict[str, Any] | None:

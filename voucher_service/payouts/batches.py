@@ -118,7 +118,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
         raise RedemptionAlreadyBatched() from error
     batch.total_cents = total
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "payout_batch.created",
         "payout_batch",
@@ -194,7 +194,7 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     batch.status = BatchStatus.cancelled
     batch.cancelled_at = utcnow()
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "payout_batch.cancelled",
         "payout_batch",
@@ -236,7 +236,7 @@ async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) ->
         batch.status = BatchStatus.exported
         batch.exported_at = utcnow()
         await session.flush()
-        await audit.record(
+        audit.record(
             session,
             "payout_batch.exported",
             "payout_batch",

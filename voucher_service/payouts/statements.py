@@ -121,7 +121,7 @@ async def _import_one(
     await session.flush()
     for batch_id in sorted(batches):
         await _update_batch(session, batch_id)
-    await audit.record(
+    audit.record(
         session,
         "bank_statement.imported",
         "bank_statement_import",
@@ -235,7 +235,7 @@ async def settle_transfer(
             payable.append(voucher_id)
     if payable:
         await vouchers.mark_paid(session, payable)
-    await audit.record(
+    audit.record(
         session,
         "payout_transfer.settled",
         "payout_transfer",
@@ -298,7 +298,7 @@ async def return_transfer(
         unpaid = list((await session.execute(query)).scalars())
         if unpaid:
             await vouchers.mark_unpaid(session, unpaid)
-    await audit.record(
+    audit.record(
         session,
         "payout_transfer.returned",
         "payout_transfer",
@@ -330,7 +330,7 @@ async def _update_batch(session: AsyncSession, batch_id: int) -> None:
     batch.status = status
     batch.settled_at = utcnow()
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         f"payout_batch.{status.value}",
         "payout_batch",

@@ -65,7 +65,7 @@ async def create(session: AsyncSession, body: ProgrammeCreate) -> Programme:
     session.add(programme)
     await session.flush()
     await _snapshot_rules(session, programme)
-    await audit.record(
+    audit.record(
         session,
         "programme.created",
         "programme",
@@ -93,7 +93,7 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
         await _snapshot_rules(session, programme)
     programme.updated_at = utcnow()
     await session.flush()
-    await audit.record(
+    audit.record(
         session,
         "programme.edited",
         "programme",

@@ -52,6 +52,4 @@ async def record(
         after["reason"] = reason
     if action == "issued":
         after.update(voucher.model_dump(mode="json", exclude={"token", "updated_at"}))
-    await audit.record(
-        session, f"voucher.{action}", "voucher", voucher.id, before=before, after=after
-    )
+    audit.record(session, f"voucher.{action}", "voucher", voucher.id, before=before, after=after)

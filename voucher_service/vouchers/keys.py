@@ -107,7 +107,7 @@ async def create_key(session: AsyncSession, settings: Settings) -> SigningKey:
     session.add(key)
     await session.flush()
     _private_keys[kid] = private_key
-    await audit.record(session, "signing_key.created", "signing_key", kid, after={"kid": kid})
+    audit.record(session, "signing_key.created", "signing_key", kid, after={"kid": kid})
     return key
 
 
@@ -190,5 +190,5 @@ async def retire(session: AsyncSession, kid: str, today: date, *, force: bool = 
     key.retired_at = utcnow()
     await session.flush()
     _public_keys.pop(kid, None)
-    await audit.record(session, "signing_key.retired", "signing_key", kid, after={"live": live})
+    audit.record(session, "signing_key.retired", "signing_key", kid, after={"live": live})
     return live

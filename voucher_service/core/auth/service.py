@@ -33,7 +33,7 @@ async def create_user(session: AsyncSession, email: str, role: Role, password: s
     )
     session.add(user)
     await session.flush()
-    await audit.record(
+    audit.record(
         session, "user.created", "user", user.id, after={"email": user.email, "role": role.value}
     )
     return user

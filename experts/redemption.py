@@ -91,7 +91,8 @@ async def redeem(
     # Without an amount, the whole balance; a spent cheque is then refused as such.
     amount = body.amount_cents or voucher.balance_cents or voucher.amount_cents
     voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
-    await _ensure_single_expert(session, voucher.id, expert.id)
+    if voucher.balance_cents + amount < voucher.amount_cents:
+        await _ensure_single_expert(session, voucher.id, expert.id)
     redemption = Redemption(
         voucher_id=voucher.id,
         expert_id=expert.id,
@@ -120,7 +121,8 @@ async def redeem(
 
 async def _ensure_single_expert(session: AsyncSession, voucher_id: int, expert_id: int) -> None:
     """Partial redemptions belong to one expert. Read after the voucher row was taken: a
-    concurrent taker waited on that row, so it sees the other's redemption here."""
+    concurrent taker waited on that row, so it sees the other's redemption here. A cheque
+    whose whole balance was left until this take has no other redemption to look for."""
     query = select(Redemption.id).where(
         Redemption.voucher_id == voucher_id,
         Redemption.expert_id != expert_id,

@@ -38,7 +38,9 @@ async def enqueue(
 ) -> Notification | None:
     """Queue a message; None when one with the same ``dedupe_key`` was queued before.
 
-    Nothing is rendered here: only the event's template is checked to exist.
+    Nothing is rendered here: only the event's template is checked to exist. A message
+    that cannot be a duplicate is written with the transaction's next flush, together with
+    the others queued beside it.
     """
     if not rendering.has_template(event):
         raise UnknownEvent(f"Aucun modèle pour l'événement « {event} ».")
@@ -49,6 +51,9 @@ async def enqueue(
         message_id=new_message_id(),
         dedupe_key=dedupe_key,
     )
+    if dedupe_key is None and not attachments:
+        session.add(notification)
+        return notification
     created = await repository.insert_unless_duplicate(session, notification)
     if created is None:
         log.info("notification %s already queued for %s: skipped", event, dedupe_key)

@@ -172,8 +172,8 @@ def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
             redeemed_at=case((remaining == 0, now), else_=Voucher.redeemed_at),
             updated_at=now,
         )
-        .returning(Voucher.id)
-        .execution_options(synchronize_session=False)
+        .returning(Voucher)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
@@ -186,9 +186,8 @@ async def take_amount(
     if amount_cents <= 0:
         raise InvalidAmount()
     for _ in range(ATTEMPTS):
-        if (await session.execute(_taking(voucher_id, amount_cents, today))).first():
-            voucher = await repository.get(session, voucher_id, fresh=True)
-            assert voucher is not None
+        taken = await session.execute(_taking(voucher_id, amount_cents, today))
+        if (voucher := taken.scalar_one_or_none()) is not None:
             old_balance = voucher.balance_cents + amount_cents
             before = history.state(
                 history.spendable_status(old_balance, voucher.amount_cents), old_balance

@@ -4,7 +4,8 @@
 
 Prints the median time to render one cheque PDF (WeasyPrint set-up reused, as in the
 service), the time of a plain one-paragraph WeasyPrint page rendered alongside and their
-ratio; then cheques issued per second (each with its signed token, in SQLite
+ratio; then bulk rendering, one process against the worker pool (`MCD_PDF_WORKERS`,
+one per core); then cheques issued per second (each with its signed token, in SQLite
 transactions of 50, audit included), and Ed25519 signatures per second on their own.
 """
 
@@ -93,6 +94,17 @@ def signatures_per_second(issued: service.IssuedVoucher) -> float:
     return count / (time.perf_counter() - started)
 
 
+async def pooled_renders_per_second(
+    issued: service.IssuedVoucher, programme: Programme, settings: Settings, count: int
+) -> float:
+    await service.render_pdf(issued.voucher, programme, settings)  # start the workers
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(service.render_pdf(issued.voucher, programme, settings) for _ in range(count))
+    )
+    return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=int, default=30)
@@ -107,18 +119,22 @@ def main() -> None:
     )
     issue_seconds, issued, programme = asyncio.run(issue_many(settings, arguments.issues))
     fonts, _ = pdf.weasyprint_setup()
-    service.render_pdf(issued.voucher, programme, settings)  # warm-up: fonts, stylesheet
+    pdf.render(issued.voucher, programme, settings)  # warm-up: fonts, stylesheet
     HTML(string=PLAIN_PAGE).write_pdf(font_config=fonts)
     cheque = median_seconds(
-        lambda: service.render_pdf(issued.voucher, programme, settings), arguments.renders
+        lambda: pdf.render(issued.voucher, programme, settings), arguments.renders
     )
     plain = median_seconds(
         lambda: HTML(string=PLAIN_PAGE).write_pdf(font_config=fonts), arguments.renders
     )
+    pooled = asyncio.run(pooled_renders_per_second(issued, programme, settings, arguments.renders))
     rate = arguments.issues / issue_seconds
     print(f"cheque PDF render      {cheque * 1000:8.1f} ms (median of {arguments.renders})")
     print(f"plain WeasyPrint page  {plain * 1000:8.1f} ms")
     print(f"ratio cheque / plain   {cheque / plain:8.1f}")
+    print(f"bulk, one process      {1 / cheque:8.1f} PDFs per second")
+    print(f"bulk, {settings.pdf_workers} worker processes {pooled:6.1f} PDFs per second")
+    print(f"ratio pool / one       {pooled * cheque:8.2f}")
     print(f"cheques issued         {rate:8.0f} per second (signed, audited, SQLite)")
     print(f"Ed25519 signatures     {signatures_per_second(issued):8.0f} per second")
 

@@ -22,6 +22,7 @@ from voucher_service.core.problems import install_error_handlers
 from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
+from voucher_service.vouchers import pdf_workers
 from voucher_service.web import account, accounting, expert_pages, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         yield
         await app.state.registry.aclose()
         await app.state.database.engine.dispose()
+        pdf_workers.shutdown()
 
     app = FastAPI(
         title="Mon coach digital",

@@ -1,9 +1,14 @@
 """The PDF a business receives: a phone reads its QR, and the token in it verifies against
 the published keys with an independent Ed25519 implementation."""
 
+import asyncio
 import base64
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,7 @@ from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.programmes import service as programme_service
-from voucher_service.vouchers import codes, service
+from voucher_service.vouchers import codes, pdf_workers, service
 
 A4_POINTS = "595.276 x 841.89 pts (A4)"
 
@@ -55,7 +60,7 @@ class TestPdf:
     ) -> None:
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
-        pdf = service.render_pdf(issued.voucher, programme, settings)
+        pdf = await service.render_pdf(issued.voucher, programme, settings)
 
         (url,) = read_qr_codes(pdf, tmp_path)
         assert url == f"{settings.public_url}/r/{issued.token}"
@@ -70,7 +75,7 @@ class TestPdf:
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
         (tmp_path / "cheque.pdf").write_bytes(
-            service.render_pdf(issued.voucher, programme, settings)
+            await service.render_pdf(issued.voucher, programme, settings)
         )
         info = run("pdfinfo", str(tmp_path / "cheque.pdf"))
         assert "Pages:           1" in info and A4_POINTS in info
@@ -109,3 +114,75 @@ class TestPdfEndpoint:
             f"/api/v1/vouchers/{codes.new_code()}/pdf", headers=await headers_for(Role.admin)
         )
         assert_problem(response, 404, "voucher_not_found")
+
+
+class TestWorkerProcesses:
+    async def test_renders_run_side_by_side_in_other_processes(
+        self, session: AsyncSession, settings: Settings, tmp_path: Path
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        programme = await programme_service.get(session, issued.voucher.programme_id)
+        pdfs = await asyncio.gather(
+            *(service.render_pdf(issued.voucher, programme, settings) for _ in range(4))
+        )
+        assert len({len(pdf) for pdf in pdfs}) == 1
+        assert read_qr_codes(pdfs[-1], tmp_path) == [f"{settings.public_url}/r/{issued.token}"]
+        workers = set(pdf_workers._pool._processes)  # type: ignore[union-attr]
+        assert len(workers) == settings.pdf_workers == 2 and os.getpid() not in workers
+
+    async def test_a_worker_that_died_is_replaced(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        programme = await programme_service.get(session, issued.voucher.programme_id)
+        await service.render_pdf(issued.voucher, programme, settings)
+        for pid in list(pdf_workers._pool._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        pdf = await service.render_pdf(issued.voucher, programme, settings)
+        assert pdf.startswith(b"%PDF-")
+
+    def test_workers_leave_with_a_killed_server(self, tmp_path: Path) -> None:
+        """A server killed outright runs no clean-up: its workers must not outlive it."""
+        script = tmp_path / "server.py"
+        script.write_text(RENDER_THEN_WAIT)
+        project = str(Path(__file__).parents[2])
+        server = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": project},
+        )
+        assert server.stdout is not None
+        workers = [int(pid) for pid in server.stdout.readline().split()]
+        assert workers and all(alive(pid) for pid in workers)
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)]
+
+
+RENDER_THEN_WAIT = """
+import asyncio, time
+from tests.fixtures.databases import make_settings
+from voucher_service.vouchers import pdf, pdf_workers
+
+async def main():
+    settings = make_settings("sqlite+aiosqlite://")
+    pool = pdf_workers._executor(settings)
+    await asyncio.get_running_loop().run_in_executor(pool, pdf.write_pdf, "<p>Chèque</p>")
+    print(*pool._processes, flush=True)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -55,7 +55,7 @@ async def seed(
         expert = await create_expert(session, status)
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
-        pdf = voucher_service.render_pdf(issued.voucher, programme, settings)
+        pdf = await voucher_service.render_pdf(issued.voucher, programme, settings)
     return expert.email, issued, pdf
 
 

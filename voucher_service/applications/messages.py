@@ -1,7 +1,6 @@
 """What the applicant is told, and when: each message is queued in the transaction of the
 decision that causes it (the notifications outbox sends it after the commit)."""
 
-import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -66,7 +65,7 @@ async def tell_approved(
 ) -> None:
     if not application.email:
         return
-    pdf = await asyncio.to_thread(vouchers.render_pdf, issued.voucher, programme, settings)
+    pdf = await vouchers.render_pdf(issued.voucher, programme, settings)
     data = {
         **_common(application, programme, status_url),
         "voucher_code": issued.code,

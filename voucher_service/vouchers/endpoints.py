@@ -1,7 +1,6 @@
 """Cheques for administrators and accountants, and the public keys that verify them."""
 
 from fastapi import APIRouter, Response
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, AppSettings
@@ -101,7 +100,7 @@ async def voucher_pdf(
 ) -> Response:
     voucher = await service.resolve(session, code, settings)
     programme = await programme_service.get(session, voucher.programme_id)
-    content = await run_in_threadpool(service.render_pdf, voucher, programme, settings)
+    content = await service.render_pdf(voucher, programme, settings)
     disposition = f'inline; filename="cheque-{voucher.code}.pdf"'
     return Response(
         content, media_type="application/pdf", headers={"Content-Disposition": disposition}

@@ -82,7 +82,11 @@ def html_of(voucher: Voucher, programme: Programme, settings: Settings) -> str:
 
 
 def render(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:
-    html = html_of(voucher, programme, settings)
+    return write_pdf(html_of(voucher, programme, settings))
+
+
+def write_pdf(html: str) -> bytes:
+    """The PDF of a cheque's HTML: the CPU-heavy part, which a worker process can do."""
     fonts, stylesheet = weasyprint_setup()
     with _render_lock:
         document = HTML(string=html, base_url=str(TEMPLATES))

@@ -20,7 +20,7 @@ from voucher_service.core.db import utcnow
 from voucher_service.core.errors import Conflict, ServiceError
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
-from voucher_service.vouchers import codes, history, keys, repository, tokens
+from voucher_service.vouchers import codes, history, keys, pdf_workers, repository, tokens
 from voucher_service.vouchers.errors import (
     AlreadyRedeemed,
     InsufficientBalance,
@@ -366,11 +366,6 @@ async def list_vouchers(
     return await repository.page(session, filters, (page - 1) * page_size, page_size)
 
 
-def render_pdf(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:
-    """The cheque as an A4 PDF in French. CPU-bound: from async code, call it in a worker
-    thread (``run_in_threadpool``)."""
-    # Imported here: WeasyPrint takes about a second to import, which every CLI command
-    # and worker that only issues or redeems cheques would otherwise pay.
-    from voucher_service.vouchers import pdf
-
-    return pdf.render(voucher, programme, settings)
+async def render_pdf(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:
+    """The cheque as an A4 PDF in French, rendered by a worker process."""
+    return await pdf_workers.render(voucher, programme, settings)

@@ -86,7 +86,6 @@ def render(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:
 
 
 def write_pdf(html: str) -> bytes:
-    """The PDF of a cheque's HTML: the CPU-heavy part, which a worker process can do."""
     fonts, stylesheet = weasyprint_setup()
     with _render_lock:
         document = HTML(string=html, base_url=str(TEMPLATES))

@@ -2,8 +2,9 @@
 
 WeasyPrint is CPU-bound Python: rendered in a thread of the server, a PDF would hold the
 interpreter lock that the other requests need, and a burst of approvals would use one core.
-The server builds the HTML (template and QR code, a few milliseconds) and a worker process
-turns it into the PDF; ``MCD_PDF_WORKERS`` processes render side by side.
+The cheque and its programme are handed to a worker process (pickled, a few kilobytes),
+which builds the QR code and the HTML and renders the PDF; ``MCD_PDF_WORKERS`` processes
+render side by side.
 """
 
 import asyncio
@@ -55,13 +56,13 @@ async def render(voucher: Voucher, programme: Programme, settings: Settings) -> 
     is replaced once."""
     from voucher_service.vouchers import pdf
 
-    html = pdf.html_of(voucher, programme, settings)
     loop = asyncio.get_running_loop()
+    work = (pdf.render, voucher, programme, settings)
     try:
-        return await loop.run_in_executor(_executor(settings), pdf.write_pdf, html)
+        return await loop.run_in_executor(_executor(settings), *work)
     except BrokenProcessPool:
         shutdown()
-        return await loop.run_in_executor(_executor(settings), pdf.write_pdf, html)
+        return await loop.run_in_executor(_executor(settings), *work)
 
 
 def shutdown() -> None:

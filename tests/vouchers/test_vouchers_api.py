@@ -1,5 +1,6 @@
 """Issuance, cancellation, expiry sweep, and the admin / accountant API."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -51,6 +52,14 @@ class TestIssue:
         assert issued.code == voucher.code and codes.normalise(issued.code) == issued.code
         assert issued.token == voucher.token
         assert await audit_actions(session, voucher.id or 0) == ["voucher.issued"]
+        issued_event = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "voucher.issued", AuditEvent.entity_id == str(voucher.id)
+            )
+        )
+        assert issued_event is not None and issued_event.after is not None
+        assert issued_event.after["code"] == voucher.code
+        assert voucher.beneficiary_email not in json.dumps(issued_event.after)
 
 
 class TestGet:

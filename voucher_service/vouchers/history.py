@@ -51,5 +51,8 @@ async def record(
     if reason:
         after["reason"] = reason
     if action == "issued":
-        after.update(voucher.model_dump(mode="json", exclude={"token", "updated_at"}))
+        # What was issued, but never the beneficiary's e-mail: the trail outlives the purge.
+        after.update(
+            voucher.model_dump(mode="json", exclude={"token", "updated_at", "beneficiary_email"})
+        )
     audit.record(session, f"voucher.{action}", "voucher", voucher.id, before=before, after=after)

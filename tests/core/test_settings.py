@@ -7,6 +7,10 @@ from voucher_service.core.config import DEVELOPMENT_SECRET, Settings
 
 PG = "postgresql+asyncpg://mcd@db/mcd"
 STRONG = "k" * 48
+PAYING_ACCOUNT = {
+    "payout_debtor_iban": "FR1420041010050500013M02606",
+    "payout_debtor_bic": "PSSTFRPPMAR",
+}
 
 
 def make(**values: object) -> Settings:
@@ -26,8 +30,30 @@ class TestProductionSettings:
         with pytest.raises(ValidationError, match="MCD_DATABASE_URL"):
             make(env="production", database_url="sqlite+aiosqlite://", secret_key=STRONG)
 
+    def test_refuses_the_development_paying_account(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_PAYOUT_DEBTOR_IBAN"):
+            make(env="production", database_url=PG, secret_key=STRONG)
+        with pytest.raises(ValidationError, match="MCD_PAYOUT_DEBTOR_BIC"):
+            make(
+                env="production",
+                database_url=PG,
+                secret_key=STRONG,
+                payout_debtor_iban=PAYING_ACCOUNT["payout_debtor_iban"],
+            )
+
     def test_accepts_a_real_configuration(self) -> None:
-        assert make(env="production", database_url=PG, secret_key=STRONG).is_production
+        settings = make(env="production", database_url=PG, secret_key=STRONG, **PAYING_ACCOUNT)
+        assert settings.is_production
+
+    def test_a_malformed_paying_account_is_refused_in_any_environment(self) -> None:
+        with pytest.raises(ValidationError, match="not a valid IBAN"):
+            make(payout_debtor_iban="FR7630006000011234567890180")
+        with pytest.raises(ValidationError, match="not a valid BIC"):
+            make(payout_debtor_bic="AGRI-FR")
+        assert (
+            make(payout_debtor_iban="fr14 2004 1010 0505 0001 3M02 606").payout_debtor_iban
+            == (PAYING_ACCOUNT["payout_debtor_iban"])
+        )
 
     def test_development_accepts_defaults(self) -> None:
         settings = make()

@@ -27,6 +27,8 @@ class TestSecurityHeaders:
             env="production",
             public_url="https://cheques.maregionsud.fr",
             secret_key=SecretStr("p" * 48),
+            payout_debtor_iban="FR1420041010050500013M02606",
+            payout_debtor_bic="PSSTFRPPMAR",
         )
         transport = ASGITransport(app=create_app(settings))
         async with AsyncClient(transport=transport, base_url="https://testserver") as client:

@@ -5,10 +5,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
 
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
+# The test account of the bank-statement fixtures: fine for development, never for paying.
+DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
+DEVELOPMENT_DEBTOR_BIC = "AGRIFRPPXXX"
 
 
 class Environment(StrEnum):
@@ -52,12 +58,12 @@ class Settings(BaseSettings):
     redemption_max_failures: int = 20
     redemption_failure_window_minutes: int = 10
 
-    # Payouts. The debtor account pays the experts; the defaults are development values
-    # (the test IBAN of the camt builder). 231300021 is the Région Provence-Alpes-Côte
+    # Payouts. The debtor account pays the experts; the defaults are development values,
+    # refused in production. 231300021 is the Région Provence-Alpes-Côte
     # d'Azur's SIREN (it passes the Luhn check); it names the FEC file.
     payout_debtor_name: str = "Region Provence-Alpes-Cote d'Azur"
-    payout_debtor_iban: str = "FR7630006000011234567890189"
-    payout_debtor_bic: str = "AGRIFRPPXXX"
+    payout_debtor_iban: str = DEVELOPMENT_DEBTOR_IBAN
+    payout_debtor_bic: str = DEVELOPMENT_DEBTOR_BIC
     payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
     # Commitments are off-balance-sheet (class 8): debit the commitment given, credit the
     # programme's envelope.
@@ -84,6 +90,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("payout_debtor_iban")
+    @classmethod
+    def valid_iban(cls, value: str) -> str:
+        try:
+            return str(stdnum_iban.validate(value))
+        except StdnumError as error:
+            raise ValueError(f"MCD_PAYOUT_DEBTOR_IBAN is not a valid IBAN ({error})") from None
+
+    @field_validator("payout_debtor_bic")
+    @classmethod
+    def valid_bic(cls, value: str) -> str:
+        try:
+            return str(stdnum_bic.validate(value))
+        except StdnumError as error:
+            raise ValueError(f"MCD_PAYOUT_DEBTOR_BIC is not a valid BIC ({error})") from None
+
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> Self:
         if not self.is_production:
@@ -101,6 +123,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MCD_DATABASE_URL points to an in-memory SQLite database; "
                 "set it to PostgreSQL (postgresql+asyncpg://...) in production"
+            )
+        if self.payout_debtor_iban == DEVELOPMENT_DEBTOR_IBAN or (
+            self.payout_debtor_bic == DEVELOPMENT_DEBTOR_BIC
+        ):
+            raise ValueError(
+                "MCD_PAYOUT_DEBTOR_IBAN and MCD_PAYOUT_DEBTOR_BIC must be set to the "
+                "Région's paying account in production (the defaults are a test account)"
             )
         return self
 

@@ -1,5 +1,7 @@
 """create_app: the one place that knows every domain and assembles the routers."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +15,7 @@ from notifications import endpoints as notification_endpoints
 from voucher_service import ops
 from voucher_service.applications import endpoints as application_endpoints
 from voucher_service.applications.registry import RegistryClient
-from voucher_service.core import openapi
+from voucher_service.core import audit, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
 from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
@@ -58,7 +60,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sealer = asyncio.create_task(
+            audit.keep_sealing(app.state.database, settings.audit_seal_seconds)
+        )
         yield
+        sealer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sealer
         await app.state.registry.aclose()
         await app.state.database.engine.dispose()
         pdf_workers.shutdown()

@@ -1,12 +1,16 @@
-"""The audit trail's hash chain detects edited, deleted and truncated rows, and holds
-exactly the events of the transactions that committed."""
+"""The audit trail holds exactly the events of the transactions that committed, and its hash
+chain, sealed after the commit, detects edited, deleted and truncated rows."""
 
 import asyncio
+from datetime import date
 
+import httpx
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.databases import make_settings
+from tests.fixtures.servers import serve
+from tests.fixtures.vouchers import seed_redemption_load
 from voucher_service.core import audit, schema
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.db import Database
@@ -18,6 +22,7 @@ async def record_three(session: AsyncSession) -> list[AuditEvent]:
         for n in (1, 2, 3)
     ]
     await session.commit()
+    await audit.seal(session, wait=True)
     return events
 
 
@@ -89,6 +94,7 @@ class TestVerifyChain:
             current_actor.reset(actor_token)
             request_id.reset(rid_token)
         await session.commit()
+        await audit.seal(session, wait=True)
         stored = (await rows_from(session, event))[0]
         assert (stored.actor_id, stored.actor_role, stored.request_id) == (7, "admin", "req-42")
         assert stored.before == {"status": "eligible"} and stored.after == {"status": "approved"}
@@ -111,18 +117,14 @@ class TestRecordedWithItsTransaction:
         await session.commit()
         counts = [await count_events(session, a) for a in ("kept.before", "dropped", "kept.after")]
         assert counts == [1, 0, 1]
+        await audit.seal(session, wait=True)
         assert (await audit.verify_chain(session))[1] is None
 
-    async def test_a_rolled_back_transaction_leaves_the_head_alone(
-        self, session: AsyncSession
-    ) -> None:
-        head_before = (await session.execute(select(audit.AuditHead.seq))).scalar_one_or_none()
+    async def test_a_rolled_back_transaction_leaves_nothing(self, session: AsyncSession) -> None:
         audit.record(session, "never.written", "test")
         await session.rollback()
         await session.commit()
         assert await count_events(session, "never.written") == 0
-        head_after = (await session.execute(select(audit.AuditHead.seq))).scalar_one_or_none()
-        assert head_after == head_before
 
     async def test_concurrent_writers_keep_one_unbroken_chain(
         self, empty_database_url: str
@@ -141,7 +143,84 @@ class TestRecordedWithItsTransaction:
         results = await asyncio.gather(*(write(n) for n in range(30)), return_exceptions=True)
         assert sum(isinstance(r, LookupError) for r in results) == 6
         assert not [r for r in results if r is not None and not isinstance(r, LookupError)]
+        assert await audit.seal_committed(database) == 2 * 24
         async with database.sessionmaker() as session:
             count, broken = await audit.verify_chain(session)
         await database.engine.dispose()
         assert broken is None and count == 2 * 24
+
+
+class TestSealing:
+    async def test_events_wait_unsealed_until_the_sealer_chains_them(
+        self, session: AsyncSession
+    ) -> None:
+        event = audit.record(session, "cheque.issued", "voucher", 1)
+        await session.commit()
+        assert (event.seq, event.hash) == (None, None)
+        assert await audit.seal(session, wait=True) >= 1
+        head = (await session.execute(select(audit.AuditHead))).scalar_one()
+        assert event.seq == head.seq and event.hash == head.last_hash
+        assert await audit.seal(session, wait=True) == 0
+
+    async def test_large_backlogs_are_sealed_in_batches(self, empty_database_url: str) -> None:
+        database = Database.from_settings(make_settings(empty_database_url))
+        await schema.upgrade(database.engine)
+        async with database.sessionmaker() as session, session.begin():
+            for n in range(audit.SEAL_BATCH * 2 + 7):
+                audit.record(session, "backlog", "test", n)
+        assert await audit.seal_committed(database) == audit.SEAL_BATCH * 2 + 7
+        async with database.sessionmaker() as session:
+            count, broken = await audit.verify_chain(session)
+            query = select(AuditEvent.entity_id).order_by(AuditEvent.seq)
+            order = [int(n) for n in (await session.execute(query)).scalars()]  # type: ignore[arg-type]
+        await database.engine.dispose()
+        assert broken is None and count == audit.SEAL_BATCH * 2 + 7
+        assert order == sorted(order)
+
+    async def test_a_second_sealer_moves_on_instead_of_forking_the_chain(
+        self, empty_database_url: str
+    ) -> None:
+        database = Database.from_settings(make_settings(empty_database_url))
+        await schema.upgrade(database.engine)
+        async with database.sessionmaker() as session, session.begin():
+            audit.record(session, "first", "test")
+        async with database.sessionmaker() as first, first.begin():
+            assert await audit.seal(first) == 1
+            if database.engine.dialect.name == "postgresql":  # SQLite has one writer anyway
+                assert await asyncio.wait_for(audit.seal_committed(database), 5) == 0
+        async with database.sessionmaker() as session:
+            count, broken = await audit.verify_chain(session)
+        await database.engine.dispose()
+        assert broken is None and count == 1
+
+
+async def unsealed_and_total(database: Database) -> tuple[int, int]:
+    async with database.sessionmaker() as session:
+        unsealed = select(func.count()).where(AuditEvent.seq.is_(None))  # type: ignore[union-attr]
+        total = select(func.count()).select_from(AuditEvent)
+        return (await session.scalar(unsealed)) or 0, (await session.scalar(total)) or 0
+
+
+async def test_a_running_server_seals_what_commits(empty_database_url: str) -> None:
+    headers, tokens = await seed_redemption_load(empty_database_url, 2)
+    database = Database.from_settings(make_settings(empty_database_url))
+    assert (await unsealed_and_total(database))[0] > 0  # the seeded cheques' events
+    async with serve(empty_database_url, MCD_AUDIT_SEAL_SECONDS="0.2") as server:
+        async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
+            body = {
+                "token": tokens[0],
+                "coaching_date": str(date.today()),
+                "invoice_reference": "F-1",
+            }
+            assert (await client.post("/api/v1/redemptions", json=body)).status_code == 201
+        for _ in range(100):
+            unsealed, total = await unsealed_and_total(database)
+            if unsealed == 0:
+                break
+            await asyncio.sleep(0.1)
+    async with database.sessionmaker() as session:
+        redeemed = await count_events(session, "redemption.created")
+        count, broken = await audit.verify_chain(session)
+    await database.engine.dispose()
+    assert unsealed == 0 and redeemed == 1
+    assert broken is None and count == total

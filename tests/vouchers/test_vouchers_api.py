@@ -29,7 +29,7 @@ async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
     query = (
         select(AuditEvent.action)
         .where(AuditEvent.entity_type == "voucher", AuditEvent.entity_id == str(voucher_id))
-        .order_by(AuditEvent.seq)
+        .order_by(AuditEvent.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(query)).scalars())
 

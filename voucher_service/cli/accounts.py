@@ -48,9 +48,11 @@ def create_user(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+    """Seal the events not chained yet, then recompute the whole hash chain; exit 1 naming
+    the first broken row."""
 
     async def verify(db: Database) -> tuple[int, audit.ChainBreak | None]:
+        await audit.seal_committed(db, wait=True)
         async with db.sessionmaker() as session:
             return await audit.verify_chain(session)
 

@@ -1,39 +1,44 @@
 """An append-only audit trail whose rows are chained by SHA-256.
 
-Each row stores the hash of the row before it; a one-row ``audit_head`` holds the last
-sequence number and hash, so that the chain never forks and a deleted last row is noticed.
+An event is inserted in the transaction of the change it records, and so commits or rolls
+back with it; nothing is locked for it. A sealer then chains the committed events, in the
+order it finds them: each gets the next sequence number and the hash of the one before it.
+A one-row ``audit_head`` holds the last sequence number and hash, so that the chain never
+forks and a deleted last row is noticed.
 
-Events are recorded in the caller's transaction and chained when it commits: the head row
-is locked only for the commit itself, not while the rest of the transaction runs, so that
-concurrent writers do not queue behind each other. An event recorded in a savepoint that
-rolls back is dropped with it.
+Every server process runs the sealer every ``MCD_AUDIT_SEAL_SECONDS``; the head row is
+taken with ``SKIP LOCKED``, so one seals while the others move on. Chaining at commit
+instead would queue every audited transaction of the service behind that one row.
 """
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, select
-from sqlalchemy import event as orm_events
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.context import current_actor, request_id
-from voucher_service.core.db import UTCDateTime, utcnow
+from voucher_service.core.db import Database, UTCDateTime, utcnow
 
 GENESIS = "0" * 64
-PENDING = "audit.pending"
+SEAL_BATCH = 500
+log = logging.getLogger("voucher_service.audit")
 
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(unique=True)
+    # The chain: empty until the event is sealed.
+    seq: int | None = Field(default=None, unique=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_id: int | None = None
     actor_role: str = Field(max_length=20)
@@ -44,8 +49,8 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     request_id: str | None = Field(default=None, max_length=64)
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
@@ -84,11 +89,10 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Record an event in the caller's transaction: it is chained and written when that
-    transaction commits, and dropped if it rolls back."""
+    """Record an event in the caller's transaction: written with its next flush, and gone
+    if that transaction (or the savepoint it was recorded in) rolls back."""
     actor = current_actor.get()
     entry = AuditEvent(
-        seq=0,
         actor_id=actor.user_id,
         actor_role=actor.role,
         actor_label=actor.label,
@@ -98,52 +102,49 @@ def record(
         before=_jsonable(before),
         after=_jsonable(after),
         request_id=request_id.get(),
-        prev_hash="",
-        hash="",
     )
-    sync = session.sync_session
-    recorded_in = sync.get_nested_transaction() or sync.get_transaction()
-    sync.info.setdefault(PENDING, []).append((recorded_in, entry))
+    session.add(entry)
     return entry
 
 
-@orm_events.listens_for(Session, "before_commit")
-def _append_pending(session: Session) -> None:
-    """Chain the recorded events after everything else was flushed: the head row stays
-    locked from here to the end of the commit only."""
-    pending = session.info.pop(PENDING, [])
-    if not pending:
-        return
-    session.flush()
-    query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    head = session.execute(query).scalar_one()  # created by migration 0010
-    for _, entry in pending:
-        entry.seq, entry.prev_hash = head.seq + 1, head.last_hash
-        entry.hash = _digest(entry)
-        head.seq, head.last_hash = entry.seq, entry.hash
-        session.add(entry)
+async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = False) -> int:
+    """Chain up to ``limit`` events not sealed yet, oldest first, and say how many. Without
+    ``wait``, 0 at once when another sealer holds the head."""
+    head_query = select(AuditHead).where(AuditHead.id == 1).with_for_update(skip_locked=not wait)
+    head = (await session.execute(head_query)).scalar_one_or_none()  # made by migration 0010
+    if head is None:
+        return 0
+    unsealed = (
+        select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(limit)  # type: ignore[union-attr]
+    )
+    events = (await session.execute(unsealed)).scalars().all()
+    for event in events:
+        event.seq, event.prev_hash = head.seq + 1, head.last_hash
+        event.hash = _digest(event)
+        head.seq, head.last_hash = event.seq, event.hash
+    await session.flush()
+    return len(events)
 
 
-@orm_events.listens_for(Session, "after_transaction_end")
-def _drop_rolled_back(session: Session, ended: SessionTransaction) -> None:
-    """A transaction that ends with events still pending rolled back: they go with it."""
-    pending = session.info.get(PENDING)
-    if pending:
-        session.info[PENDING] = [
-            (recorded_in, entry)
-            for recorded_in, entry in pending
-            if not _inside(recorded_in, ended)
-        ]
+async def seal_committed(database: Database, *, wait: bool = False) -> int:
+    """Seal every committed event, a batch per transaction; how many were sealed."""
+    total = 0
+    while True:
+        async with database.sessionmaker() as session, session.begin():
+            sealed = await seal(session, wait=wait)
+        total += sealed
+        if sealed < SEAL_BATCH:
+            return total
 
 
-def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    if transaction is None:
-        return ended.parent is None
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
+async def keep_sealing(database: Database, interval: float) -> None:
+    """A server process's sealer, until it is cancelled; a database outage delays it."""
+    while True:
+        try:
+            await seal_committed(database)
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("audit events not sealed yet: %s", error)
+        await asyncio.sleep(interval)
 
 
 def _jsonable(data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -160,13 +161,14 @@ class ChainBreak:
 
 
 async def _events(session: AsyncSession) -> AsyncIterator[AuditEvent]:
-    result = await session.stream_scalars(select(AuditEvent).order_by(AuditEvent.seq))
+    sealed = select(AuditEvent).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)  # type: ignore[union-attr]
+    result = await session.stream_scalars(sealed)
     async for event in result:
         yield event
 
 
 async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
-    """How many events were checked, and the first break in the chain if any."""
+    """How many sealed events were checked, and the first break in the chain if any."""
     expected_prev, expected_seq, count = GENESIS, 1, 0
     async for event in _events(session):
         count += 1

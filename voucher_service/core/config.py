@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     login_window_minutes: int = 15
     max_body_bytes: int = 2_000_000
     pdf_workers: int = Field(default=2, ge=1, le=32)
+    audit_seal_seconds: float = Field(default=1.0, gt=0)
     redemption_undo_hours: int = 48
     redemption_max_failures: int = 20
     redemption_failure_window_minutes: int = 10

@@ -2,13 +2,15 @@
 network does; the expert can undo it within a window, before it is paid."""
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts import messages, registry
 from experts.errors import (
     AlreadyInPayout,
+    ExpertNotFound,
     NotYourRedemption,
     RedeemedByAnotherExpert,
     RedemptionCancelled,
@@ -25,6 +27,7 @@ from experts.models import (
 )
 from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck
 from voucher_service.core import audit
+from voucher_service.core.auth.models import User
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.errors import ServiceError
@@ -33,18 +36,40 @@ from voucher_service.vouchers.models import SPENDABLE, Voucher
 from voucher_service.vouchers.validity import paris_today
 
 
-async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: Settings) -> None:
+def _recent_failures(expert_id: Any, settings: Settings) -> ScalarSelect[int]:
     window = timedelta(minutes=settings.redemption_failure_window_minutes)
-    query = (
+    return (
         select(func.count())
         .select_from(RedemptionAttempt)
         .where(
-            RedemptionAttempt.expert_id == expert.id,
+            RedemptionAttempt.expert_id == expert_id,
             RedemptionAttempt.attempted_at >= utcnow() - window,
         )
+        .scalar_subquery()
     )
-    if (await session.execute(query)).scalar_one() >= settings.redemption_max_failures:
-        raise TooManyFailedRedemptions(retry_after=int(window.total_seconds()))
+
+
+def _refuse_when_throttled(failures: int, settings: Settings) -> None:
+    if failures >= settings.redemption_max_failures:
+        retry_after = settings.redemption_failure_window_minutes * 60
+        raise TooManyFailedRedemptions(retry_after=retry_after)
+
+
+async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: Settings) -> None:
+    failures = await session.scalar(select(_recent_failures(expert.id, settings)))
+    _refuse_when_throttled(failures or 0, settings)
+
+
+async def redeeming_expert(session: AsyncSession, user: User, settings: Settings) -> Expert:
+    """The user's expert and its refusals in the window, read in one statement; an expert
+    refused too often in the window waits (429)."""
+    query = select(Expert, _recent_failures(Expert.id, settings)).where(Expert.user_id == user.id)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise ExpertNotFound(registry.NOT_AN_EXPERT)
+    expert, failures = row
+    _refuse_when_throttled(failures, settings)
+    return expert
 
 
 async def record_refusal(

@@ -73,9 +73,8 @@ async def redeem(
     settings: AppSettings,
     key: IdempotencyKey = None,
 ) -> RedemptionPublic | Response:
-    expert = await registry.for_user(session, user)
+    expert = await redemption.redeeming_expert(session, user, settings)
     assert expert.id is not None
-    await redemption.ensure_not_throttled(session, expert, settings)
     owner = f"user:{user.id}"
     request_print = idempotency.fingerprint("POST", "redeem", body.model_dump(mode="json"))
     try:

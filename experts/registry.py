@@ -45,11 +45,14 @@ async def get(session: AsyncSession, expert_id: int) -> Expert:
     return expert
 
 
+NOT_AN_EXPERT = "Ce compte n'est rattaché à aucun expert."
+
+
 async def for_user(session: AsyncSession, user: User) -> Expert:
     query = select(Expert).where(Expert.user_id == user.id)
     expert = (await session.execute(query)).scalar_one_or_none()
     if expert is None:
-        raise ExpertNotFound("Ce compte n'est rattaché à aucun expert.")
+        raise ExpertNotFound(NOT_AN_EXPERT)
     return expert
 
 

@@ -155,6 +155,9 @@ class TestRedeem:
             await client.post(URL, json=body(f"MCD-AAAA-BBBB-{n}"), headers=headers)
         response = await client.post(URL, json=body("MCD-AAAA-BBBB-C"), headers=headers)
         assert_problem(response, 429, "too_many_failed_attempts")
+        another = await expert_headers(session, settings)
+        response = await client.post(URL, json=body("MCD-AAAA-BBBB-C"), headers=another)
+        assert_problem(response, 422, "invalid_token")  # refused, not slowed down
 
 
 class TestIdempotency:

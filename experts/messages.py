@@ -10,13 +10,13 @@ from experts.models import Expert, Redemption
 from notifications import service as notifications
 from voucher_service.core.config import Settings
 from voucher_service.programmes import service as programmes
+from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
 
 REGION_CONTACT = "moncoachdigital@maregionsud.fr"
 
 
-async def _common(session: AsyncSession, voucher: Voucher, expert: Expert) -> dict[str, Any]:
-    programme = await programmes.get(session, voucher.programme_id)
+def _common(programme: Programme, voucher: Voucher, expert: Expert) -> dict[str, Any]:
     return {
         "programme_name": programme.name,
         "programme_contact": programme.contact_email,
@@ -31,11 +31,12 @@ async def tell_redeemed(
     expert: Expert,
     redemption: Redemption,
     voucher: Voucher,
+    programme: Programme,
     cancel_until: datetime,
 ) -> None:
     """A receipt to the expert, and word to the beneficiary that the cheque was used."""
     data = {
-        **await _common(session, voucher, expert),
+        **_common(programme, voucher, expert),
         "amount_cents": redemption.amount_cents,
         "redeemed_at": redemption.redeemed_at,
     }
@@ -56,7 +57,8 @@ async def tell_redeemed(
 async def tell_cancelled(
     session: AsyncSession, expert: Expert, redemption: Redemption, voucher: Voucher
 ) -> None:
-    data = {**await _common(session, voucher, expert), "amount_cents": redemption.amount_cents}
+    programme = await programmes.get(session, voucher.programme_id)
+    data = {**_common(programme, voucher, expert), "amount_cents": redemption.amount_cents}
     await notifications.enqueue(session, "redemption_cancelled", expert.email, data)
 
 

@@ -111,13 +111,10 @@ async def redeem(
     session: AsyncSession, expert: Expert, body: RedemptionCreate, settings: Settings
 ) -> tuple[Redemption, Voucher]:
     registry.ensure_can_redeem(expert)
-    voucher = await vouchers.resolve(session, body.token, settings)
+    voucher, programme = await vouchers.resolve_with_programme(session, body.token, settings)
     assert voucher.id is not None and expert.id is not None
     # Without an amount, the whole balance; a spent cheque is then refused as such.
     amount = body.amount_cents or voucher.balance_cents or voucher.amount_cents
-    voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
-    if voucher.balance_cents + amount < voucher.amount_cents:
-        await _ensure_single_expert(session, voucher.id, expert.id)
     redemption = Redemption(
         voucher_id=voucher.id,
         expert_id=expert.id,
@@ -125,8 +122,13 @@ async def redeem(
         coaching_date=body.coaching_date,
         invoice_reference=body.invoice_reference,
     )
+    # Its id first (a refused take rolls it back): the cheque's history, the audit events
+    # and the messages then go in one flush, a statement per table.
     session.add(redemption)
     await session.flush()
+    voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
+    if voucher.balance_cents + amount < voucher.amount_cents:
+        await _ensure_single_expert(session, voucher.id, expert.id)
     audit.record(
         session,
         "redemption.created",
@@ -138,9 +140,8 @@ async def redeem(
             "invoice_reference": body.invoice_reference,
         },
     )
-    await messages.tell_redeemed(
-        session, expert, redemption, voucher, cancel_until(redemption, settings)
-    )
+    until = cancel_until(redemption, settings)
+    await messages.tell_redeemed(session, expert, redemption, voucher, programme, until)
     return redemption, voucher
 
 

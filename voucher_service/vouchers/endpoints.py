@@ -7,7 +7,6 @@ from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, Ap
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
-from voucher_service.programmes import service as programme_service
 from voucher_service.vouchers import keys, repository, service
 from voucher_service.vouchers.errors import (
     InvalidToken,
@@ -98,8 +97,7 @@ async def cancel_voucher(
 async def voucher_pdf(
     code: str, session: DbSession, settings: AppSettings, admin: AdminUser
 ) -> Response:
-    voucher = await service.resolve(session, code, settings)
-    programme = await programme_service.get(session, voucher.programme_id)
+    voucher, programme = await service.resolve_with_programme(session, code, settings)
     content = await service.render_pdf(voucher, programme, settings)
     disposition = f'inline; filename="cheque-{voucher.code}.pdf"'
     return Response(

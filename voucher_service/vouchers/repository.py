@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import SPENDABLE, Voucher, VoucherEvent, VoucherStatus
 
 
@@ -34,9 +35,17 @@ async def for_application(session: AsyncSession, application_id: int) -> Voucher
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def get_by_code(session: AsyncSession, code: str) -> Voucher | None:
-    query = select(Voucher).where(Voucher.code == code)
-    return (await session.execute(query)).scalar_one_or_none()
+async def with_programme(
+    session: AsyncSession, criterion: ColumnElement[bool]
+) -> tuple[Voucher, Programme] | None:
+    """One cheque and its programme, read in one statement."""
+    query = (
+        select(Voucher, Programme)
+        .join(Programme, Programme.id == Voucher.programme_id)  # type: ignore[arg-type]
+        .where(criterion)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 def seen_with_status(status: VoucherStatus, today: date) -> ColumnElement[bool]:

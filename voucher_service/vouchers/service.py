@@ -88,17 +88,17 @@ async def issue_voucher(
     return IssuedVoucher(voucher, voucher.token, voucher.code)
 
 
-async def _by_typed_code(session: AsyncSession, typed: str) -> Voucher:
+async def _by_typed_code(session: AsyncSession, typed: str) -> tuple[Voucher, Programme]:
     code = codes.normalise(typed)
     if code is None:
         raise InvalidToken("Ce code n'est pas un code de chèque valable : vérifiez la saisie.")
-    voucher = await repository.get_by_code(session, code)
-    if voucher is None:
+    found = await repository.with_programme(session, Voucher.code == code)
+    if found is None:
         raise VoucherNotFound(f"Aucun chèque {code}.")
-    return voucher
+    return found
 
 
-async def _by_token(session: AsyncSession, token: str) -> Voucher:
+async def _by_token(session: AsyncSession, token: str) -> tuple[Voucher, Programme]:
     try:
         signed = tokens.parse(token)
         public_key = await keys.public_key(session, signed.kid)
@@ -107,18 +107,26 @@ async def _by_token(session: AsyncSession, token: str) -> Voucher:
         claims = tokens.verify(signed, public_key)
     except tokens.TokenRefused as refused:
         raise InvalidToken(f"Jeton refusé : {refused}.") from None
-    voucher = await repository.get(session, claims.voucher_id)
-    if voucher is None:
+    found = await repository.with_programme(session, Voucher.id == claims.voucher_id)
+    if found is None:
         raise VoucherNotFound(f"Aucun chèque n°{claims.voucher_id}.")
-    if voucher.token != token:
+    if found[0].token != token:
         raise InvalidToken("Ce jeton n'est pas celui émis pour ce chèque.")
-    return voucher
+    return found
 
 
 async def resolve(session: AsyncSession, presented: str, settings: Settings) -> Voucher:
-    """The cheque that was presented: what its QR says (``{public_url}/r/{token}``, from
-    this or an earlier public address), a bare token, or the short code as a person typed
-    it. Validity is not checked here: take_amount decides it."""
+    voucher, _ = await resolve_with_programme(session, presented, settings)
+    return voucher
+
+
+async def resolve_with_programme(
+    session: AsyncSession, presented: str, settings: Settings
+) -> tuple[Voucher, Programme]:
+    """The cheque that was presented, with its programme: what its QR says
+    (``{public_url}/r/{token}``, from this or an earlier public address), a bare token, or
+    the short code as a person typed it. Validity is not checked here: take_amount decides
+    it."""
     try:
         text = tokens.presented_text(presented)
     except tokens.TokenRefused as refused:

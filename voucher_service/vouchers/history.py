@@ -21,7 +21,7 @@ def spendable_status(balance_cents: int, amount_cents: int) -> VoucherStatus:
     return VoucherStatus.partially_redeemed
 
 
-async def record(
+def record(
     session: AsyncSession,
     voucher: Voucher,
     action: str,

@@ -84,7 +84,7 @@ async def issue_voucher(
     expires_at = int(end_of_validity(valid_until).timestamp())
     claims = tokens.Claims(voucher.id, voucher.amount_cents, expires_at, kid)
     voucher.token = tokens.sign(private_key, claims)
-    await history.record(session, voucher, "issued", None)
+    history.record(session, voucher, "issued", None)
     return IssuedVoucher(voucher, voucher.token, voucher.code)
 
 
@@ -200,7 +200,7 @@ async def take_amount(
             before = history.state(
                 history.spendable_status(old_balance, voucher.amount_cents), old_balance
             )
-            await history.record(session, voucher, "redeemed", before, amount_cents=amount_cents)
+            history.record(session, voucher, "redeemed", before, amount_cents=amount_cents)
             return voucher
         refusal = await _why_not_taken(session, voucher_id, amount_cents, today)
         if refusal is not None:
@@ -245,7 +245,7 @@ async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -
     old_balance = voucher.balance_cents - amount_cents
     old_status = VoucherStatus.redeemed if old_balance == 0 else VoucherStatus.partially_redeemed
     before = history.state(old_status, old_balance)
-    await history.record(session, voucher, "redemption_undone", before, amount_cents=amount_cents)
+    history.record(session, voucher, "redemption_undone", before, amount_cents=amount_cents)
     return voucher
 
 
@@ -273,7 +273,7 @@ async def _move_all(
     vouchers = await repository.many(session, wanted)
     for voucher in vouchers:
         before = history.state(source, voucher.balance_cents)
-        await history.record(session, voucher, action, before)
+        history.record(session, voucher, action, before)
     return vouchers
 
 
@@ -314,7 +314,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     await programme_service.release_budget(session, voucher.programme_id, voucher.balance_cents)
     balance = voucher.balance_cents
     before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
-    await history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
+    history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
     programme = await programme_service.get(session, voucher.programme_id)
     await notifications.enqueue(
         session,
@@ -352,7 +352,7 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
     for voucher in vouchers:
         balance = voucher.balance_cents
         before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
-        await history.record(session, voucher, "expired", before, amount_cents=balance)
+        history.record(session, voucher, "expired", before, amount_cents=balance)
     return vouchers
 
 

@@ -1,8 +1,10 @@
 """Every error path answers in RFC 9457 problem+json with a stable code."""
 
+import pytest
 from httpx import AsyncClient
 
 from voucher_service.core.auth.models import Role
+from voucher_service.core.errors import ServiceError
 
 PROBLEM = "application/problem+json"
 
@@ -123,3 +125,10 @@ class TestNulCharacters:
 
     async def test_a_nul_in_the_query_is_refused(self, client: AsyncClient) -> None:
         assert_problem(await client.get("/api/v1/vouchers?status=%00"), 422, "invalid_character")
+
+
+def test_extensions_never_replace_the_problem_members() -> None:
+    assert ServiceError("Trop tard.", retry_after=60).to_problem()["retry_after"] == 60
+    for member in ("status", "code", "type", "title", "detail", "instance"):
+        with pytest.raises(TypeError, match=member):
+            ServiceError("Trop tard.", **{member: "x"})

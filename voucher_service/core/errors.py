@@ -31,6 +31,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+# What an error's extensions may not replace; ``errors`` is for them to give.
+RESERVED_MEMBERS = frozenset(Problem.model_fields) - {"errors"}
+
+
 class ServiceError(Exception):
     """A failure a client can understand; ``title`` is French, for people."""
 
@@ -39,6 +43,9 @@ class ServiceError(Exception):
     title: ClassVar[str] = "Requête invalide"
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        reserved = extra.keys() & RESERVED_MEMBERS
+        if reserved:
+            raise TypeError(f"{sorted(reserved)} are problem members, not extensions")
         super().__init__(detail or self.title)
         self.detail = detail
         self.extra = extra

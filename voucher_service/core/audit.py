@@ -110,9 +110,14 @@ def record(
 async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = False) -> int:
     """Chain up to ``limit`` events not sealed yet, oldest first, and say how many. Without
     ``wait``, 0 at once when another sealer holds the head."""
-    head_query = select(AuditHead).where(AuditHead.id == 1).with_for_update(skip_locked=not wait)
+    head_query = (
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update(skip_locked=not wait)
+        .execution_options(populate_existing=True)  # as locked, not as this session saw it
+    )
     head = (await session.execute(head_query)).scalar_one_or_none()  # made by migration 0010
-    if head is None:
+    if head is None:  # locked by another sealer (a missing head fails verify_chain)
         return 0
     unsealed = (
         select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(limit)  # type: ignore[union-attr]
@@ -144,6 +149,8 @@ async def keep_sealing(database: Database, interval: float) -> None:
             await seal_committed(database)
         except (SQLAlchemyError, OSError) as error:
             log.warning("audit events not sealed yet: %s", error)
+        except Exception:  # a sealer that stopped would leave every later event unsealed
+            log.exception("audit sealing failed; retrying")
         await asyncio.sleep(interval)
 
 
@@ -160,17 +167,21 @@ class ChainBreak:
     reason: str
 
 
-async def _events(session: AsyncSession) -> AsyncIterator[AuditEvent]:
-    sealed = select(AuditEvent).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)  # type: ignore[union-attr]
+async def _events(session: AsyncSession, last_seq: int) -> AsyncIterator[AuditEvent]:
+    sealed = select(AuditEvent).where(AuditEvent.seq <= last_seq).order_by(AuditEvent.seq)  # type: ignore[operator,arg-type]
     result = await session.stream_scalars(sealed)
     async for event in result:
         yield event
 
 
 async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
-    """How many sealed events were checked, and the first break in the chain if any."""
+    """How many sealed events were checked, and the first break in the chain if any. The
+    head is read first: events that a sealer chains meanwhile come after it, unchecked."""
+    head = (await session.execute(select(AuditHead))).scalar_one_or_none()
+    if head is None:
+        return 0, ChainBreak(1, None, "tête de la chaîne introuvable")
     expected_prev, expected_seq, count = GENESIS, 1, 0
-    async for event in _events(session):
+    async for event in _events(session, head.seq):
         count += 1
         if event.seq != expected_seq:
             return count, ChainBreak(expected_seq, event.id, "événement manquant avant celui-ci")
@@ -179,7 +190,6 @@ async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
         if _digest(event) != event.hash:
             return count, ChainBreak(event.seq, event.id, "contenu modifié")
         expected_prev, expected_seq = event.hash, event.seq + 1
-    head = (await session.execute(select(AuditHead))).scalar_one_or_none()
-    if head is not None and (head.seq, head.last_hash) != (expected_seq - 1, expected_prev):
+    if (head.seq, head.last_hash) != (expected_seq - 1, expected_prev):
         return count, ChainBreak(expected_seq, None, "derniers événements supprimés")
     return count, None

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
@@ -14,7 +14,13 @@ from stdnum.exceptions import ValidationError as StdnumError
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 # The test account of the bank-statement fixtures: fine for development, never for paying.
 DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
+# Its BIC in 11 characters: the branch code "XXX" is how SWIFT names a head office.
 DEVELOPMENT_DEBTOR_BIC = "AGRIFRPPXXX"
+# How the paying account's settings are checked (python-stdnum), by field.
+ACCOUNT_CHECKS = {
+    "payout_debtor_iban": ("IBAN", stdnum_iban),
+    "payout_debtor_bic": ("BIC", stdnum_bic),
+}
 
 
 class Environment(StrEnum):
@@ -91,21 +97,15 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("payout_debtor_iban")
+    @field_validator("payout_debtor_iban", "payout_debtor_bic")
     @classmethod
-    def valid_iban(cls, value: str) -> str:
+    def valid_account(cls, value: str, info: ValidationInfo) -> str:
+        kind, checker = ACCOUNT_CHECKS[str(info.field_name)]
         try:
-            return str(stdnum_iban.validate(value))
+            return str(checker.validate(value))
         except StdnumError as error:
-            raise ValueError(f"MCD_PAYOUT_DEBTOR_IBAN is not a valid IBAN ({error})") from None
-
-    @field_validator("payout_debtor_bic")
-    @classmethod
-    def valid_bic(cls, value: str) -> str:
-        try:
-            return str(stdnum_bic.validate(value))
-        except StdnumError as error:
-            raise ValueError(f"MCD_PAYOUT_DEBTOR_BIC is not a valid BIC ({error})") from None
+            variable = f"MCD_{str(info.field_name).upper()}"
+            raise ValueError(f"{variable} is not a valid {kind} ({error})") from None
 
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> Self:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experts import messages, registry
+from experts import accounting, messages, registry
 from experts.errors import (
     AlreadyInPayout,
     ExpertNotFound,
@@ -140,6 +140,7 @@ async def redeem(
             "invoice_reference": body.invoice_reference,
         },
     )
+    accounting.book_expense(session, redemption, expert, voucher.code)
     until = cancel_until(redemption, settings)
     await messages.tell_redeemed(session, expert, redemption, voucher, programme, until)
     return redemption, voucher
@@ -188,6 +189,7 @@ async def cancel(
         before={"status": "active"},
         after={"status": "cancelled"},
     )
+    await accounting.reverse_expense(session, redemption, voucher.code)
     await messages.tell_cancelled(session, expert, redemption, voucher)
     return redemption, voucher
 

@@ -13,6 +13,7 @@ from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
+from voucher_service.core.ledger import LedgerEntry
 from voucher_service.payouts.models import (
     BankStatementImport,
     PayoutBatch,
@@ -32,6 +33,7 @@ __all__ = [
     "Expert",
     "IdempotencyRecord",
     "Invitation",
+    "LedgerEntry",
     "LoginFailure",
     "Notification",
     "NotificationAttachment",

@@ -152,9 +152,22 @@ class TestWriteFec:
         with pytest.raises(InvalidJournalEntry):
             list(write_fec([entry]))
 
-    def test_entries_out_of_date_order_in_a_journal_are_refused(self) -> None:
+    def test_entries_out_of_validation_order_are_refused_across_journals(self) -> None:
         with pytest.raises(EntriesOutOfOrder):
-            list(write_fec([payout(3, "P1", 100), redemption(1, "R1", 100), payout(2, "P2", 1)]))
+            list(write_fec([payout(3, "P1", 100), redemption(2, "R1", 100)]))
+
+    def test_an_entry_dated_earlier_but_validated_later_is_written(self) -> None:
+        late = JournalEntry(
+            "BQ", "Banque", date(2027, 3, 1), "P0", "L", payout(1, "P0", 5).lines,
+            validated_on=date(2027, 3, 4),
+        )  # fmt: skip
+        table = rows([payout(3, "P1", 100), late])
+        assert [(row[2], row[3], row[15]) for row in table[1:]] == [
+            ("1", "20270303", "20270303"),
+            ("1", "20270303", "20270303"),
+            ("2", "20270301", "20270304"),
+            ("2", "20270301", "20270304"),
+        ]
 
     def test_text_never_breaks_the_columns_and_encodes_in_latin_9(self) -> None:
         entry = JournalEntry(

@@ -12,15 +12,16 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
+from experts.models import PayoutState, Redemption, RedemptionStatus
+from voucher_service.core import ledger
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
+from voucher_service.core.ledger import Account, Journal, LedgerEntry
 from voucher_service.payouts.batches import paris_day_end
 from voucher_service.payouts.csv_export import Money, write_csv
 from voucher_service.payouts.fec import FecStream, JournalEntry, Line
 from voucher_service.payouts.models import PayoutItem, PayoutTransfer, TransferStatus
-from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher, VoucherStatus
 
 # Rows formatted between two awaits: small, so that the requests served by the same process
@@ -186,113 +187,68 @@ async def reconciliation_csv(session: AsyncSession, start: date, end: date) -> A
 # FEC
 
 
+JOURNAL_LABELS = {
+    Journal.commitments: "Engagements",
+    Journal.expenses: "Prestations chèques",
+    Journal.bank: "Banque",
+}
+ACCOUNT_LABELS = {
+    Account.commitment: "Engagements chèques",
+    Account.programme: "Enveloppe programme",
+    Account.expense: "Subventions chèques numériques",
+    Account.supplier: "Fournisseurs",
+    Account.bank: "Banque",
+}
+
+
 async def journal_entries(
     session: AsyncSession, start: date, end: date, settings: Settings
 ) -> AsyncIterator[list[JournalEntry]]:
-    """Commitments, then expenses, then payments, each journal in date order, in chunks."""
-    since, until = paris_day_start(start), paris_day_end(end)
-
-    commitments = (
-        select(Voucher, Programme.name)
-        .join(Programme, Programme.id == Voucher.programme_id)  # type: ignore[arg-type]
-        .where(Voucher.issued_at >= since, Voucher.issued_at < until)  # type: ignore[arg-type, operator]
-        .order_by(Voucher.issued_at, Voucher.id)  # type: ignore[arg-type]
-    )
-    async for rows in (await session.stream(commitments)).partitions(CHUNK):
-        yield [_commitment(voucher, name, settings) for voucher, name in rows]
-
-    expenses = (
-        select(Redemption, Voucher.code, Expert.legal_name)
-        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
-        .join(Expert, Expert.id == Redemption.expert_id)  # type: ignore[arg-type]
-        .where(
-            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
-            Redemption.redeemed_at >= since,  # type: ignore[arg-type, operator]
-            Redemption.redeemed_at < until,  # type: ignore[arg-type, operator]
-        )
-        .order_by(Redemption.redeemed_at, Redemption.id)  # type: ignore[arg-type]
-    )
-    async for rows in (await session.stream(expenses)).partitions(CHUNK):
-        yield [_expense(r, code, name, settings) for r, code, name in rows]
-
-    payments = (
-        select(PayoutTransfer)
-        .where(
-            PayoutTransfer.status == TransferStatus.settled,  # type: ignore[arg-type]
-            PayoutTransfer.settled_at >= since,  # type: ignore[arg-type, operator]
-            PayoutTransfer.settled_at < until,  # type: ignore[arg-type, operator]
-        )
-        .order_by(PayoutTransfer.settled_at, PayoutTransfer.id)  # type: ignore[arg-type]
-    )
-    async for rows in (await session.stream(payments)).scalars().partitions(CHUNK):
-        yield [_payment(t, settings) for t in rows]
+    """The ledger's entries dated in the period, in the order they were booked, in chunks:
+    an entry booked later (a reversal, a late bank statement) comes after every line
+    already exported, so earlier exports of the period stay a prefix of later ones."""
+    query = ledger.entries_between(start, end).execution_options(yield_per=CHUNK)
+    async for rows in (await session.stream(query)).scalars().partitions(CHUNK):
+        yield [_journal_entry(entry, settings) for entry in rows]
 
 
-def _aux(expert_id: int) -> str:
-    return f"E{expert_id:06d}"
+def _account_number(account: Account, settings: Settings) -> str:
+    numbers = {
+        Account.commitment: settings.account_commitment,
+        Account.programme: settings.account_programme,
+        Account.expense: settings.account_expense,
+        Account.supplier: settings.account_supplier,
+        Account.bank: settings.account_bank,
+    }
+    return numbers[account]
 
 
-def _commitment(voucher: Voucher, programme: str, settings: Settings) -> JournalEntry:
-    cents = voucher.amount_cents
+def _journal_entry(entry: LedgerEntry, settings: Settings) -> JournalEntry:
+    cents = entry.amount_cents
+    debit, credit = entry.debit_account, entry.credit_account
     return JournalEntry(
-        journal_code="ENG",
-        journal_label="Engagements",
-        date=_paris_date(voucher.issued_at),
-        piece_ref=voucher.code,
-        label=f"Chèque {voucher.code} {voucher.company_name}",
-        lines=[
-            Line(settings.account_commitment, "Engagements chèques", debit_cents=cents),
-            Line(
-                settings.account_programme,
-                "Enveloppe programme",
-                credit_cents=cents,
-                aux_account=f"P{voucher.programme_id:06d}",
-                aux_label=programme,
-            ),
-        ],
-    )
-
-
-def _expense(redemption: Redemption, code: str, expert: str, settings: Settings) -> JournalEntry:
-    cents, aux = redemption.amount_cents, _aux(redemption.expert_id)
-    return JournalEntry(
-        journal_code="ACH",
-        journal_label="Prestations chèques",
-        date=_paris_date(redemption.redeemed_at),
-        piece_ref=redemption.invoice_reference,
-        label=f"Chèque {code} prestation",
-        lines=[
-            Line(settings.account_expense, "Subventions chèques numériques", debit_cents=cents),
-            Line(
-                settings.account_supplier,
-                "Fournisseurs",
-                credit_cents=cents,
-                aux_account=aux,
-                aux_label=expert,
-            ),
-        ],
-    )
-
-
-def _payment(transfer: PayoutTransfer, settings: Settings) -> JournalEntry:
-    assert transfer.settled_at is not None
-    cents, aux = transfer.amount_cents, _aux(transfer.expert_id)
-    return JournalEntry(
-        journal_code="BQ",
-        journal_label="Banque",
-        date=_paris_date(transfer.settled_at),
-        piece_ref=transfer.end_to_end_id,
-        label=f"Virement {transfer.end_to_end_id}",
+        journal_code=entry.journal.value,
+        journal_label=JOURNAL_LABELS[entry.journal],
+        date=entry.entry_date,
+        piece_ref=entry.piece_ref,
+        label=entry.label,
         lines=[
             Line(
-                settings.account_supplier,
-                "Fournisseurs",
+                _account_number(debit, settings),
+                ACCOUNT_LABELS[debit],
                 debit_cents=cents,
-                aux_account=aux,
-                aux_label=transfer.creditor_name,
+                aux_account=entry.debit_aux,
+                aux_label=entry.debit_aux_label,
             ),
-            Line(settings.account_bank, "Banque", credit_cents=cents),
+            Line(
+                _account_number(credit, settings),
+                ACCOUNT_LABELS[credit],
+                credit_cents=cents,
+                aux_account=entry.credit_aux,
+                aux_label=entry.credit_aux_label,
+            ),
         ],
+        validated_on=ledger.paris_day(entry.booked_at),
     )
 
 

@@ -4,7 +4,8 @@ Article A47 A-1 of the Livre des procédures fiscales fixes the format: one row 
 accounting line, the 18 columns below in that order, a header row naming them, one
 separator ('|' here), dates as AAAAMMJJ, amounts with a decimal comma and no thousands
 separator. Entries (``EcritureNum``) are numbered per journal in date order without a
-gap, and each one balances. The writer streams: a year of entries is never held at once.
+gap, the file in the order of validation (``ValidDate``), and each one balances. The
+writer streams: a year of entries is never held at once.
 
 The text is kept within ISO-8859-15 (one of the character sets the article allows), so
 that ``"".join(write_fec(...)).encode(FEC_ENCODING)`` cannot fail.
@@ -171,20 +172,26 @@ def _fec_entry(entry: JournalEntry, number: int, line: Line) -> FecEntry:
 
 
 class _JournalNumbering:
-    """Gapless numbers per journal, refusing an entry dated before the journal's last."""
+    """Gapless numbers per journal, the file in the order of validation: an entry validated
+    before the one written last is refused (its own date may be earlier, as when a bank
+    booking of the 31st is imported on the 2nd)."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[int, date]] = {}
+        self._last: dict[str, int] = {}
+        self._validated: date | None = None
 
     def next_number(self, entry: JournalEntry) -> int:
-        number, last_date = self._last.get(entry.journal_code, (0, entry.date))
-        if entry.date < last_date:
+        validated = entry.validated_on or entry.date
+        if self._validated is not None and validated < self._validated:
             raise EntriesOutOfOrder(
-                f"Journal {entry.journal_code} : la pièce {entry.piece_ref} du {entry.date} "
-                f"vient après une écriture du {last_date}."
+                f"Journal {entry.journal_code} : la pièce {entry.piece_ref} validée le "
+                f"{validated:%d/%m/%Y} vient après une écriture validée le "
+                f"{self._validated:%d/%m/%Y}."
             )
-        self._last[entry.journal_code] = (number + 1, entry.date)
-        return number + 1
+        self._validated = validated
+        number = self._last.get(entry.journal_code, 0) + 1
+        self._last[entry.journal_code] = number
+        return number
 
 
 def _check_balanced(entry: JournalEntry) -> None:

@@ -18,7 +18,7 @@ from notifications import service as notifications
 from voucher_service.core import audit
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
-from voucher_service.payouts import camt
+from voucher_service.payouts import accounting, camt
 from voucher_service.payouts.batches import release_items
 from voucher_service.payouts.errors import StatementAlreadyImporting
 from voucher_service.payouts.models import (
@@ -96,7 +96,7 @@ async def _import_one(
         )
         executed_on = entry.booking_date or utcnow().astimezone(PARIS).date()
         if entry.is_return or entry.status == "RJCT":
-            done = await _returns(session, entry)
+            done = await _returns(session, entry, executed_on)
             result.returned += [t.end_to_end_id for t in done]
             line.note = (
                 f"Retour ({entry.return_reason or entry.status}) : "
@@ -181,7 +181,9 @@ async def _debits(session: AsyncSession, entry: camt.Entry) -> tuple[list[Payout
     return found, "; ".join(notes)[:300]
 
 
-async def _returns(session: AsyncSession, entry: camt.Entry) -> list[PayoutTransfer]:
+async def _returns(
+    session: AsyncSession, entry: camt.Entry, booked_on: date
+) -> list[PayoutTransfer]:
     done = []
     for tx in entry.transactions:
         if not tx.end_to_end_id:
@@ -189,7 +191,7 @@ async def _returns(session: AsyncSession, entry: camt.Entry) -> list[PayoutTrans
         transfer = await _transfer_by_e2e(session, tx.end_to_end_id)
         if transfer is None or transfer.status is TransferStatus.returned:
             continue
-        await return_transfer(session, transfer, tx.return_reason or entry.return_reason)
+        await return_transfer(session, transfer, tx.return_reason or entry.return_reason, booked_on)
         done.append(transfer)
     return done
 
@@ -235,6 +237,7 @@ async def settle_transfer(
             payable.append(voucher_id)
     if payable:
         await vouchers.mark_paid(session, payable)
+    accounting.book_payment(session, transfer, executed_on)
     audit.record(
         session,
         "payout_transfer.settled",
@@ -278,7 +281,7 @@ async def _notify(
 
 
 async def return_transfer(
-    session: AsyncSession, transfer: PayoutTransfer, reason: str | None
+    session: AsyncSession, transfer: PayoutTransfer, reason: str | None, booked_on: date
 ) -> None:
     """The bank sent the money back: the redemptions are unpaid again, free for a new batch."""
     assert transfer.id is not None
@@ -298,6 +301,7 @@ async def return_transfer(
         unpaid = list((await session.execute(query)).scalars())
         if unpaid:
             await vouchers.mark_unpaid(session, unpaid)
+        await accounting.reverse_payment(session, transfer, booked_on)
     audit.record(
         session,
         "payout_transfer.returned",

@@ -20,7 +20,15 @@ from voucher_service.core.db import utcnow
 from voucher_service.core.errors import Conflict, ServiceError
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
-from voucher_service.vouchers import codes, history, keys, pdf_workers, repository, tokens
+from voucher_service.vouchers import (
+    accounting,
+    codes,
+    history,
+    keys,
+    pdf_workers,
+    repository,
+    tokens,
+)
 from voucher_service.vouchers.errors import (
     AlreadyRedeemed,
     InsufficientBalance,
@@ -85,6 +93,7 @@ async def issue_voucher(
     claims = tokens.Claims(voucher.id, voucher.amount_cents, expires_at, kid)
     voucher.token = tokens.sign(private_key, claims)
     history.record(session, voucher, "issued", None)
+    accounting.book_commitment(session, voucher, programme.name)
     return IssuedVoucher(voucher, voucher.token, voucher.code)
 
 
@@ -315,6 +324,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     balance = voucher.balance_cents
     before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
     history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
+    await accounting.release_balance(session, voucher, "cancelled")
     programme = await programme_service.get(session, voucher.programme_id)
     await notifications.enqueue(
         session,
@@ -353,6 +363,7 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
         balance = voucher.balance_cents
         before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
         history.record(session, voucher, "expired", before, amount_cents=balance)
+        await accounting.release_balance(session, voucher, "expired")
     return vouchers
 
 

@@ -1,12 +1,14 @@
+import string
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 
 import pytest
 import xmlschema
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from text_unidecode import unidecode
 
 from voucher_service.payouts import sepa
 from voucher_service.payouts.errors import InvalidSepaFile, InvalidTransfer
@@ -17,7 +19,7 @@ from voucher_service.payouts.sepa import (
     build_credit_transfers,
     end_to_end_id,
     remittance_text,
-    transliterate,
+    sepa_text,
 )
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -25,6 +27,11 @@ REGION = Debtor(
     "Région Sud – Provence-Alpes-Côte d'Azur", "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX"
 )
 CREATED_AT = datetime(2027, 2, 27, 8, 30, 15, tzinfo=UTC)
+# Any character but control ones and line separators (refused, not cleaned) and lone
+# surrogates
+PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
+EPC_SET = set(string.ascii_letters + string.digits + "/-?:().,'+ ")
+PAIN_001 = xmlschema.XMLSchema(str(resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"))
 EXECUTION = date(2027, 3, 1)
 
 
@@ -117,10 +124,11 @@ class TestBuildCreditTransfers:
     def test_names_are_transliterated_as_predicted(self) -> None:
         document = build()
         names = texts(document, ".//p:Cdtr/p:Nm")
-        assert names == [transliterate(t.creditor_name) for t in transfers()]
+        assert names == [sepa_text(t.creditor_name, 70) for t in transfers()]
         assert names[0] == "Societe Generale Conseil"
         assert names[2] == "AEro Strasse"
-        assert len(names[1]) == 70
+        assert names[1].startswith("Helene Muller-Ludenscheidt OEnologie + Strategie")
+        assert len(names[1]) <= 70
         assert texts(document, ".//p:Dbtr/p:Nm") == ["Region Sud - Provence-Alpes-Cote d'Azur"]
 
     def test_bad_iban_and_bic_are_refused_by_field(self) -> None:
@@ -258,7 +266,7 @@ class TestIdentifiers:
             end_to_end_id(0, 1)
 
 
-class TestTransliterate:
+class TestSepaText:
     @pytest.mark.parametrize(
         ("name", "sent"),
         [
@@ -266,7 +274,56 @@ class TestTransliterate:
             ("L'Œuvre Cœur d'Azur", "L'OEuvre Coeur d'Azur"),
             ("Conseil Numérique – Côte Bleue", "Conseil Numerique - Cote Bleue"),
             ("Expert", "Expert"),
+            ("Dupont & Fils <SARL>", "Dupont + Fils SARL"),
+            ("Facture #12 ; 50 % @ [x]_y", "Facture 12 , 50 (x)-y"),
+            ("«Conseil»  \u00a0 “Numérique”!", "Conseil 'Numerique'."),
+            ("Prix : 5 €", "Prix : 5 EUR"),
         ],
     )
-    def test_accents_are_spelt_out(self, name: str, sent: str) -> None:
-        assert transliterate(name) == sent
+    def test_only_the_epc_basic_latin_set_is_kept(self, name: str, sent: str) -> None:
+        assert sepa_text(name, 70) == sent
+
+    def test_the_cut_leaves_no_trailing_space(self) -> None:
+        assert sepa_text("Conseil Numérique", 8) == "Conseil"
+
+    @given(st.text(), st.integers(min_value=1, max_value=140))
+    def test_any_text_comes_out_in_the_set(self, text: str, limit: int) -> None:
+        sent = sepa_text(text, limit)
+        assert set(sent) <= EPC_SET and len(sent) <= limit
+        assert sent == sent.strip() and "  " not in sent
+        assert sepa_text(sent, limit) == sent
+
+    @settings(max_examples=40, deadline=None)
+    @given(PRINTABLE, PRINTABLE, PRINTABLE)
+    def test_any_names_and_remittance_make_a_valid_file(
+        self, debtor: str, creditor: str, remittance: str
+    ) -> None:
+        debtor, creditor, remittance = f"D{debtor}", f"C{creditor}", f"R{remittance}"
+        assume(len(unidecode(remittance)) <= 140)
+        transfer = Transfer("MCD-1", creditor, REGION.iban, REGION.bic, 100, remittance)
+        document = build_credit_transfers(
+            Debtor(debtor, REGION.iban, REGION.bic),
+            [transfer],
+            message_id="M",
+            execution_date=EXECUTION,
+            created_at=CREATED_AT,
+        )
+        PAIN_001.validate(document.decode())
+        for path in (".//p:Dbtr/p:Nm", ".//p:Cdtr/p:Nm", ".//p:RmtInf/p:Ustrd"):
+            [text] = texts(document, path)
+            assert set(text) <= EPC_SET
+
+    def test_every_text_of_the_file_is_in_the_set(self) -> None:
+        transfer = Transfer(
+            "MCD-1", "Dupont & Fils_#1", REGION.iban, REGION.bic, 100, "Facture n°12; 50%"
+        )
+        document = build_credit_transfers(
+            Debtor("Région <Sud> & Co", REGION.iban, REGION.bic),
+            [transfer],
+            message_id="M",
+            execution_date=EXECUTION,
+            created_at=CREATED_AT,
+        )
+        assert texts(document, ".//p:Dbtr/p:Nm") == ["Region Sud + Co"]
+        assert texts(document, ".//p:Cdtr/p:Nm") == ["Dupont + Fils- 1"]
+        assert texts(document, ".//p:RmtInf/p:Ustrd") == ["Facture ndeg12, 50"]

@@ -49,6 +49,12 @@ async def voucher_status(session: AsyncSession, redemption: Redemption) -> Vouch
     return voucher.status
 
 
+async def code_of(session: AsyncSession, redemption: Redemption) -> str:
+    voucher = await session.get(Voucher, redemption.voucher_id)
+    assert voucher is not None
+    return voucher.code
+
+
 def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransfer:
     return next(t for t in transfers if t.expert_id == expert.id)
 
@@ -62,6 +68,10 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
     first = transfer_of(transfers, two_experts["first"])
     assert first.amount_cents == 200_000 + 50_000
     assert first.creditor_name == "Hélène Conseil Numérique"
+    codes = [await code_of(session, two_experts[key]) for key in ("r1", "r2")]
+    assert first.remittance == (
+        f"Factures FA-{codes[0]}, FA-{codes[1]} - Cheques {codes[0]}, {codes[1]}"
+    )
     assert transfer_of(transfers, two_experts["second"]).amount_cents == 200_000
     for key in ("r1", "r2", "r3"):
         assert await state_of(session, two_experts[key]) is PayoutState.batched
@@ -234,6 +244,10 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     assert len(mine) == 1
     message = rendering.render("payout_sent", payload.decode(mine[0].data))
     assert "2 500,00" in message.text or "2500,00" in message.text.replace("\u202f", "")
+    for key in ("r1", "r2"):
+        code = await code_of(session, two_experts[key])
+        assert f"- {code} (votre facture FA-{code}) :" in message.text
+        assert f"Votre facture FA-{code}" in message.html
 
     [again] = await statements.import_statement(session, data)
     assert again.already_imported and again.settled == [] and again.returned == []

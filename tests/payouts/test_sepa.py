@@ -43,7 +43,7 @@ def transfers() -> list[Transfer]:
             "FR1420041010050500013M02606",
             "PSSTFRPPMAR",
             200000,
-            remittance_text(["MCD-7K3Q-9XPA"]),
+            remittance_text(["FA-2027-001"], ["MCD-7K3Q-9XPA"]),
         ),
         Transfer(
             end_to_end_id(42, 8),
@@ -51,7 +51,7 @@ def transfers() -> list[Transfer]:
             "fr76 3000 1007 9412 3456 7890 185",
             "bdfefrpp",
             400050,
-            remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]),
+            remittance_text(["FA 12", "FA 13"], ["MCD-AAAA-1111", "MCD-BBBB-2222"]),
         ),
         Transfer(
             end_to_end_id(42, 9), "Ærø Straße", "DE89370400440532013000", "COBADEFFXXX", 1, "x"
@@ -94,8 +94,8 @@ class TestBuildCreditTransfers:
             "MCD-B000042-E000009",
         ]
         assert texts(document, ".//p:RmtInf/p:Ustrd") == [
-            "MCD-7K3Q-9XPA",
-            "MCD-AAAA-1111 MCD-BBBB-2222",
+            "Facture FA-2027-001 - Cheque MCD-7K3Q-9XPA",
+            "Factures FA 12, FA 13 - Cheques MCD-AAAA-1111, MCD-BBBB-2222",
             "x",
         ]
 
@@ -224,35 +224,72 @@ class TestBuildCreditTransfers:
 
 
 class TestRemittanceText:
-    def test_codes_that_fit_are_all_listed(self) -> None:
-        assert remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]) == "MCD-AAAA-1111 MCD-BBBB-2222"
+    def test_invoice_references_come_first_then_the_cheque_codes(self) -> None:
+        assert remittance_text(["FA-2027-001"], ["MCD-7K3Q-9XPA"]) == (
+            "Facture FA-2027-001 - Cheque MCD-7K3Q-9XPA"
+        )
+        assert remittance_text(["F 1", "F 2"], ["MCD-AAAA-1111", "MCD-BBBB-2222"]) == (
+            "Factures F 1, F 2 - Cheques MCD-AAAA-1111, MCD-BBBB-2222"
+        )
 
-    def test_a_long_list_is_cut_between_codes_with_the_count_left_out(self) -> None:
-        codes = [f"MCD-{n:04d}-ABCD" for n in range(30)]
-        text = remittance_text(codes)
-        assert text.endswith(" +21")
-        assert text.split()[:-1] == codes[:9]
+    def test_each_reference_and_code_is_listed_once(self) -> None:
+        # two partial redemptions of one cheque, one invoice for two cheques
+        text = remittance_text(["F-1", "F-1", "F-2"], ["MCD-AAAA", "MCD-AAAA", "MCD-BBBB"])
+        assert text == "Factures F-1, F-2 - Cheques MCD-AAAA, MCD-BBBB"
+
+    def test_references_are_in_the_epc_set(self) -> None:
+        text = remittance_text(["Fact. n°12 & 13", "#%@"], ["MCD-AAAA"])
+        assert text == "Facture Fact. ndeg12 + 13 - Cheque MCD-AAAA"
+
+    def test_references_that_do_not_fit_end_with_the_count_and_leave_out_the_codes(
+        self,
+    ) -> None:
+        references = [f"FACTURE-2027-{n:04d}" for n in range(20)]
+        text = remittance_text(references, ["MCD-AAAA-1111"])
+        assert text == "Factures " + ", ".join(references[:6]) + " +14 autres"
         assert len(text) <= 140
+        assert remittance_text([*references[:6], "X" * 20], ["MCD-AAAA-1111"]).endswith(" +1 autre")
 
-    def test_exactly_140_characters_needs_no_suffix(self) -> None:
-        codes = ["A" * 69, "B" * 70]
-        assert remittance_text(codes) == " ".join(codes)
+    def test_codes_fill_what_room_is_left_with_their_count(self) -> None:
+        codes = [f"MCD-{n:04d}-ABCD" for n in range(10)]
+        text = remittance_text(["F" * 64], codes)
+        assert text == "Facture " + "F" * 64 + " - Cheques " + ", ".join(codes[:3]) + " +7 autres"
 
-    def test_the_suffix_can_push_out_one_more_code(self) -> None:
-        codes = ["A" * 69, "B" * 68, "CC", "D"]
-        assert remittance_text(codes) == "A" * 69 + " +3"
+    def test_codes_are_left_out_when_not_even_one_fits(self) -> None:
+        references = ["F" * 64, "G" * 50]
+        assert remittance_text(references, ["MCD-AAAA-1111"]) == "Factures " + ", ".join(references)
 
-    @given(st.lists(st.from_regex(r"MCD-[A-Z0-9]{1,30}", fullmatch=True), max_size=60))
-    def test_always_fits_and_accounts_for_every_code(self, codes: list[str]) -> None:
-        text = remittance_text(codes)
-        assert len(text) <= 140
-        words = text.split()
-        if words and words[-1].startswith("+"):
-            shown, hidden = words[:-1], int(words[-1][1:])
-        else:
-            shown, hidden = words, 0
-        assert shown == codes[: len(shown)]
-        assert len(shown) + hidden == len(codes)
+    def test_exactly_140_characters(self) -> None:
+        references = ["F" * 64, "G" * 47]
+        text = remittance_text(references, ["MCD-AAAA"])
+        assert len(text) == 140 and text.endswith(" - Cheque MCD-AAAA")
+        assert remittance_text(["F" * 64, "G" * 48], ["MCD-AAAA"]).endswith("G" * 48)
+
+    def test_without_references_only_the_codes(self) -> None:
+        assert remittance_text([], ["MCD-AAAA", "MCD-BBBB"]) == "Cheques MCD-AAAA, MCD-BBBB"
+
+    @given(
+        st.lists(st.text(max_size=64), max_size=30),
+        st.lists(st.from_regex(r"MCD-[A-Z0-9]{4}-[A-Z0-9]{4}", fullmatch=True), max_size=30),
+    )
+    def test_always_fits_and_accounts_for_every_reference(
+        self, invoices: list[str], codes: list[str]
+    ) -> None:
+        text = remittance_text(invoices, codes)
+        assert len(text) <= 140 and set(text) <= EPC_SET
+        references = list(dict.fromkeys(r for i in invoices if (r := sepa_text(i, 64))))
+        if not references:
+            assert text.startswith("Cheque") or not codes
+            return
+        heads = [listed(references, shown) for shown in range(1, len(references) + 1)]
+        assert text in heads or text.startswith(f"{heads[-1]} - Cheque")
+
+
+def listed(references: list[str], shown: int) -> str:
+    hidden = len(references) - shown
+    more = f" +{hidden} autre{'s' if hidden > 1 else ''}" if hidden > 0 else ""
+    label = "Factures" if len(references) > 1 else "Facture"
+    return f"{label} {', '.join(references[:shown])}{more}"
 
 
 class TestIdentifiers:

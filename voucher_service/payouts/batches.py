@@ -99,7 +99,9 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
                     creditor_name=expert.legal_name,
                     iban=expert.iban,
                     bic=expert.bic,
-                    remittance=sepa.remittance_text([r.code for r in group]),
+                    remittance=sepa.remittance_text(
+                        [r.redemption.invoice_reference for r in group], [r.code for r in group]
+                    ),
                 )
                 session.add(transfer)
                 await session.flush()

@@ -33,6 +33,8 @@ NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
 MAX_ID_LENGTH = 35
 MAX_NAME_LENGTH = 70
 MAX_REMITTANCE_LENGTH = 140
+MAX_INVOICE_REFERENCE_LENGTH = 64  # as the expert may type it
+REMITTANCE_SEPARATOR = " - "
 MAX_AMOUNT_CENTS = 99_999_999_999  # 999 999 999,99 €: the EPC ceiling for one transfer
 SEPA_REFERENCE = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]{1,35}")
 CREATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -79,27 +81,40 @@ def sepa_text(text: str, limit: int) -> str:
     return " ".join(kept.split())[:limit].rstrip()
 
 
-def remittance_text(codes: Sequence[str]) -> str:
-    """The cheque codes a transfer pays, within the 140 characters of a remittance.
+def remittance_text(invoices: Sequence[str], cheque_codes: Sequence[str]) -> str:
+    """What the expert's bank shows: the invoice references first, then the cheque codes
+    if there is room, within 140 characters of the EPC set and each listed once.
 
-    When they do not all fit, the list is cut between two codes and ends with '+N', the
-    number of codes left out: 'MCD-AAAA MCD-BBBB +3'.
+    'Factures FA-12, FA-13 - Cheques MCD-7K3Q-9XPA, MCD-4MZT-2WQE'. References that do not
+    all fit end with the count left out ('Factures FA-1, FA-2 +3 autres') and leave no room
+    for codes; codes come after complete references, as many as fit with the same count,
+    and not at all when not even one fits.
     """
-    for shown in range(_codes_that_fit(codes), -1, -1):
-        hidden = len(codes) - shown
-        text = " ".join([*codes[:shown], f"+{hidden}"] if hidden else codes)
-        if len(text) <= MAX_REMITTANCE_LENGTH:
-            return text
-    raise AssertionError("'+N' alone always fits")  # pragma: no cover
+    references = _unique([sepa_text(i, MAX_INVOICE_REFERENCE_LENGTH) for i in invoices])
+    text, shown = _listing("Facture", references, MAX_REMITTANCE_LENGTH)
+    if shown < len(references):
+        return text
+    prefix = text + REMITTANCE_SEPARATOR if text else ""
+    codes = _unique([sepa_text(code, MAX_ID_LENGTH) for code in cheque_codes])
+    cheques, _ = _listing("Cheque", codes, MAX_REMITTANCE_LENGTH - len(prefix))
+    return prefix + cheques if cheques else text
 
 
-def _codes_that_fit(codes: Sequence[str]) -> int:
-    length = -1
-    for count, code in enumerate(codes):
-        length += 1 + len(code)
-        if length > MAX_REMITTANCE_LENGTH:
-            return count
-    return len(codes)
+def _listing(noun: str, items: Sequence[str], room: int) -> tuple[str, int]:
+    """'Factures A, B +3 autres' and how many items it shows: as many as fit in ``room``,
+    at least one, else ('', 0)."""
+    label = noun + ("s" if len(items) > 1 else "")
+    for shown in range(len(items), 0, -1):
+        hidden = len(items) - shown
+        more = f" +{hidden} autre{'s' if hidden > 1 else ''}" if hidden else ""
+        text = f"{label} {', '.join(items[:shown])}{more}"
+        if len(text) <= room:
+            return text, shown
+    return "", 0
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return [item for item in dict.fromkeys(items) if item]
 
 
 def batch_message_id(batch_id: int) -> str:

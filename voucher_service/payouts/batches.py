@@ -275,15 +275,27 @@ async def sepa_file(
         created_at=created_at,
     )
     if batch.status is BatchStatus.draft:
-        batch.status = BatchStatus.exported
-        batch.exported_at = utcnow()
-        await session.flush()
+        await _mark_exported(session, batch)
+    return document
+
+
+async def _mark_exported(session: AsyncSession, batch: PayoutBatch) -> None:
+    """Draft to exported, recorded once however many first downloads run at a time."""
+    moved = await session.execute(
+        update(PayoutBatch)
+        .where(
+            PayoutBatch.id == batch.id,  # type: ignore[arg-type]
+            PayoutBatch.status == BatchStatus.draft,  # type: ignore[arg-type]
+        )
+        .values(status=BatchStatus.exported, exported_at=utcnow())
+    )
+    await session.refresh(batch, ["status", "exported_at"])
+    if moved.rowcount:  # type: ignore[attr-defined]
         audit.record(
             session,
             "payout_batch.exported",
             "payout_batch",
-            batch_id,
+            batch.id,
             before={"status": BatchStatus.draft.value},
             after={"status": BatchStatus.exported.value, "message_id": batch.message_id},
         )
-    return document

@@ -77,3 +77,17 @@ class TestMailSettings:
         monkeypatch.setenv("MCD_SMTP_TLS", "none")
         settings = make()
         assert (settings.mail_max_attempts, settings.smtp_tls) == (3, "none")
+
+
+class TestPayoutCutOffHour:
+    def test_defaults_to_14_and_comes_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert make().payout_cutoff_hour == 14
+        monkeypatch.setenv("MCD_PAYOUT_CUTOFF_HOUR", "0")
+        assert make().payout_cutoff_hour == 0
+
+    @pytest.mark.parametrize("value", ["24", "-1", "midi", "12.5", "", 12.5, True])
+    def test_a_value_that_is_not_an_hour_names_its_variable(self, value: object) -> None:
+        with pytest.raises(ValidationError, match="MCD_PAYOUT_CUTOFF_HOUR"):
+            make(payout_cutoff_hour=value)

@@ -71,8 +71,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "total_cents": 400_000,
         "executed_on": date(2027, 4, 2),
         "cheques": [
-            {"code": "MCD-7K3Q-9PXA", "amount_cents": 200_000},
-            {"code": "MCD-4MZT-2WQE", "amount_cents": 200_000},
+            {"code": "MCD-7K3Q-9PXA", "amount_cents": 200_000, "invoice_reference": "FA-2027-0412"},
+            {"code": "MCD-4MZT-2WQE", "amount_cents": 200_000, "invoice_reference": "FA-2027-0413"},
         ],
     },
     "expert_invitation": {

@@ -8,6 +8,8 @@ from tests.payouts.conftest import TODAY
 from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
+from voucher_service.core.formatting import french_date
+from voucher_service.payouts.business_days import requested_execution_date
 from voucher_service.payouts.models import PayoutBatch
 
 PAGE = "/accounting"
@@ -45,6 +47,12 @@ async def test_an_accountant_pays_the_experts_from_the_page(
     assert sepa.status_code == 200 and b"pain.001.001.03" in sepa.content
     batch = await session.get(PayoutBatch, batch_id)
     assert batch is not None
+    await session.refresh(batch)
+    assert batch.file_created_at is not None
+    execution = requested_execution_date(batch.file_created_at, settings.payout_cutoff_hour)
+    assert f"<ReqdExctnDt>{execution.isoformat()}</ReqdExctnDt>" in sepa.text
+    listing = await client.get(PAGE, headers=HTML)
+    assert f"exécution demandée le {french_date(execution)}" in listing.text
     statement = build_statement(
         [StatementEntry(batch.total_cents, batch_message_id=batch.message_id)],
         statement_id=f"STMT-PAGE-{batch_id}",

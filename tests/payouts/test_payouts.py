@@ -1,7 +1,7 @@
 """Payout batches end to end, on both databases: redemptions → batch → SEPA file →
 bank statement → paid cheques."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 
@@ -20,7 +20,9 @@ from tests.payouts.camt_builder import StatementEntry, StatementTransaction, bui
 from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
+from voucher_service.core.formatting import PARIS
 from voucher_service.payouts import batches, statements
+from voucher_service.payouts.business_days import requested_execution_date
 from voucher_service.payouts.errors import BatchNotCancellable, NothingToPay
 from voucher_service.payouts.models import (
     BatchStatus,
@@ -30,6 +32,7 @@ from voucher_service.payouts.models import (
     TransferStatus,
 )
 from voucher_service.vouchers.models import Voucher, VoucherStatus
+from voucher_service.vouchers.validity import paris_today
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 
@@ -46,6 +49,12 @@ async def voucher_status(session: AsyncSession, redemption: Redemption) -> Vouch
     return voucher.status
 
 
+async def code_of(session: AsyncSession, redemption: Redemption) -> str:
+    voucher = await session.get(Voucher, redemption.voucher_id)
+    assert voucher is not None
+    return voucher.code
+
+
 def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransfer:
     return next(t for t in transfers if t.expert_id == expert.id)
 
@@ -59,6 +68,10 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
     first = transfer_of(transfers, two_experts["first"])
     assert first.amount_cents == 200_000 + 50_000
     assert first.creditor_name == "Hélène Conseil Numérique"
+    codes = [await code_of(session, two_experts[key]) for key in ("r1", "r2")]
+    assert first.remittance == (
+        f"Factures FA-{codes[0]}, FA-{codes[1]} - Cheques {codes[0]}, {codes[1]}"
+    )
     assert transfer_of(transfers, two_experts["second"]).amount_cents == 200_000
     for key in ("r1", "r2", "r3"):
         assert await state_of(session, two_experts[key]) is PayoutState.batched
@@ -125,6 +138,50 @@ async def test_the_sepa_file_validates_sums_and_is_stable(
     assert root.xpath("//p:GrpHdr/p:MsgId/text()", namespaces=NS) == [batch.message_id]
 
 
+def file_fields(document: bytes) -> dict[str, list[str]]:
+    root = etree.fromstring(document)
+    paths = {"created": "//p:GrpHdr/p:CreDtTm", "execution": "//p:PmtInf/p:ReqdExctnDt"}
+    paths |= {"message": "//p:GrpHdr/p:MsgId", "payment": "//p:PmtInf/p:PmtInfId"}
+    return {key: root.xpath(f"{path}/text()", namespaces=NS) for key, path in paths.items()}
+
+
+async def test_the_execution_date_is_set_when_the_file_is_produced(
+    session: AsyncSession, settings: Settings, two_experts: dict
+) -> None:
+    batch = await batches.create_batch(session, TODAY)
+    batch.created_at -= timedelta(days=10)
+    await session.flush()
+    fields = file_fields(await batches.sepa_file(session, batch.id, settings))  # type: ignore[arg-type]
+    stamped = batch.file_created_at
+    assert stamped is not None and stamped > batch.created_at + timedelta(days=9)
+    expected = requested_execution_date(stamped, settings.payout_cutoff_hour)
+    assert fields["execution"] == [expected.isoformat()]
+    assert expected >= paris_today(stamped)
+    assert fields["created"] == [stamped.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")]
+
+
+async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the_dates(
+    session: AsyncSession, settings: Settings, two_experts: dict
+) -> None:
+    batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
+    # Monday 7 June 2027, 10:00 in Paris: before the cut-off; 17:00: after it
+    monday = datetime(2027, 6, 7, 8, 0, tzinfo=UTC)
+    morning = await batches.sepa_file(session, batch.id, settings, now=monday)
+    evening = await batches.sepa_file(session, batch.id, settings, now=monday.replace(hour=15))
+    assert evening == morning
+    assert file_fields(morning)["execution"] == ["2027-06-07"]
+    tuesday = await batches.sepa_file(session, batch.id, settings, now=monday + timedelta(days=1))
+    assert file_fields(tuesday)["execution"] == ["2027-06-08"]
+    assert file_fields(tuesday)["created"] == ["2027-06-08T10:00:00"]
+    same = {"message", "payment"}
+    assert {k: v for k, v in file_fields(tuesday).items() if k in same} == {
+        k: v for k, v in file_fields(morning).items() if k in same
+    }
+    restamped = tuesday.replace(b"2027-06-08T10:00:00", b"2027-06-07T10:00:00")
+    assert restamped.replace(b">2027-06-08<", b">2027-06-07<") == morning
+
+
 async def exported(session: AsyncSession, settings: Settings) -> tuple[PayoutBatch, list]:
     batch = await batches.create_batch(session, TODAY)
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
@@ -187,6 +244,10 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     assert len(mine) == 1
     message = rendering.render("payout_sent", payload.decode(mine[0].data))
     assert "2 500,00" in message.text or "2500,00" in message.text.replace("\u202f", "")
+    for key in ("r1", "r2"):
+        code = await code_of(session, two_experts[key])
+        assert f"- {code} (votre facture FA-{code}) :" in message.text
+        assert f"Votre facture FA-{code}" in message.html
 
     [again] = await statements.import_statement(session, data)
     assert again.already_imported and again.settled == [] and again.returned == []

@@ -1,12 +1,14 @@
+import string
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 
 import pytest
 import xmlschema
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from text_unidecode import unidecode
 
 from voucher_service.payouts import sepa
 from voucher_service.payouts.errors import InvalidSepaFile, InvalidTransfer
@@ -17,7 +19,7 @@ from voucher_service.payouts.sepa import (
     build_credit_transfers,
     end_to_end_id,
     remittance_text,
-    transliterate,
+    sepa_text,
 )
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -25,6 +27,11 @@ REGION = Debtor(
     "Région Sud – Provence-Alpes-Côte d'Azur", "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPPXXX"
 )
 CREATED_AT = datetime(2027, 2, 27, 8, 30, 15, tzinfo=UTC)
+# Any character but control ones and line separators (refused, not cleaned) and lone
+# surrogates
+PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
+EPC_SET = set(string.ascii_letters + string.digits + "/-?:().,'+ ")
+PAIN_001 = xmlschema.XMLSchema(str(resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"))
 EXECUTION = date(2027, 3, 1)
 
 
@@ -36,7 +43,7 @@ def transfers() -> list[Transfer]:
             "FR1420041010050500013M02606",
             "PSSTFRPPMAR",
             200000,
-            remittance_text(["MCD-7K3Q-9XPA"]),
+            remittance_text(["FA-2027-001"], ["MCD-7K3Q-9XPA"]),
         ),
         Transfer(
             end_to_end_id(42, 8),
@@ -44,7 +51,7 @@ def transfers() -> list[Transfer]:
             "fr76 3000 1007 9412 3456 7890 185",
             "bdfefrpp",
             400050,
-            remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]),
+            remittance_text(["FA 12", "FA 13"], ["MCD-AAAA-1111", "MCD-BBBB-2222"]),
         ),
         Transfer(
             end_to_end_id(42, 9), "Ærø Straße", "DE89370400440532013000", "COBADEFFXXX", 1, "x"
@@ -87,8 +94,8 @@ class TestBuildCreditTransfers:
             "MCD-B000042-E000009",
         ]
         assert texts(document, ".//p:RmtInf/p:Ustrd") == [
-            "MCD-7K3Q-9XPA",
-            "MCD-AAAA-1111 MCD-BBBB-2222",
+            "Facture FA-2027-001 - Cheque MCD-7K3Q-9XPA",
+            "Factures FA 12, FA 13 - Cheques MCD-AAAA-1111, MCD-BBBB-2222",
             "x",
         ]
 
@@ -117,10 +124,11 @@ class TestBuildCreditTransfers:
     def test_names_are_transliterated_as_predicted(self) -> None:
         document = build()
         names = texts(document, ".//p:Cdtr/p:Nm")
-        assert names == [transliterate(t.creditor_name) for t in transfers()]
+        assert names == [sepa_text(t.creditor_name, 70) for t in transfers()]
         assert names[0] == "Societe Generale Conseil"
         assert names[2] == "AEro Strasse"
-        assert len(names[1]) == 70
+        assert names[1].startswith("Helene Muller-Ludenscheidt OEnologie + Strategie")
+        assert len(names[1]) <= 70
         assert texts(document, ".//p:Dbtr/p:Nm") == ["Region Sud - Provence-Alpes-Cote d'Azur"]
 
     def test_bad_iban_and_bic_are_refused_by_field(self) -> None:
@@ -216,35 +224,72 @@ class TestBuildCreditTransfers:
 
 
 class TestRemittanceText:
-    def test_codes_that_fit_are_all_listed(self) -> None:
-        assert remittance_text(["MCD-AAAA-1111", "MCD-BBBB-2222"]) == "MCD-AAAA-1111 MCD-BBBB-2222"
+    def test_invoice_references_come_first_then_the_cheque_codes(self) -> None:
+        assert remittance_text(["FA-2027-001"], ["MCD-7K3Q-9XPA"]) == (
+            "Facture FA-2027-001 - Cheque MCD-7K3Q-9XPA"
+        )
+        assert remittance_text(["F 1", "F 2"], ["MCD-AAAA-1111", "MCD-BBBB-2222"]) == (
+            "Factures F 1, F 2 - Cheques MCD-AAAA-1111, MCD-BBBB-2222"
+        )
 
-    def test_a_long_list_is_cut_between_codes_with_the_count_left_out(self) -> None:
-        codes = [f"MCD-{n:04d}-ABCD" for n in range(30)]
-        text = remittance_text(codes)
-        assert text.endswith(" +21")
-        assert text.split()[:-1] == codes[:9]
+    def test_each_reference_and_code_is_listed_once(self) -> None:
+        # two partial redemptions of one cheque, one invoice for two cheques
+        text = remittance_text(["F-1", "F-1", "F-2"], ["MCD-AAAA", "MCD-AAAA", "MCD-BBBB"])
+        assert text == "Factures F-1, F-2 - Cheques MCD-AAAA, MCD-BBBB"
+
+    def test_references_are_in_the_epc_set(self) -> None:
+        text = remittance_text(["Fact. n°12 & 13", "#%@"], ["MCD-AAAA"])
+        assert text == "Facture Fact. ndeg12 + 13 - Cheque MCD-AAAA"
+
+    def test_references_that_do_not_fit_end_with_the_count_and_leave_out_the_codes(
+        self,
+    ) -> None:
+        references = [f"FACTURE-2027-{n:04d}" for n in range(20)]
+        text = remittance_text(references, ["MCD-AAAA-1111"])
+        assert text == "Factures " + ", ".join(references[:6]) + " +14 autres"
         assert len(text) <= 140
+        assert remittance_text([*references[:6], "X" * 20], ["MCD-AAAA-1111"]).endswith(" +1 autre")
 
-    def test_exactly_140_characters_needs_no_suffix(self) -> None:
-        codes = ["A" * 69, "B" * 70]
-        assert remittance_text(codes) == " ".join(codes)
+    def test_codes_fill_what_room_is_left_with_their_count(self) -> None:
+        codes = [f"MCD-{n:04d}-ABCD" for n in range(10)]
+        text = remittance_text(["F" * 64], codes)
+        assert text == "Facture " + "F" * 64 + " - Cheques " + ", ".join(codes[:3]) + " +7 autres"
 
-    def test_the_suffix_can_push_out_one_more_code(self) -> None:
-        codes = ["A" * 69, "B" * 68, "CC", "D"]
-        assert remittance_text(codes) == "A" * 69 + " +3"
+    def test_codes_are_left_out_when_not_even_one_fits(self) -> None:
+        references = ["F" * 64, "G" * 50]
+        assert remittance_text(references, ["MCD-AAAA-1111"]) == "Factures " + ", ".join(references)
 
-    @given(st.lists(st.from_regex(r"MCD-[A-Z0-9]{1,30}", fullmatch=True), max_size=60))
-    def test_always_fits_and_accounts_for_every_code(self, codes: list[str]) -> None:
-        text = remittance_text(codes)
-        assert len(text) <= 140
-        words = text.split()
-        if words and words[-1].startswith("+"):
-            shown, hidden = words[:-1], int(words[-1][1:])
-        else:
-            shown, hidden = words, 0
-        assert shown == codes[: len(shown)]
-        assert len(shown) + hidden == len(codes)
+    def test_exactly_140_characters(self) -> None:
+        references = ["F" * 64, "G" * 47]
+        text = remittance_text(references, ["MCD-AAAA"])
+        assert len(text) == 140 and text.endswith(" - Cheque MCD-AAAA")
+        assert remittance_text(["F" * 64, "G" * 48], ["MCD-AAAA"]).endswith("G" * 48)
+
+    def test_without_references_only_the_codes(self) -> None:
+        assert remittance_text([], ["MCD-AAAA", "MCD-BBBB"]) == "Cheques MCD-AAAA, MCD-BBBB"
+
+    @given(
+        st.lists(st.text(max_size=64), max_size=30),
+        st.lists(st.from_regex(r"MCD-[A-Z0-9]{4}-[A-Z0-9]{4}", fullmatch=True), max_size=30),
+    )
+    def test_always_fits_and_accounts_for_every_reference(
+        self, invoices: list[str], codes: list[str]
+    ) -> None:
+        text = remittance_text(invoices, codes)
+        assert len(text) <= 140 and set(text) <= EPC_SET
+        references = list(dict.fromkeys(r for i in invoices if (r := sepa_text(i, 64))))
+        if not references:
+            assert text.startswith("Cheque") or not codes
+            return
+        heads = [listed(references, shown) for shown in range(1, len(references) + 1)]
+        assert text in heads or text.startswith(f"{heads[-1]} - Cheque")
+
+
+def listed(references: list[str], shown: int) -> str:
+    hidden = len(references) - shown
+    more = f" +{hidden} autre{'s' if hidden > 1 else ''}" if hidden > 0 else ""
+    label = "Factures" if len(references) > 1 else "Facture"
+    return f"{label} {', '.join(references[:shown])}{more}"
 
 
 class TestIdentifiers:
@@ -258,7 +303,7 @@ class TestIdentifiers:
             end_to_end_id(0, 1)
 
 
-class TestTransliterate:
+class TestSepaText:
     @pytest.mark.parametrize(
         ("name", "sent"),
         [
@@ -266,7 +311,56 @@ class TestTransliterate:
             ("L'Œuvre Cœur d'Azur", "L'OEuvre Coeur d'Azur"),
             ("Conseil Numérique – Côte Bleue", "Conseil Numerique - Cote Bleue"),
             ("Expert", "Expert"),
+            ("Dupont & Fils <SARL>", "Dupont + Fils SARL"),
+            ("Facture #12 ; 50 % @ [x]_y", "Facture 12 , 50 (x)-y"),
+            ("«Conseil»  \u00a0 “Numérique”!", "Conseil 'Numerique'."),
+            ("Prix : 5 €", "Prix : 5 EUR"),
         ],
     )
-    def test_accents_are_spelt_out(self, name: str, sent: str) -> None:
-        assert transliterate(name) == sent
+    def test_only_the_epc_basic_latin_set_is_kept(self, name: str, sent: str) -> None:
+        assert sepa_text(name, 70) == sent
+
+    def test_the_cut_leaves_no_trailing_space(self) -> None:
+        assert sepa_text("Conseil Numérique", 8) == "Conseil"
+
+    @given(st.text(), st.integers(min_value=1, max_value=140))
+    def test_any_text_comes_out_in_the_set(self, text: str, limit: int) -> None:
+        sent = sepa_text(text, limit)
+        assert set(sent) <= EPC_SET and len(sent) <= limit
+        assert sent == sent.strip() and "  " not in sent
+        assert sepa_text(sent, limit) == sent
+
+    @settings(max_examples=40, deadline=None)
+    @given(PRINTABLE, PRINTABLE, PRINTABLE)
+    def test_any_names_and_remittance_make_a_valid_file(
+        self, debtor: str, creditor: str, remittance: str
+    ) -> None:
+        debtor, creditor, remittance = f"D{debtor}", f"C{creditor}", f"R{remittance}"
+        assume(len(unidecode(remittance)) <= 140)
+        transfer = Transfer("MCD-1", creditor, REGION.iban, REGION.bic, 100, remittance)
+        document = build_credit_transfers(
+            Debtor(debtor, REGION.iban, REGION.bic),
+            [transfer],
+            message_id="M",
+            execution_date=EXECUTION,
+            created_at=CREATED_AT,
+        )
+        PAIN_001.validate(document.decode())
+        for path in (".//p:Dbtr/p:Nm", ".//p:Cdtr/p:Nm", ".//p:RmtInf/p:Ustrd"):
+            [text] = texts(document, path)
+            assert set(text) <= EPC_SET
+
+    def test_every_text_of_the_file_is_in_the_set(self) -> None:
+        transfer = Transfer(
+            "MCD-1", "Dupont & Fils_#1", REGION.iban, REGION.bic, 100, "Facture n°12; 50%"
+        )
+        document = build_credit_transfers(
+            Debtor("Région <Sud> & Co", REGION.iban, REGION.bic),
+            [transfer],
+            message_id="M",
+            execution_date=EXECUTION,
+            created_at=CREATED_AT,
+        )
+        assert texts(document, ".//p:Dbtr/p:Nm") == ["Region Sud + Co"]
+        assert texts(document, ".//p:Cdtr/p:Nm") == ["Dupont + Fils- 1"]
+        assert texts(document, ".//p:RmtInf/p:Ustrd") == ["Facture ndeg12, 50"]

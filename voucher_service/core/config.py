@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     payout_debtor_iban: str = DEVELOPMENT_DEBTOR_IBAN
     payout_debtor_bic: str = DEVELOPMENT_DEBTOR_BIC
     payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
+    # A SEPA file produced before this hour (Paris) asks for execution the same day, later
+    # ones the next business day; 0 means never the same day.
+    payout_cutoff_hour: int = 14
     # Commitments are off-balance-sheet (class 8): debit the commitment given, credit the
     # programme's envelope.
     account_commitment: str = "801"
@@ -96,6 +99,17 @@ class Settings(BaseSettings):
                 "so that a worker never loses a message it is still sending"
             )
         return self
+
+    @field_validator("payout_cutoff_hour", mode="before")
+    @classmethod
+    def an_hour(cls, value: object) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdecimal() or int(text) > 23:
+            raise ValueError(
+                f"MCD_PAYOUT_CUTOFF_HOUR must be a whole hour from 0 to 23 (Paris time), "
+                f"got {value!r}"
+            )
+        return int(text)
 
     @field_validator("payout_debtor_iban", "payout_debtor_bic")
     @classmethod

@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from voucher_service.core import audit
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
-from voucher_service.payouts import sepa
+from voucher_service.payouts import business_days, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
@@ -29,6 +29,7 @@ from voucher_service.payouts.models import (
     PayoutTransfer,
 )
 from voucher_service.vouchers.models import Voucher
+from voucher_service.vouchers.validity import paris_today
 
 
 def paris_day_end(day: date) -> datetime:
@@ -98,7 +99,9 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
                     creditor_name=expert.legal_name,
                     iban=expert.iban,
                     bic=expert.bic,
-                    remittance=sepa.remittance_text([r.code for r in group]),
+                    remittance=sepa.remittance_text(
+                        [r.redemption.invoice_reference for r in group], [r.code for r in group]
+                    ),
                 )
                 session.add(transfer)
                 await session.flush()
@@ -205,17 +208,54 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     return batch
 
 
-def execution_date(batch: PayoutBatch) -> date:
-    """The day after the batch was made (Paris), so that the file never changes."""
-    return batch.created_at.astimezone(PARIS).date() + timedelta(days=1)
+def file_created_at(batch: PayoutBatch, now: datetime) -> datetime:
+    """When the batch's SEPA file, downloaded at ``now``, says it was created: at the first
+    download of that Paris day, so that the day's downloads are byte-identical."""
+    stamped = batch.file_created_at
+    if stamped is not None and paris_today(stamped) == paris_today(now):
+        return stamped
+    return now
 
 
-async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) -> bytes:
-    """The pain.001 file of the batch, identical at every download; the first download
-    moves a draft to exported."""
+def execution_date(batch: PayoutBatch, now: datetime, settings: Settings) -> date:
+    """The execution date the file downloaded at ``now`` asks for: never a past day."""
+    created = file_created_at(batch, now)
+    return business_days.requested_execution_date(created, settings.payout_cutoff_hour)
+
+
+async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) -> datetime:
+    """Record the first download of the day; a concurrent first download keeps its own."""
+    if batch.file_created_at is not None and file_created_at(batch, now) == batch.file_created_at:
+        return batch.file_created_at
+    today = paris_today(now)
+    stamped = PayoutBatch.file_created_at
+    await session.execute(
+        update(PayoutBatch)
+        .where(
+            PayoutBatch.id == batch.id,  # type: ignore[arg-type]
+            or_(
+                stamped.is_(None),  # type: ignore[union-attr]
+                stamped < paris_day_end(today - timedelta(days=1)),  # type: ignore[operator]
+                stamped >= paris_day_end(today),  # type: ignore[operator]
+            ),
+        )
+        .values(file_created_at=now)
+    )
+    await session.refresh(batch, ["file_created_at"])
+    assert batch.file_created_at is not None
+    return batch.file_created_at
+
+
+async def sepa_file(
+    session: AsyncSession, batch_id: int, settings: Settings, now: datetime | None = None
+) -> bytes:
+    """The pain.001 file of the batch downloaded at ``now`` (the clock's time by default),
+    identical at every download of a Paris day; the first download moves a draft to
+    exported."""
     batch = await get_batch(session, batch_id)
     if batch.status is BatchStatus.cancelled:
         raise BatchCancelled()
+    created_at = await _stamp_file(session, batch, now or utcnow())
     transfers = await transfers_of(session, batch_id)
     debtor = sepa.Debtor(
         settings.payout_debtor_name, settings.payout_debtor_iban, settings.payout_debtor_bic
@@ -229,19 +269,33 @@ async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) ->
             for t in transfers
         ],
         message_id=batch.message_id,
-        execution_date=execution_date(batch),
-        created_at=batch.created_at,
+        execution_date=business_days.requested_execution_date(
+            created_at, settings.payout_cutoff_hour
+        ),
+        created_at=created_at,
     )
     if batch.status is BatchStatus.draft:
-        batch.status = BatchStatus.exported
-        batch.exported_at = utcnow()
-        await session.flush()
+        await _mark_exported(session, batch)
+    return document
+
+
+async def _mark_exported(session: AsyncSession, batch: PayoutBatch) -> None:
+    """Draft to exported, recorded once however many first downloads run at a time."""
+    moved = await session.execute(
+        update(PayoutBatch)
+        .where(
+            PayoutBatch.id == batch.id,  # type: ignore[arg-type]
+            PayoutBatch.status == BatchStatus.draft,  # type: ignore[arg-type]
+        )
+        .values(status=BatchStatus.exported, exported_at=utcnow())
+    )
+    await session.refresh(batch, ["status", "exported_at"])
+    if moved.rowcount:  # type: ignore[attr-defined]
         audit.record(
             session,
             "payout_batch.exported",
             "payout_batch",
-            batch_id,
+            batch.id,
             before={"status": BatchStatus.draft.value},
             after={"status": BatchStatus.exported.value, "message_id": batch.message_id},
         )
-    return document

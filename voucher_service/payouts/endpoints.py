@@ -48,7 +48,7 @@ async def batch_public(session: AsyncSession, batch: PayoutBatch) -> BatchPublic
         TransferPublic.model_validate(
             {
                 **t.model_dump(),
-                "creditor_name_sepa": sepa.transliterate(t.creditor_name),
+                "creditor_name_sepa": sepa.sepa_text(t.creditor_name, sepa.MAX_NAME_LENGTH),
             }
         )
         for t in await batches.transfers_of(session, batch.id)

@@ -5,11 +5,13 @@ must be the same each time the accountant downloads it, so after sepaxml has bui
 document its creation time and identifiers are replaced by the caller's stable values,
 and the result is validated against the schema before it leaves this module.
 
-Names and remittance texts are cleaned by sepaxml (accents and other non-ASCII letters
-transliterated); :func:`transliterate` shows the accountant that cleaning beforehand.
+Every text of the file (the debtor's and creditors' names, the remittances) goes through
+:func:`sepa_text`, which keeps only the EPC basic Latin set; the accountant is shown the
+same cleaned names.
 """
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,9 +33,18 @@ NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
 MAX_ID_LENGTH = 35
 MAX_NAME_LENGTH = 70
 MAX_REMITTANCE_LENGTH = 140
+MAX_INVOICE_REFERENCE_LENGTH = 64  # as the expert may type it
+REMITTANCE_SEPARATOR = " - "
 MAX_AMOUNT_CENTS = 99_999_999_999  # 999 999 999,99 €: the EPC ceiling for one transfer
 SEPA_REFERENCE = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]{1,35}")
 CREATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# The EPC basic Latin character set, the only one every SEPA bank must accept.
+EPC_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-?:().,'+ ")
+# Look-alikes for some characters outside the set; any other becomes a space.
+EPC_SUBSTITUTES = str.maketrans(
+    {"&": "+", "_": "-", "[": "(", "{": "(", "]": ")", "}": ")", ";": ",", "!": "."}
+    | {'"': "'", "`": "'"}
+)
 
 Location = list[str | int]
 FieldProblem = dict[str, Any]  # rendered as one of the problem's ``errors``
@@ -60,36 +71,50 @@ class Transfer:
     remittance: str
 
 
-def transliterate(name: str) -> str:
-    """The name exactly as sepaxml writes it: 'Société Générale' → 'Societe Generale'.
+def sepa_text(text: str, limit: int) -> str:
+    """``text`` in the EPC basic Latin set, at most ``limit`` characters: accents
+    transliterated ('Société' → 'Societe'), '&' → '+', '_' → '-', brackets → parentheses,
+    ';' → ',', quotes → "'", any other character outside the set → a space; runs of spaces
+    are collapsed and the ends trimmed."""
+    ascii_text = unidecode(text).translate(EPC_SUBSTITUTES)
+    kept = "".join(char if char in EPC_CHARACTERS else " " for char in ascii_text)
+    return " ".join(kept.split())[:limit].rstrip()
 
-    sepaxml transliterates with ``text_unidecode`` and cuts names at 70 characters; this
-    is the same expression, so what the accountant sees is what the bank receives.
+
+def remittance_text(invoices: Sequence[str], cheque_codes: Sequence[str]) -> str:
+    """What the expert's bank shows: the invoice references first, then the cheque codes
+    if there is room, within 140 characters of the EPC set and each listed once.
+
+    'Factures FA-12, FA-13 - Cheques MCD-7K3Q-9XPA, MCD-4MZT-2WQE'. References that do not
+    all fit end with the count left out ('Factures FA-1, FA-2 +3 autres') and leave no room
+    for codes; codes come after complete references, as many as fit with the same count,
+    and not at all when not even one fits.
     """
-    return unidecode(name)[:MAX_NAME_LENGTH]
+    references = _unique([sepa_text(i, MAX_INVOICE_REFERENCE_LENGTH) for i in invoices])
+    text, shown = _listing("Facture", references, MAX_REMITTANCE_LENGTH)
+    if shown < len(references):
+        return text
+    prefix = text + REMITTANCE_SEPARATOR if text else ""
+    codes = _unique([sepa_text(code, MAX_ID_LENGTH) for code in cheque_codes])
+    cheques, _ = _listing("Cheque", codes, MAX_REMITTANCE_LENGTH - len(prefix))
+    return prefix + cheques if cheques else text
 
 
-def remittance_text(codes: Sequence[str]) -> str:
-    """The cheque codes a transfer pays, within the 140 characters of a remittance.
+def _listing(noun: str, items: Sequence[str], room: int) -> tuple[str, int]:
+    """'Factures A, B +3 autres' and how many items it shows: as many as fit in ``room``,
+    at least one, else ('', 0)."""
+    label = noun + ("s" if len(items) > 1 else "")
+    for shown in range(len(items), 0, -1):
+        hidden = len(items) - shown
+        more = f" +{hidden} autre{'s' if hidden > 1 else ''}" if hidden else ""
+        text = f"{label} {', '.join(items[:shown])}{more}"
+        if len(text) <= room:
+            return text, shown
+    return "", 0
 
-    When they do not all fit, the list is cut between two codes and ends with '+N', the
-    number of codes left out: 'MCD-AAAA MCD-BBBB +3'.
-    """
-    for shown in range(_codes_that_fit(codes), -1, -1):
-        hidden = len(codes) - shown
-        text = " ".join([*codes[:shown], f"+{hidden}"] if hidden else codes)
-        if len(text) <= MAX_REMITTANCE_LENGTH:
-            return text
-    raise AssertionError("'+N' alone always fits")  # pragma: no cover
 
-
-def _codes_that_fit(codes: Sequence[str]) -> int:
-    length = -1
-    for count, code in enumerate(codes):
-        length += 1 + len(code)
-        if length > MAX_REMITTANCE_LENGTH:
-            return count
-    return len(codes)
+def _unique(items: Sequence[str]) -> list[str]:
+    return [item for item in dict.fromkeys(items) if item]
 
 
 def batch_message_id(batch_id: int) -> str:
@@ -138,22 +163,22 @@ def _export_with_sepaxml(
     debtor: Debtor, transfers: Sequence[Transfer], execution_date: date
 ) -> bytes:
     config = {
-        "name": debtor.name,
+        "name": sepa_text(debtor.name, MAX_NAME_LENGTH),
         "IBAN": stdnum_iban.compact(debtor.iban),
         "BIC": stdnum_bic.compact(debtor.bic),
         "batch": True,
         "currency": "EUR",
     }
-    sepa = SepaTransfer(config, schema=SCHEMA, clean=True)
+    sepa = SepaTransfer(config, schema=SCHEMA, clean=False)
     for transfer in transfers:
         sepa.add_payment(
             {
-                "name": transfer.creditor_name,
+                "name": sepa_text(transfer.creditor_name, MAX_NAME_LENGTH),
                 "IBAN": stdnum_iban.compact(transfer.iban),
                 "BIC": stdnum_bic.compact(transfer.bic),
                 "amount": transfer.amount_cents,
                 "execution_date": execution_date,
-                "description": transfer.remittance,
+                "description": sepa_text(transfer.remittance, MAX_REMITTANCE_LENGTH),
                 "endtoend_id": transfer.end_to_end_id,
             }
         )
@@ -234,7 +259,7 @@ def _check_transfer(loc: Location, transfer: Transfer, seen: set[str]) -> list[F
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT_CENTS:
         problems.append(_problem([*loc, "amount_cents"], "montant positif en centimes", "amount"))
     remittance = unidecode(transfer.remittance)
-    if not remittance.strip() or len(remittance) > MAX_REMITTANCE_LENGTH:
+    if not sepa_text(remittance, MAX_REMITTANCE_LENGTH) or len(remittance) > MAX_REMITTANCE_LENGTH:
         problems.append(_problem([*loc, "remittance"], "1 à 140 caractères", "remittance"))
     elif not remittance.isprintable():
         problems.append(_problem([*loc, "remittance"], "caractère de contrôle", "remittance"))
@@ -242,10 +267,9 @@ def _check_transfer(loc: Location, transfer: Transfer, seen: set[str]) -> list[F
 
 
 def _check_name(loc: Location, name: str) -> list[FieldProblem]:
-    sent = transliterate(name)
-    if not sent.strip():
+    if not sepa_text(name, MAX_NAME_LENGTH):
         return [_problem(loc, "nom vide une fois translittéré", "empty")]
-    if not sent.isprintable():
+    if not unidecode(name).isprintable():
         return [_problem(loc, "saut de ligne ou caractère de contrôle", "control_character")]
     return []
 

@@ -263,7 +263,13 @@ async def _notify(
         voucher = await session.get(Voucher, redemption.voucher_id)
         assert voucher is not None
         programme = programme or await session.get(Programme, voucher.programme_id)
-        cheques.append({"code": voucher.code, "amount_cents": redemption.amount_cents})
+        cheques.append(
+            {
+                "code": voucher.code,
+                "amount_cents": redemption.amount_cents,
+                "invoice_reference": redemption.invoice_reference,
+            }
+        )
     await notifications.enqueue(
         session,
         "payout_sent",

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.db import DbSession, get_session
+from voucher_service.core.config import Settings
+from voucher_service.core.db import DbSession, get_session, utcnow
 from voucher_service.payouts import batches, downloads
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.endpoints import statement_result
@@ -31,12 +32,17 @@ STATUS_LABELS = {
 }
 
 
-async def _page(request: Request, session: AsyncSession, **context: object) -> Response:
-    today = paris_today()
+async def _page(
+    request: Request, session: AsyncSession, settings: Settings, **context: object
+) -> Response:
+    now = utcnow()
+    today = paris_today(now)
+    listed = await batches.list_batches(session, 0, 50)
     return render(
         request,
         "accounting.html",
-        batches=await batches.list_batches(session, 0, 50),
+        batches=listed,
+        execution_dates={b.id: batches.execution_date(b, now, settings) for b in listed},
         status_labels=STATUS_LABELS,
         today=today,
         month_start=today.replace(day=1),
@@ -49,10 +55,11 @@ async def accounting_page(
     request: Request,
     session: DbSession,
     user: AccountantPage,
+    settings: AppSettings,
     created: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     cancelled: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
-    return await _page(request, session, created=created, cancelled=cancelled)
+    return await _page(request, session, settings, created=created, cancelled=cancelled)
 
 
 @router.post("/accounting/batches")
@@ -97,6 +104,7 @@ async def upload_statement(
     request: Request,
     session: DbSession,
     user: AccountantPage,
+    settings: AppSettings,
     file: UploadFile,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -105,7 +113,7 @@ async def upload_statement(
     if len(data) > MAX_STATEMENT_BYTES:
         raise StatementTooLarge()
     result = await statement_result(session, data)
-    return await _page(request, session, imported=result)
+    return await _page(request, session, settings, imported=result)
 
 
 @router.get("/accounting/exports/reconciliation.csv")

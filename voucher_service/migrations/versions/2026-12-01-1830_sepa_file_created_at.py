@@ -3,8 +3,8 @@
 The file's creation time and requested execution date come from the first download of
 each Paris day, so that downloads of the same day are byte-identical.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01 18:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import voucher_service.core.db
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

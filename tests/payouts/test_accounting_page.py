@@ -1,5 +1,6 @@
 """The accountant's page: batches, the SEPA download, a statement upload, the exports."""
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -8,6 +9,7 @@ from tests.payouts.conftest import TODAY
 from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
+from voucher_service.payouts import batches
 from voucher_service.payouts.models import PayoutBatch
 
 PAGE = "/accounting"
@@ -62,3 +64,87 @@ async def test_an_accountant_pays_the_experts_from_the_page(
     assert csv.status_code == 200 and csv.content.startswith("\ufeffCode".encode())
     fec = await client.get(f"{PAGE}/exports/fec.txt", params=period)
     assert fec.status_code == 200 and fec.content.startswith(b"JournalCode|")
+
+
+class TestRefusalsStayOnThePage:
+    """A refused action shows its French reason beside its form, the typed values kept."""
+
+    async def _page(self, client: AsyncClient, session: AsyncSession, settings: Settings) -> str:
+        await log_in(client, session, settings, Role.accountant)
+        return csrf_of((await client.get(PAGE, headers=HTML)).text)
+
+    async def test_a_batch_with_nothing_to_pay(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        csrf = await self._page(client, session, settings)
+        response = await client.post(
+            f"{PAGE}/batches", data={"cut_off": "2020-01-15", "csrf_token": csrf}, headers=HTML
+        )
+        assert response.status_code == 422
+        form = _section(response.text, "new-batch")
+        assert 'id="batch-error"' in form
+        assert "Aucune prestation impayée au 15/01/2020" in form and "2020-01-15." not in form
+        assert 'value="2020-01-15"' in form and 'aria-describedby="batch-error"' in form
+        assert "Lots de virements" in response.text
+
+    async def test_cancelling_a_batch_sent_to_the_bank(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        csrf = await self._page(client, session, settings)
+        batch = await batches.create_batch(session, TODAY)
+        await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+        response = await client.post(
+            f"{PAGE}/batches/{batch.id}/cancel", data={"csrf_token": csrf}, headers=HTML
+        )
+        assert response.status_code == 409
+        assert "Ce lot de virements ne peut plus être annulé" in _section(response.text, "batches")
+
+    async def test_a_file_that_is_no_statement(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        csrf = await self._page(client, session, settings)
+        response = await client.post(
+            f"{PAGE}/statements",
+            data={"csrf_token": csrf},
+            files={"file": ("facture.xml", b"<facture>rien</facture>", "application/xml")},
+            headers=HTML,
+        )
+        assert response.status_code == 422
+        form = _section(response.text, "statement")
+        assert "Relevé bancaire illisible ou refusé" in form and "« facture.xml »" in form
+
+    @pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
+    @pytest.mark.parametrize(
+        ("start", "end", "reason"),
+        [
+            ("2027-02-01", "2027-01-01", "La date de début doit précéder la date de fin"),
+            ("2010-01-01", "2025-01-01", "Période de plus de dix ans"),
+        ],
+    )
+    async def test_an_export_of_a_wrong_period(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        path: str,
+        start: str,
+        end: str,
+        reason: str,
+    ) -> None:
+        await self._page(client, session, settings)
+        response = await client.get(
+            f"{PAGE}/exports/{path}", params={"from": start, "to": end}, headers=HTML
+        )
+        assert response.status_code == 422 and response.headers["content-type"].startswith(
+            "text/html"
+        )
+        form = _section(response.text, "exports")
+        assert reason in form and "précéder" not in form.replace(reason, "")
+        day, month, year = start.split("-")[::-1]
+        assert f"du {day}/{month}/{year} au" in form
+        assert f'value="{start}"' in form and f'value="{end}"' in form
+
+
+def _section(html: str, heading_id: str) -> str:
+    """The page's section titled by the heading ``heading_id``."""
+    return html.split(f'aria-labelledby="{heading_id}"')[1].split("</section>")[0]

@@ -1,5 +1,6 @@
 """The accountant's page: payout batches, SEPA files, bank statements and exports."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.db import DbSession, get_session
+from voucher_service.core.errors import ServiceError
 from voucher_service.payouts import batches, downloads
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.endpoints import statement_result
@@ -31,16 +33,29 @@ STATUS_LABELS = {
 }
 
 
-async def _page(request: Request, session: AsyncSession, **context: object) -> Response:
+async def _page(
+    request: Request, session: AsyncSession, status_code: int = 200, **context: object
+) -> Response:
     today = paris_today()
+    context.setdefault("values", {})
     return render(
         request,
         "accounting.html",
+        status_code=status_code,
         batches=await batches.list_batches(session, 0, 50),
         status_labels=STATUS_LABELS,
         today=today,
         month_start=today.replace(day=1),
         **context,
+    )
+
+
+async def _refused(
+    request: Request, session: AsyncSession, error: ServiceError, form: str, **values: str
+) -> Response:
+    """The page again, the refusal beside the form it came from and the typed values kept."""
+    return await _page(
+        request, session, status_code=error.status, error=error, error_form=form, values=values
     )
 
 
@@ -64,7 +79,11 @@ async def create_batch(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    batch = await batches.create_batch(session, cut_off)
+    try:
+        async with session.begin_nested():
+            batch = await batches.create_batch(session, cut_off)
+    except ServiceError as error:
+        return await _refused(request, session, error, "batch", cut_off=cut_off.isoformat())
     return RedirectResponse(f"/accounting?created={batch.id}", status_code=303)
 
 
@@ -77,7 +96,11 @@ async def cancel_batch(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    await batches.cancel_batch(session, batch_id)
+    try:
+        async with session.begin_nested():
+            await batches.cancel_batch(session, batch_id)
+    except ServiceError as error:
+        return await _refused(request, session, error, "batches")
     return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
 
 
@@ -101,11 +124,25 @@ async def upload_statement(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    data = await file.read(MAX_STATEMENT_BYTES + 1)
-    if len(data) > MAX_STATEMENT_BYTES:
-        raise StatementTooLarge()
-    result = await statement_result(session, data)
+    try:
+        async with session.begin_nested():
+            data = await file.read(MAX_STATEMENT_BYTES + 1)
+            if len(data) > MAX_STATEMENT_BYTES:
+                raise StatementTooLarge()
+            result = await statement_result(session, data)
+    except ServiceError as error:
+        return await _refused(request, session, error, "statement", file=file.filename or "")
     return await _page(request, session, imported=result)
+
+
+async def _export(
+    request: Request, session: AsyncSession, start: date, end: date, produce: Callable[[], Response]
+) -> Response:
+    try:
+        return produce()
+    except ServiceError as error:
+        values = {"start": start.isoformat(), "end": end.isoformat()}
+        return await _refused(request, session, error, "exports", **values)
 
 
 @router.get("/accounting/exports/reconciliation.csv")
@@ -114,8 +151,11 @@ async def reconciliation_csv(
     user: AccountantPage,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
+    request: Request,
 ) -> Response:
-    return downloads.reconciliation(session, start, end)
+    return await _export(
+        request, session, start, end, lambda: downloads.reconciliation(session, start, end)
+    )
 
 
 @router.get("/accounting/exports/fec.txt")
@@ -125,5 +165,8 @@ async def fec_txt(
     settings: AppSettings,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
+    request: Request,
 ) -> Response:
-    return downloads.fec(session, start, end, settings)
+    return await _export(
+        request, session, start, end, lambda: downloads.fec(session, start, end, settings)
+    )

@@ -1,16 +1,19 @@
 """The accountant's page: batches, the SEPA download, a statement upload, the exports."""
 
+import re
+
 import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.payouts.camt_builder import StatementEntry, build_statement
+from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import TODAY
 from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
-from voucher_service.payouts import batches
-from voucher_service.payouts.models import PayoutBatch
+from voucher_service.core.formatting import euros
+from voucher_service.payouts import batches, labels, statements
+from voucher_service.payouts.models import BatchStatus, PayoutBatch, TransferStatus
 
 PAGE = "/accounting"
 HTML = {"accept": "text/html"}
@@ -148,3 +151,123 @@ class TestRefusalsStayOnThePage:
 def _section(html: str, heading_id: str) -> str:
     """The page's section titled by the heading ``heading_id``."""
     return html.split(f'aria-labelledby="{heading_id}"')[1].split("</section>")[0]
+
+
+ENGLISH_STATES = re.compile(
+    r"\b(draft|exported|settled|partially_settled|pending|returned|cancelled|DBIT|CRDT)\b"
+)
+
+
+def _visible_text(html: str) -> str:
+    """What a reader sees: the markup (class names, links) taken away."""
+    body = html.split("<main", 1)[1]
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+async def _settled_and_returned(
+    session: AsyncSession, settings: Settings, experts: dict
+) -> tuple[PayoutBatch, str]:
+    """A batch sent to the bank: the first expert paid, the second's transfer returned
+    (AC04), and a bank fee left unmatched; returns the batch and the statement id."""
+    batch = await batches.create_batch(session, TODAY)
+    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}  # type: ignore[arg-type]
+    first, second = transfers[experts["first"].id], transfers[experts["second"].id]
+    paid = [
+        StatementEntry(
+            t.amount_cents,
+            entry_ref=f"E{n}",
+            transactions=[StatementTransaction(t.end_to_end_id, t.amount_cents)],
+        )
+        for n, t in enumerate((first, second))
+    ]
+    returned = StatementEntry(
+        second.amount_cents,
+        credit_debit="CRDT",
+        entry_ref="RET",
+        bank_code=("PMNT", "ICDT", "RRTN"),
+        transactions=[
+            StatementTransaction(second.end_to_end_id, second.amount_cents, return_reason="AC04")
+        ],
+    )
+    fees = StatementEntry(1_250, entry_ref="FEES", bank_code=("ACMT", "MDOP", "CHRG"))
+    statement_id = f"STMT-DETAIL-{batch.id}"
+    await statements.import_statement(
+        session, build_statement([*paid, returned, fees], statement_id=statement_id)
+    )
+    return batch, statement_id
+
+
+class TestBatchAndStatementViews:
+    async def test_a_batch_shows_its_transfers_and_the_cheques_they_pay(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        batch, _ = await _settled_and_returned(session, settings, two_experts)
+        await log_in(client, session, settings, Role.accountant)
+        listing = await client.get(PAGE, headers=HTML)
+        assert f'href="/accounting/batches/{batch.id}"' in listing.text
+        assert ENGLISH_STATES.search(_visible_text(listing.text)) is None
+        response = await client.get(f"{PAGE}/batches/{batch.id}", headers=HTML)
+        assert response.status_code == 200
+        text = _visible_text(response.text)
+        assert f"Lot de virements n°{batch.id}" in text and "Partiellement réglé" in text
+        assert "Hélène Conseil Numérique" in text and two_experts["second"].legal_name in text
+        assert "Payé" in text and "Retourné par la banque" in text
+        assert "AC04 — Compte clôturé" in text
+        for key in ("r1", "r2", "r3"):
+            redemption = two_experts[key]
+            assert redemption.invoice_reference in text
+            assert euros(redemption.amount_cents) in text
+        assert ENGLISH_STATES.search(text) is None, ENGLISH_STATES.search(text)
+
+    async def test_the_statements_imported_are_listed_with_their_lines(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        _, statement_id = await _settled_and_returned(session, settings, two_experts)
+        await log_in(client, session, settings, Role.accountant)
+        listing = _section((await client.get(PAGE, headers=HTML)).text, "imported-statements")
+        summary = listing.split(f"Relevé {statement_id}")[1].split("</li>")[0]
+        assert "FR76 3000 6000 0112 3456 7890 189" in summary
+        assert re.search(r"Lignes rapprochées</dt><dd>3<", summary)
+        assert re.search(r"Lignes non rapprochées</dt><dd>1<", summary)
+        link = re.search(r'href="(/accounting/statements/\d+)"', summary)
+        assert link is not None
+        detail = await client.get(link.group(1), headers=HTML)
+        assert detail.status_code == 200
+        text = _visible_text(detail.text)
+        assert f"Relevé {statement_id}" in text and "FEES" in text and "RET" in text
+        assert "Débit" in text and "Crédit" in text and "Non rapprochée" in text
+        assert "Retour (AC04)" in text and euros(1_250) in text
+        assert ENGLISH_STATES.search(text) is None, ENGLISH_STATES.search(text)
+
+    async def test_only_the_accounting_roles_see_them(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        batch, _ = await _settled_and_returned(session, settings, two_experts)
+        paths = [f"{PAGE}/batches/{batch.id}", f"{PAGE}/statements/1"]
+        for path in paths:
+            assert (await client.get(path, headers=HTML)).status_code == 303
+        await log_in(client, session, settings, Role.expert)
+        for path in paths:
+            assert (await client.get(path, headers=HTML)).status_code == 403
+        await log_in(client, session, settings, Role.admin)
+        assert (await client.get(paths[0], headers=HTML)).status_code == 200
+
+    async def test_an_unknown_batch_or_statement(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        await log_in(client, session, settings, Role.accountant)
+        for path, title in [
+            ("batches/2147483647", "Lot de virements introuvable"),
+            ("statements/2147483647", "Relevé bancaire introuvable"),
+        ]:
+            response = await client.get(f"{PAGE}/{path}", headers=HTML)
+            assert response.status_code == 404 and title in response.text
+
+
+def test_every_state_has_its_french_word() -> None:
+    assert set(labels.BATCH_STATUS) == set(BatchStatus)
+    assert set(labels.TRANSFER_STATUS) >= {*TransferStatus, "cancelled"}
+    assert labels.return_reason("AC04") == "AC04 — Compte clôturé"
+    assert labels.return_reason("ZZ99") == "Motif ZZ99"
+    assert labels.return_reason(None) == "Motif non communiqué par la banque"

@@ -95,3 +95,8 @@ class StatementAlreadyImporting(Conflict):
 
     code = "statement_already_importing"
     title = "Ce relevé est en cours d'import"
+
+
+class StatementNotFound(NotFound):
+    code = "bank_statement_not_found"
+    title = "Relevé bancaire introuvable"

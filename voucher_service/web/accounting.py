@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import iban
 
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.db import DbSession, get_session
+from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import ServiceError
-from voucher_service.payouts import batches, downloads
+from voucher_service.payouts import batches, details, downloads, labels
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.endpoints import statement_result
 from voucher_service.payouts.errors import StatementTooLarge
-from voucher_service.payouts.models import BatchStatus
 from voucher_service.vouchers.validity import paris_today
 from voucher_service.web.rendering import check_csrf, render
 
@@ -24,13 +24,18 @@ router = APIRouter(include_in_schema=False)
 AccountantPage = Annotated[User, Depends(require_page_roles(Role.accountant, Role.admin))]
 StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
-STATUS_LABELS = {
-    BatchStatus.draft: "Brouillon",
-    BatchStatus.exported: "Envoyé à la banque",
-    BatchStatus.settled: "Réglé",
-    BatchStatus.partially_settled: "Partiellement réglé",
-    BatchStatus.cancelled: "Annulé",
-}
+
+def _render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
+    """A page of the accounting, with the French words for states and codes."""
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        labels=labels,
+        status_labels=labels.BATCH_STATUS,
+        format_iban=iban.format,
+        **context,
+    )
 
 
 async def _page(
@@ -38,12 +43,12 @@ async def _page(
 ) -> Response:
     today = paris_today()
     context.setdefault("values", {})
-    return render(
+    return _render(
         request,
         "accounting.html",
         status_code=status_code,
         batches=await batches.list_batches(session, 0, 50),
-        status_labels=STATUS_LABELS,
+        statements=await details.imported_statements(session),
         today=today,
         month_start=today.replace(day=1),
         **context,
@@ -85,6 +90,16 @@ async def create_batch(
     except ServiceError as error:
         return await _refused(request, session, error, "batch", cut_off=cut_off.isoformat())
     return RedirectResponse(f"/accounting?created={batch.id}", status_code=303)
+
+
+@router.get("/accounting/batches/{batch_id:int}", response_class=HTMLResponse)
+async def batch_page(
+    request: Request, batch_id: EntityId, session: DbSession, user: AccountantPage
+) -> Response:
+    """One batch: its transfers, their state and return reason, the cheques each pays."""
+    return _render(
+        request, "accounting_batch.html", detail=await details.batch_detail(session, batch_id)
+    )
 
 
 @router.post("/accounting/batches/{batch_id:int}/cancel")
@@ -133,6 +148,15 @@ async def upload_statement(
     except ServiceError as error:
         return await _refused(request, session, error, "statement", file=file.filename or "")
     return await _page(request, session, imported=result)
+
+
+@router.get("/accounting/statements/{import_id:int}", response_class=HTMLResponse)
+async def statement_page(
+    request: Request, import_id: EntityId, session: DbSession, user: AccountantPage
+) -> Response:
+    """One imported statement and every line of it, with what the import did with it."""
+    detail = await details.statement_detail(session, import_id)
+    return _render(request, "accounting_statement.html", detail=detail)
 
 
 async def _export(

@@ -18,7 +18,7 @@ from tests.fixtures.factories import create_expert, create_user
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
-from tests.web.test_accessibility import audited_page, log_in, violations  # noqa: F401
+from tests.web.test_accessibility import audit, audited_page, log_in, violations  # noqa: F401
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -140,6 +140,17 @@ async def _browse(page: Page, base: str, batch_id: int, statement_id: str, email
     assert await violations(page, f"{base}/accounting") == []
     await _fits_the_phone(page)
 
+    cut_off = page.get_by_label("Prestations encaissées jusqu'au")
+    await cut_off.fill("2019-01-01")
+    await cut_off.press("Enter")
+    refusal = page.get_by_role("alert")
+    await refusal.wait_for()
+    assert "Aucune prestation impayée au 01/01/2019" in await refusal.inner_text()
+    assert await page.get_by_label("Prestations encaissées jusqu'au").input_value() == "2019-01-01"
+    await _fits_the_phone(page)
+    assert await audit(page) == []
+
+    await page.goto(f"{base}/accounting")
     await _tab_to(page, f"Détail du lot n°{batch_id}")
     await page.get_by_role("heading", name=f"Lot de virements n°{batch_id}").wait_for()
     await _fits_the_phone(page)

@@ -109,6 +109,22 @@ async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, pa
         headers=await headers_for(Role.accountant),
     )
     assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+    assert response.json()["detail"] == (
+        "La date de début doit précéder la date de fin (du 01/02/2027 au 01/01/2027)."
+    )
+
+
+@pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
+async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for, path: str) -> None:
+    response = await client.get(
+        f"/api/v1/exports/{path}",
+        params={"from": "2010-01-01", "to": "2025-01-01"},
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+    assert response.json()["detail"].startswith(
+        "Période de plus de dix ans (du 01/01/2010 au 01/01/2025)"
+    )
 
 
 async def test_an_old_unpaid_redemption_is_a_discrepancy(

@@ -33,6 +33,11 @@ async def audited_page(browser: Browser) -> AsyncIterator[Page]:
 
 async def violations(page: Page, url: str) -> list[str]:
     await page.goto(url)
+    return await audit(page)
+
+
+async def audit(page: Page) -> list[str]:
+    """The blocking violations of the page as it is now (after a form was sent, say)."""
     await page.add_script_tag(path=str(AXE))
     found = await page.evaluate(
         "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']}))"

@@ -13,7 +13,7 @@ from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from voucher_service.core import audit
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.formatting import PARIS, french_date
 from voucher_service.payouts import business_days, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
@@ -61,7 +61,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     )
     rows = (await session.execute(query)).all()
     if not rows:
-        raise NothingToPay(f"Aucune prestation impayée au {cut_off.isoformat()}.")
+        raise NothingToPay(f"Aucune prestation impayée au {french_date(cut_off)}.")
     owed: dict[int, list[_Owed]] = defaultdict(list)
     experts: dict[int, Expert] = {}
     for redemption, code, expert in rows:

@@ -7,16 +7,23 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.config import Settings
+from voucher_service.core.formatting import french_date
 from voucher_service.payouts import exports
 from voucher_service.payouts.errors import InvalidPeriod
 from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 
-MAX_PERIOD_DAYS = 3660
+MAX_PERIOD_DAYS = 3660  # ten years and a few days: a fiscal year may be long
 
 
 def check_period(start: date, end: date) -> None:
-    if end < start or (end - start).days > MAX_PERIOD_DAYS:
-        raise InvalidPeriod()
+    """The one rule for an export's period: the API, the page and the command line call it."""
+    period = f"du {french_date(start)} au {french_date(end)}"
+    if end < start:
+        raise InvalidPeriod(f"La date de début doit précéder la date de fin ({period}).")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise InvalidPeriod(
+            f"Période de plus de dix ans ({period}) : choisissez une période plus courte."
+        )
 
 
 def _attachment(name: str) -> dict[str, str]:

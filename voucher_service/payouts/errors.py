@@ -84,8 +84,10 @@ class RedemptionAlreadyBatched(Conflict):
 
 
 class InvalidPeriod(Unprocessable):
+    """The export's period is inverted or longer than ten years; the detail says which."""
+
     code = "invalid_period"
-    title = "Période invalide : la date de début doit précéder la date de fin"
+    title = "Période invalide"
 
 
 class StatementAlreadyImporting(Conflict):
@@ -93,3 +95,8 @@ class StatementAlreadyImporting(Conflict):
 
     code = "statement_already_importing"
     title = "Ce relevé est en cours d'import"
+
+
+class StatementNotFound(NotFound):
+    code = "bank_statement_not_found"
+    title = "Relevé bancaire introuvable"

@@ -1,21 +1,26 @@
 """The accountant's page: payout batches, SEPA files, bank statements and exports."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import iban
 
-from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
+from voucher_service.core.auth.dependencies import (
+    AppSettings,
+    get_app_settings,
+    require_page_roles,
+)
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.config import Settings
-from voucher_service.core.db import DbSession, get_session, utcnow
-from voucher_service.payouts import batches, downloads
+from voucher_service.core.db import DbSession, EntityId, get_session, utcnow
+from voucher_service.core.errors import ServiceError
+from voucher_service.payouts import batches, details, downloads, labels
 from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.endpoints import statement_result
 from voucher_service.payouts.errors import StatementTooLarge
-from voucher_service.payouts.models import BatchStatus
 from voucher_service.vouchers.validity import paris_today
 from voucher_service.web.rendering import check_csrf, render
 
@@ -23,30 +28,47 @@ router = APIRouter(include_in_schema=False)
 AccountantPage = Annotated[User, Depends(require_page_roles(Role.accountant, Role.admin))]
 StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
-STATUS_LABELS = {
-    BatchStatus.draft: "Brouillon",
-    BatchStatus.exported: "Envoyé à la banque",
-    BatchStatus.settled: "Réglé",
-    BatchStatus.partially_settled: "Partiellement réglé",
-    BatchStatus.cancelled: "Annulé",
-}
+
+def _render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
+    """A page of the accounting, with the French words for states and codes."""
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        labels=labels,
+        status_labels=labels.BATCH_STATUS,
+        format_iban=iban.format,
+        **context,
+    )
 
 
 async def _page(
-    request: Request, session: AsyncSession, settings: Settings, **context: object
+    request: Request, session: AsyncSession, status_code: int = 200, **context: object
 ) -> Response:
     now = utcnow()
     today = paris_today(now)
+    settings = get_app_settings(request)
     listed = await batches.list_batches(session, 0, 50)
-    return render(
+    context.setdefault("values", {})
+    return _render(
         request,
         "accounting.html",
+        status_code=status_code,
         batches=listed,
         execution_dates={b.id: batches.execution_date(b, now, settings) for b in listed},
-        status_labels=STATUS_LABELS,
+        statements=await details.imported_statements(session),
         today=today,
         month_start=today.replace(day=1),
         **context,
+    )
+
+
+async def _refused(
+    request: Request, session: AsyncSession, error: ServiceError, form: str, **values: str
+) -> Response:
+    """The page again, the refusal beside the form it came from and the typed values kept."""
+    return await _page(
+        request, session, status_code=error.status, error=error, error_form=form, values=values
     )
 
 
@@ -55,11 +77,10 @@ async def accounting_page(
     request: Request,
     session: DbSession,
     user: AccountantPage,
-    settings: AppSettings,
     created: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     cancelled: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
-    return await _page(request, session, settings, created=created, cancelled=cancelled)
+    return await _page(request, session, created=created, cancelled=cancelled)
 
 
 @router.post("/accounting/batches")
@@ -71,8 +92,22 @@ async def create_batch(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    batch = await batches.create_batch(session, cut_off)
+    try:
+        async with session.begin_nested():
+            batch = await batches.create_batch(session, cut_off)
+    except ServiceError as error:
+        return await _refused(request, session, error, "batch", cut_off=cut_off.isoformat())
     return RedirectResponse(f"/accounting?created={batch.id}", status_code=303)
+
+
+@router.get("/accounting/batches/{batch_id:int}", response_class=HTMLResponse)
+async def batch_page(
+    request: Request, batch_id: EntityId, session: DbSession, user: AccountantPage
+) -> Response:
+    """One batch: its transfers, their state and return reason, the cheques each pays."""
+    return _render(
+        request, "accounting_batch.html", detail=await details.batch_detail(session, batch_id)
+    )
 
 
 @router.post("/accounting/batches/{batch_id:int}/cancel")
@@ -84,7 +119,11 @@ async def cancel_batch(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    await batches.cancel_batch(session, batch_id)
+    try:
+        async with session.begin_nested():
+            await batches.cancel_batch(session, batch_id)
+    except ServiceError as error:
+        return await _refused(request, session, error, "batches")
     return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
 
 
@@ -109,11 +148,34 @@ async def upload_statement(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    data = await file.read(MAX_STATEMENT_BYTES + 1)
-    if len(data) > MAX_STATEMENT_BYTES:
-        raise StatementTooLarge()
-    result = await statement_result(session, data)
-    return await _page(request, session, settings, imported=result)
+    try:
+        async with session.begin_nested():
+            data = await file.read(MAX_STATEMENT_BYTES + 1)
+            if len(data) > MAX_STATEMENT_BYTES:
+                raise StatementTooLarge()
+            result = await statement_result(session, data)
+    except ServiceError as error:
+        return await _refused(request, session, error, "statement", file=file.filename or "")
+    return await _page(request, session, imported=result)
+
+
+@router.get("/accounting/statements/{import_id:int}", response_class=HTMLResponse)
+async def statement_page(
+    request: Request, import_id: EntityId, session: DbSession, user: AccountantPage
+) -> Response:
+    """One imported statement and every line of it, with what the import did with it."""
+    detail = await details.statement_detail(session, import_id)
+    return _render(request, "accounting_statement.html", detail=detail)
+
+
+async def _export(
+    request: Request, session: AsyncSession, start: date, end: date, produce: Callable[[], Response]
+) -> Response:
+    try:
+        return produce()
+    except ServiceError as error:
+        values = {"start": start.isoformat(), "end": end.isoformat()}
+        return await _refused(request, session, error, "exports", **values)
 
 
 @router.get("/accounting/exports/reconciliation.csv")
@@ -122,8 +184,11 @@ async def reconciliation_csv(
     user: AccountantPage,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
+    request: Request,
 ) -> Response:
-    return downloads.reconciliation(session, start, end)
+    return await _export(
+        request, session, start, end, lambda: downloads.reconciliation(session, start, end)
+    )
 
 
 @router.get("/accounting/exports/fec.txt")
@@ -133,5 +198,8 @@ async def fec_txt(
     settings: AppSettings,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
+    request: Request,
 ) -> Response:
-    return downloads.fec(session, start, end, settings)
+    return await _export(
+        request, session, start, end, lambda: downloads.fec(session, start, end, settings)
+    )

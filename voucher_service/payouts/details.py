@@ -1,0 +1,103 @@
+"""Read-only views for the accounting page: a batch's transfers with the cheques each one
+pays, and the bank statements imported with what their lines did."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.models import Redemption
+from voucher_service.payouts import batches, statements
+from voucher_service.payouts.errors import StatementNotFound
+from voucher_service.payouts.models import (
+    BankStatementImport,
+    PayoutBatch,
+    PayoutItem,
+    PayoutTransfer,
+    StatementLine,
+)
+from voucher_service.vouchers.models import Voucher
+
+
+@dataclass(frozen=True)
+class PaidCheque:
+    code: str
+    invoice_reference: str
+    coaching_date: date
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class TransferDetail:
+    transfer: PayoutTransfer
+    cheques: list[PaidCheque]
+
+
+@dataclass(frozen=True)
+class BatchDetail:
+    batch: PayoutBatch
+    transfers: list[TransferDetail]
+
+
+async def batch_detail(session: AsyncSession, batch_id: int) -> BatchDetail:
+    """The batch, its transfers and, in each, the redemptions it pays; BatchNotFound."""
+    batch = await batches.get_batch(session, batch_id)
+    query = (
+        select(
+            PayoutItem.transfer_id,
+            Voucher.code,
+            Redemption.invoice_reference,
+            Redemption.coaching_date,
+            PayoutItem.amount_cents,
+        )
+        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)  # type: ignore[arg-type]
+        .join(Redemption, Redemption.id == PayoutItem.redemption_id)  # type: ignore[arg-type]
+        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
+        .where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
+        .order_by(PayoutItem.transfer_id, PayoutItem.id)  # type: ignore[arg-type]
+    )
+    cheques: dict[int, list[PaidCheque]] = defaultdict(list)
+    for transfer_id, *fields in (await session.execute(query)).all():
+        cheques[transfer_id].append(PaidCheque(*fields))
+    transfers = await batches.transfers_of(session, batch_id)
+    return BatchDetail(batch, [TransferDetail(t, cheques[t.id or 0]) for t in transfers])
+
+
+@dataclass(frozen=True)
+class StatementSummary:
+    imported: BankStatementImport
+    matched: int
+    unmatched: int
+
+
+async def imported_statements(session: AsyncSession, limit: int = 20) -> list[StatementSummary]:
+    """The last statements imported, newest first, with how many lines matched a transfer."""
+    matched = func.coalesce(func.sum(case((StatementLine.matched, 1), else_=0)), 0)  # type: ignore[arg-type]
+    query = (
+        select(BankStatementImport, matched, func.count(StatementLine.id))  # type: ignore[arg-type]
+        .outerjoin(StatementLine, StatementLine.import_id == BankStatementImport.id)  # type: ignore[arg-type]
+        .group_by(BankStatementImport.id)  # type: ignore[arg-type]
+        .order_by(BankStatementImport.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    return [StatementSummary(imported, int(hit), int(total - hit)) for imported, hit, total in rows]
+
+
+@dataclass(frozen=True)
+class StatementDetail:
+    imported: BankStatementImport
+    lines: list[StatementLine]
+
+    @property
+    def matched(self) -> int:
+        return sum(1 for line in self.lines if line.matched)
+
+
+async def statement_detail(session: AsyncSession, import_id: int) -> StatementDetail:
+    imported = await session.get(BankStatementImport, import_id)
+    if imported is None:
+        raise StatementNotFound(f"Aucun relevé importé n°{import_id}.")
+    return StatementDetail(imported, await statements.lines_of(session, import_id))

@@ -1,0 +1,198 @@
+"""Which bank-statement entries settle or return which transfers, on both databases: only
+when amount, direction, state, account and currency agree."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experts.models import PayoutState, Redemption
+from notifications.models import Notification
+from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
+from tests.payouts.conftest import TODAY
+from voucher_service.core.config import Settings
+from voucher_service.payouts import batches, statements
+from voucher_service.payouts.models import PayoutBatch, PayoutTransfer, TransferStatus
+from voucher_service.payouts.statements import ImportedStatement
+
+
+async def exported(session: AsyncSession, settings: Settings) -> PayoutBatch:
+    batch = await batches.create_batch(session, TODAY)
+    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    return batch
+
+
+async def transfers(session: AsyncSession, batch: PayoutBatch) -> list[PayoutTransfer]:
+    """The batch's transfers, largest first: 2,500 € (two cheques), then 2,000 €."""
+    found = await batches.transfers_of(session, batch.id)  # type: ignore[arg-type]
+    return sorted(found, key=lambda t: -t.amount_cents)
+
+
+async def imported(
+    session: AsyncSession, entries: list[StatementEntry], statement_id: str, **options: str
+) -> ImportedStatement:
+    data = build_statement(entries, statement_id=statement_id, **options)
+    [result] = await statements.import_statement(session, data)
+    return result
+
+
+def paid(transfer: PayoutTransfer, amount: int | None = None) -> StatementEntry:
+    """The booked debit of one transfer, by default of its own amount."""
+    cents = transfer.amount_cents if amount is None else amount
+    return StatementEntry(
+        cents, entry_ref="PAY", transactions=[StatementTransaction(transfer.end_to_end_id, cents)]
+    )
+
+
+def returned(transfer: PayoutTransfer, amount: int | None = None, **options) -> StatementEntry:
+    """The credit of a return (AC04, account closed) of one transfer."""
+    cents = transfer.amount_cents if amount is None else amount
+    return StatementEntry(
+        cents,
+        credit_debit=options.pop("credit_debit", "CRDT"),
+        entry_ref="RET",
+        bank_code=("PMNT", "ICDT", "RRTN"),
+        booking_date=date(2027, 3, 4),
+        transactions=[StatementTransaction(transfer.end_to_end_id, cents, return_reason="AC04")],
+        **options,
+    )
+
+
+async def states(session: AsyncSession, *rows: PayoutTransfer | Redemption) -> list:
+    for row in rows:
+        await session.refresh(row)
+    return [row.status if isinstance(row, PayoutTransfer) else row.payout_state for row in rows]
+
+
+async def payout_mails(session: AsyncSession) -> int:
+    query = select(func.count()).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
+    return (await session.execute(query)).scalar_one()
+
+
+class TestAmounts:
+    async def test_named_transfers_without_amounts_settle_only_for_their_total(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, small = await transfers(session, await exported(session, settings))
+        names = [StatementTransaction(big.end_to_end_id), StatementTransaction(small.end_to_end_id)]
+        cheap = await imported(
+            session, [StatementEntry(1, entry_ref="CENT", transactions=names)], "STMT-AMT-1"
+        )
+        assert cheap.settled == [] and not cheap.lines[0].matched
+        assert "Montant de l'écriture" in cheap.lines[0].note
+        assert await states(session, big, small) == [TransferStatus.pending] * 2
+        total = big.amount_cents + small.amount_cents
+        whole = await imported(
+            session, [StatementEntry(total, entry_ref="ALL", transactions=names)], "STMT-AMT-2"
+        )
+        assert set(whole.settled) == {big.end_to_end_id, small.end_to_end_id}
+        assert whole.lines[0].matched and whole.lines[0].matched_transfer_id is None
+
+    async def test_a_transfer_named_twice_in_one_entry_settles_nothing(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        twice = [StatementTransaction(big.end_to_end_id)] * 2
+        entry = StatementEntry(2 * big.amount_cents, transactions=twice)
+        result = await imported(session, [entry], "STMT-AMT-3")
+        assert result.settled == [] and "deux fois" in result.lines[0].note
+
+    async def test_a_one_cent_return_does_not_undo_a_2000_euro_transfer(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        _, small = await transfers(session, await exported(session, settings))
+        assert small.amount_cents == 200_000
+        await imported(session, [paid(small)], "STMT-RET-1")
+        result = await imported(session, [returned(small, amount=1)], "STMT-RET-2")
+        assert result.returned == [] and not result.lines[0].matched
+        assert "montant 0,01" in result.lines[0].note
+        assert await states(session, small, two_experts["r3"]) == [
+            TransferStatus.settled,
+            PayoutState.paid,
+        ]
+
+
+class TestDirection:
+    async def test_a_credit_naming_a_transfer_does_not_settle_it(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        credit = paid(big)
+        credit.credit_debit = "CRDT"
+        result = await imported(session, [credit], "STMT-DIR-1")
+        assert result.settled == [] and "Hors virements" in result.lines[0].note
+
+    async def test_a_debit_marked_as_reversal_returns_nothing(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        await imported(session, [paid(big)], "STMT-DIR-2")
+        result = await imported(
+            session, [returned(big, credit_debit="DBIT", reversal=True)], "STMT-DIR-3"
+        )
+        assert result.returned == [] and not result.lines[0].matched
+        assert await states(session, big, two_experts["r1"]) == [
+            TransferStatus.settled,
+            PayoutState.paid,
+        ]
+
+    async def test_a_return_before_its_debit_is_seen_returns_the_pending_transfer(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        _, small = await transfers(session, await exported(session, settings))
+        result = await imported(session, [returned(small)], "STMT-DIR-4")
+        assert result.returned == [small.end_to_end_id]
+        assert await states(session, small, two_experts["r3"]) == [
+            TransferStatus.returned,
+            PayoutState.unpaid,
+        ]
+        late = await imported(session, [paid(small)], "STMT-DIR-5")
+        assert late.settled == [] and "déjà retourné" in late.lines[0].note
+
+
+class TestGuards:
+    async def test_a_transfer_is_never_settled_twice(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        first = await imported(session, [paid(big), paid(big)], "STMT-TWICE-1")
+        assert first.settled == [big.end_to_end_id]
+        assert [line.matched for line in first.lines] == [True, False]
+        assert "déjà réglé" in first.lines[1].note
+        again = await imported(session, [paid(big)], "STMT-TWICE-2")
+        assert again.settled == [] and "déjà réglé" in again.lines[0].note
+        assert await payout_mails(session) == 1
+
+    async def test_a_returned_transfer_is_never_returned_twice(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        _, small = await transfers(session, await exported(session, settings))
+        await imported(session, [paid(small)], "STMT-RTWICE-1")
+        first = await imported(session, [returned(small)], "STMT-RTWICE-2")
+        assert first.returned == [small.end_to_end_id]
+        again = await imported(session, [returned(small)], "STMT-RTWICE-3")
+        assert again.returned == [] and not again.lines[0].matched
+        assert "déjà retourné" in again.lines[0].note
+
+    async def test_a_rejection_returns_only_a_pending_transfer(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, small = await transfers(session, await exported(session, settings))
+        await imported(session, [paid(big)], "STMT-RJCT-1")
+        rejections = [
+            StatementEntry(
+                t.amount_cents,
+                status="RJCT",
+                booking_date=None,
+                entry_ref=t.end_to_end_id,
+                transactions=[StatementTransaction(t.end_to_end_id, return_reason="AC04")],
+            )
+            for t in (big, small)
+        ]
+        result = await imported(session, rejections, "STMT-RJCT-2")
+        assert result.returned == [small.end_to_end_id]
+        assert "déjà réglé" in result.lines[0].note
+        assert await states(session, big, small) == [
+            TransferStatus.settled,
+            TransferStatus.returned,
+        ]

@@ -39,6 +39,7 @@ class StatementEntry:
     transactions: list[StatementTransaction] = field(default_factory=list)
     bank_code: tuple[str, str, str] = ("PMNT", "ICDT", "ESCT")
     additional_info: str | None = None
+    currency: str = "EUR"
 
 
 def build_statement(
@@ -99,7 +100,7 @@ def _entry(e: ElementMaker, entry: StatementEntry, version: str) -> etree._Eleme
     domain, family, sub_family = entry.bank_code
     parts = [
         e.NtryRef(entry.entry_ref) if entry.entry_ref else None,
-        e.Amt(_decimal(entry.amount_cents), Ccy="EUR"),
+        e.Amt(_decimal(entry.amount_cents), Ccy=entry.currency),
         e.CdtDbtInd(entry.credit_debit),
         e.RvslInd("true") if entry.reversal else None,
         e.Sts(e.Cd(entry.status)) if version == "08" else e.Sts(entry.status),
@@ -119,17 +120,17 @@ def _details(e: ElementMaker, entry: StatementEntry, version: str) -> etree._Ele
         batch = e.Btch(
             *([e.MsgId(entry.batch_message_id)] if entry.batch_message_id else []),
             *([e.NbOfTxs(str(entry.batch_count))] if entry.batch_count is not None else []),
-            e.TtlAmt(_decimal(entry.amount_cents), Ccy="EUR"),
+            e.TtlAmt(_decimal(entry.amount_cents), Ccy=entry.currency),
             e.CdtDbtInd(entry.credit_debit),
         )
-    transactions = [_transaction(e, tx, entry.credit_debit, version) for tx in entry.transactions]
+    transactions = [_transaction(e, tx, entry, version) for tx in entry.transactions]
     if batch is None and not transactions:
         return None
     return e.NtryDtls(*([batch] if batch is not None else []), *transactions)
 
 
 def _transaction(
-    e: ElementMaker, tx: StatementTransaction, credit_debit: str, version: str
+    e: ElementMaker, tx: StatementTransaction, entry: StatementEntry, version: str
 ) -> etree._Element:
     references = [
         e.MsgId(tx.message_id) if tx.message_id else None,
@@ -137,11 +138,14 @@ def _transaction(
     ]
     amounts: list[etree._Element | None] = [None]
     if tx.amount_cents is not None and version == "08":
-        amounts = [e.Amt(_decimal(tx.amount_cents), Ccy="EUR"), e.CdtDbtInd(credit_debit)]
-    elif tx.amount_cents is not None:
-        amount = _decimal(tx.amount_cents)
         amounts = [
-            e.AmtDtls(e.InstdAmt(e.Amt(amount, Ccy="EUR")), e.TxAmt(e.Amt(amount, Ccy="EUR")))
+            e.Amt(_decimal(tx.amount_cents), Ccy=entry.currency),
+            e.CdtDbtInd(entry.credit_debit),
+        ]
+    elif tx.amount_cents is not None:
+        amount, currency = _decimal(tx.amount_cents), entry.currency
+        amounts = [
+            e.AmtDtls(e.InstdAmt(e.Amt(amount, Ccy=currency)), e.TxAmt(e.Amt(amount, Ccy=currency)))
         ]
     parts = [
         e.Refs(*[r for r in references if r is not None]),

@@ -3,13 +3,20 @@ when amount, direction, state, account and currency agree."""
 
 from datetime import date
 
+from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import PayoutState, Redemption
 from notifications.models import Notification
-from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
+from tests.payouts.camt_builder import (
+    REGION_IBAN,
+    StatementEntry,
+    StatementTransaction,
+    build_statement,
+)
 from tests.payouts.conftest import TODAY
+from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
 from voucher_service.payouts.models import PayoutBatch, PayoutTransfer, TransferStatus
@@ -29,10 +36,14 @@ async def transfers(session: AsyncSession, batch: PayoutBatch) -> list[PayoutTra
 
 
 async def imported(
-    session: AsyncSession, entries: list[StatementEntry], statement_id: str, **options: str
+    session: AsyncSession,
+    settings: Settings,
+    entries: list[StatementEntry],
+    statement_id: str,
+    **options: str,
 ) -> ImportedStatement:
     data = build_statement(entries, statement_id=statement_id, **options)
-    [result] = await statements.import_statement(session, data)
+    [result] = await statements.import_statement(session, data, settings)
     return result
 
 
@@ -76,14 +87,20 @@ class TestAmounts:
         big, small = await transfers(session, await exported(session, settings))
         names = [StatementTransaction(big.end_to_end_id), StatementTransaction(small.end_to_end_id)]
         cheap = await imported(
-            session, [StatementEntry(1, entry_ref="CENT", transactions=names)], "STMT-AMT-1"
+            session,
+            settings,
+            [StatementEntry(1, entry_ref="CENT", transactions=names)],
+            "STMT-AMT-1",
         )
         assert cheap.settled == [] and not cheap.lines[0].matched
         assert "Montant de l'écriture" in cheap.lines[0].note
         assert await states(session, big, small) == [TransferStatus.pending] * 2
         total = big.amount_cents + small.amount_cents
         whole = await imported(
-            session, [StatementEntry(total, entry_ref="ALL", transactions=names)], "STMT-AMT-2"
+            session,
+            settings,
+            [StatementEntry(total, entry_ref="ALL", transactions=names)],
+            "STMT-AMT-2",
         )
         assert set(whole.settled) == {big.end_to_end_id, small.end_to_end_id}
         assert whole.lines[0].matched and whole.lines[0].matched_transfer_id is None
@@ -94,7 +111,7 @@ class TestAmounts:
         big, _ = await transfers(session, await exported(session, settings))
         twice = [StatementTransaction(big.end_to_end_id)] * 2
         entry = StatementEntry(2 * big.amount_cents, transactions=twice)
-        result = await imported(session, [entry], "STMT-AMT-3")
+        result = await imported(session, settings, [entry], "STMT-AMT-3")
         assert result.settled == [] and "deux fois" in result.lines[0].note
 
     async def test_a_one_cent_return_does_not_undo_a_2000_euro_transfer(
@@ -102,8 +119,8 @@ class TestAmounts:
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
         assert small.amount_cents == 200_000
-        await imported(session, [paid(small)], "STMT-RET-1")
-        result = await imported(session, [returned(small, amount=1)], "STMT-RET-2")
+        await imported(session, settings, [paid(small)], "STMT-RET-1")
+        result = await imported(session, settings, [returned(small, amount=1)], "STMT-RET-2")
         assert result.returned == [] and not result.lines[0].matched
         assert "montant 0,01" in result.lines[0].note
         assert await states(session, small, two_experts["r3"]) == [
@@ -119,16 +136,16 @@ class TestDirection:
         big, _ = await transfers(session, await exported(session, settings))
         credit = paid(big)
         credit.credit_debit = "CRDT"
-        result = await imported(session, [credit], "STMT-DIR-1")
+        result = await imported(session, settings, [credit], "STMT-DIR-1")
         assert result.settled == [] and "Hors virements" in result.lines[0].note
 
     async def test_a_debit_marked_as_reversal_returns_nothing(
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
-        await imported(session, [paid(big)], "STMT-DIR-2")
+        await imported(session, settings, [paid(big)], "STMT-DIR-2")
         result = await imported(
-            session, [returned(big, credit_debit="DBIT", reversal=True)], "STMT-DIR-3"
+            session, settings, [returned(big, credit_debit="DBIT", reversal=True)], "STMT-DIR-3"
         )
         assert result.returned == [] and not result.lines[0].matched
         assert await states(session, big, two_experts["r1"]) == [
@@ -140,13 +157,13 @@ class TestDirection:
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
-        result = await imported(session, [returned(small)], "STMT-DIR-4")
+        result = await imported(session, settings, [returned(small)], "STMT-DIR-4")
         assert result.returned == [small.end_to_end_id]
         assert await states(session, small, two_experts["r3"]) == [
             TransferStatus.returned,
             PayoutState.unpaid,
         ]
-        late = await imported(session, [paid(small)], "STMT-DIR-5")
+        late = await imported(session, settings, [paid(small)], "STMT-DIR-5")
         assert late.settled == [] and "déjà retourné" in late.lines[0].note
 
 
@@ -155,11 +172,11 @@ class TestGuards:
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
-        first = await imported(session, [paid(big), paid(big)], "STMT-TWICE-1")
+        first = await imported(session, settings, [paid(big), paid(big)], "STMT-TWICE-1")
         assert first.settled == [big.end_to_end_id]
         assert [line.matched for line in first.lines] == [True, False]
         assert "déjà réglé" in first.lines[1].note
-        again = await imported(session, [paid(big)], "STMT-TWICE-2")
+        again = await imported(session, settings, [paid(big)], "STMT-TWICE-2")
         assert again.settled == [] and "déjà réglé" in again.lines[0].note
         assert await payout_mails(session) == 1
 
@@ -167,10 +184,10 @@ class TestGuards:
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
-        await imported(session, [paid(small)], "STMT-RTWICE-1")
-        first = await imported(session, [returned(small)], "STMT-RTWICE-2")
+        await imported(session, settings, [paid(small)], "STMT-RTWICE-1")
+        first = await imported(session, settings, [returned(small)], "STMT-RTWICE-2")
         assert first.returned == [small.end_to_end_id]
-        again = await imported(session, [returned(small)], "STMT-RTWICE-3")
+        again = await imported(session, settings, [returned(small)], "STMT-RTWICE-3")
         assert again.returned == [] and not again.lines[0].matched
         assert "déjà retourné" in again.lines[0].note
 
@@ -178,7 +195,7 @@ class TestGuards:
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         big, small = await transfers(session, await exported(session, settings))
-        await imported(session, [paid(big)], "STMT-RJCT-1")
+        await imported(session, settings, [paid(big)], "STMT-RJCT-1")
         rejections = [
             StatementEntry(
                 t.amount_cents,
@@ -189,10 +206,63 @@ class TestGuards:
             )
             for t in (big, small)
         ]
-        result = await imported(session, rejections, "STMT-RJCT-2")
+        result = await imported(session, settings, rejections, "STMT-RJCT-2")
         assert result.returned == [small.end_to_end_id]
         assert "déjà réglé" in result.lines[0].note
         assert await states(session, big, small) == [
             TransferStatus.settled,
             TransferStatus.returned,
         ]
+
+
+OTHER_IBAN = "DE89370400440532013000"
+
+
+class TestAccountAndCurrency:
+    async def test_a_statement_of_another_account_settles_nothing_and_says_so(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        result = await imported(session, settings, [paid(big)], "STMT-ACCT-1", iban=OTHER_IBAN)
+        assert (result.account_iban, result.paying_account) == (OTHER_IBAN, False)
+        assert result.settled == [] and not result.lines[0].matched
+        assert OTHER_IBAN in result.lines[0].note and "compte de paiement" in result.lines[0].note
+        assert await states(session, big) == [TransferStatus.pending]
+        again = await imported(session, settings, [paid(big)], "STMT-ACCT-1", iban=OTHER_IBAN)
+        assert again.already_imported and again.paying_account is False
+
+    async def test_the_paying_account_is_recognised_however_it_is_written(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        spaced = " ".join(REGION_IBAN[i : i + 4] for i in range(0, len(REGION_IBAN), 4))
+        result = await imported(session, settings, [paid(big)], "STMT-ACCT-2", iban=spaced)
+        assert (result.account_iban, result.paying_account) == (REGION_IBAN, True)
+        assert result.settled == [big.end_to_end_id]
+
+    async def test_an_entry_in_another_currency_settles_nothing(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, small = await transfers(session, await exported(session, settings))
+        await imported(session, settings, [paid(small)], "STMT-CCY-1")
+        foreign = [paid(big), returned(small)]
+        for entry in foreign:
+            entry.currency = "USD"
+        result = await imported(session, settings, foreign, "STMT-CCY-2")
+        assert result.settled == [] and result.returned == []
+        assert all("USD" in line.note and not line.matched for line in result.lines)
+        assert await states(session, big, small) == [TransferStatus.pending, TransferStatus.settled]
+
+
+async def test_the_api_reports_a_statement_of_another_account(
+    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+) -> None:
+    big, _ = await transfers(session, await exported(session, settings))
+    data = build_statement([paid(big)], statement_id="STMT-ACCT-API", iban=OTHER_IBAN)
+    files = {"file": ("releve.xml", data, "application/xml")}
+    headers = await headers_for(Role.accountant)
+    response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
+    assert response.status_code == 200, response.text
+    [statement] = response.json()["statements"]
+    assert statement["account_iban"] == OTHER_IBAN and statement["paying_account"] is False
+    assert statement["settled"] == [] and len(statement["unmatched"]) == 1

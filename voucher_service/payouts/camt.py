@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import NoReturn
 
 from lxml import etree
+from stdnum import iban as stdnum_iban
 
 from voucher_service.payouts.errors import InvalidStatement, StatementTooLarge
 
@@ -69,7 +70,7 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class Statement:
     id: str
-    account_iban: str
+    account_iban: str  # compact (no spaces, upper case), or the account's other id
     entries: list[Entry]
 
 
@@ -197,7 +198,7 @@ def _statement(reader: _Reader, node: etree._Element) -> Statement:
         _entry(reader, entry, number)
         for number, entry in enumerate(reader.findall(node, "Ntry"), start=1)
     ]
-    return Statement(id=statement_id, account_iban=account, entries=entries)
+    return Statement(id=statement_id, account_iban=stdnum_iban.compact(account), entries=entries)
 
 
 def _entry(reader: _Reader, node: etree._Element, number: int) -> Entry:

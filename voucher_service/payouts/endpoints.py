@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
+from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
@@ -126,21 +127,25 @@ async def batch_sepa(
     ),
 )
 async def import_statement(
-    file: UploadFile, session: DbSession, user: AccountantUser
+    file: UploadFile, session: DbSession, user: AccountantUser, settings: AppSettings
 ) -> StatementImportResult:
     data = await file.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
         raise StatementTooLarge()
-    return await statement_result(session, data)
+    return await statement_result(session, data, settings)
 
 
-async def statement_result(session: AsyncSession, data: bytes) -> StatementImportResult:
-    results = await statements.import_statement(session, data)
+async def statement_result(
+    session: AsyncSession, data: bytes, settings: Settings
+) -> StatementImportResult:
+    results = await statements.import_statement(session, data, settings)
     return StatementImportResult(
         statements=[
             StatementResult(
                 statement_id=r.statement_id,
                 already_imported=r.already_imported,
+                account_iban=r.account_iban,
+                paying_account=r.paying_account,
                 settled=r.settled,
                 returned=r.returned,
                 matched=[StatementLinePublic.model_validate(x) for x in r.lines if x.matched],

@@ -21,10 +21,12 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import iban as stdnum_iban
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from notifications import service as notifications
 from voucher_service.core import audit
+from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS, euros
 from voucher_service.payouts import camt
@@ -50,17 +52,26 @@ LOOKUP_CHUNK = 500  # ids per IN (...): well under both engines' limits on param
 class ImportedStatement:
     statement_id: str
     already_imported: bool
+    account_iban: str
+    paying_account: bool  # only the paying account's statements settle anything
     lines: list[StatementLine] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # EndToEndIds
     returned: list[str] = field(default_factory=list)
 
 
-async def import_statement(session: AsyncSession, data: bytes) -> list[ImportedStatement]:
-    """Every statement of a camt.053 document; raises InvalidStatement when unreadable."""
+async def import_statement(
+    session: AsyncSession, data: bytes, settings: Settings
+) -> list[ImportedStatement]:
+    """Every statement of a camt.053 document; raises InvalidStatement when unreadable.
+
+    A statement of another account than the paying one is imported with every line
+    unmatched, so that it is reported as such and importing it again changes nothing."""
     statements = camt.parse_statements(data)
     digest = hashlib.sha256(data).hexdigest()
+    paying_iban = stdnum_iban.compact(settings.payout_debtor_iban)
     results = []
     for statement in statements:
+        paying = statement.account_iban == paying_iban
         query = select(BankStatementImport).where(
             BankStatementImport.statement_id == statement.id  # type: ignore[arg-type]
         )
@@ -68,9 +79,11 @@ async def import_statement(session: AsyncSession, data: bytes) -> list[ImportedS
         if known is not None:
             assert known.id is not None
             lines = await lines_of(session, known.id)
-            results.append(ImportedStatement(statement.id, True, lines))
+            results.append(
+                ImportedStatement(statement.id, True, statement.account_iban, paying, lines)
+            )
             continue
-        results.append(await _import_one(session, statement, digest))
+        results.append(await _import_one(session, statement, digest, paying))
     return results
 
 
@@ -84,15 +97,19 @@ async def lines_of(session: AsyncSession, import_id: int) -> list[StatementLine]
 
 
 async def _import_one(
-    session: AsyncSession, statement: camt.Statement, digest: str
+    session: AsyncSession, statement: camt.Statement, digest: str, paying: bool
 ) -> ImportedStatement:
     imported = await _record_import(session, statement, digest)
     assert imported.id is not None
-    result = ImportedStatement(statement.id, False)
-    known = await _transfers_named(session, statement)
+    result = ImportedStatement(statement.id, False, statement.account_iban, paying)
+    known = await _transfers_named(session, statement) if paying else {}
+    other_account = _unmatched(
+        f"Relevé du compte {statement.account_iban}, qui n'est pas le compte de paiement "
+        "des experts : rien n'est rapproché"
+    )
     batches: set[int] = set()
     for entry in statement.entries:
-        outcome = await _classify(session, entry, known)
+        outcome = await _classify(session, entry, known) if paying else other_account
         await _apply(session, entry, outcome, result)
         batches.update(t.batch_id for t, _ in outcome.matches)
         result.lines.append(_line(imported.id, entry, outcome))
@@ -167,6 +184,8 @@ async def _classify(
 ) -> _Outcome:
     """Which transfers an entry settles or returns; nothing unless amount, direction and
     the transfers' state all agree."""
+    if entry.currency != "EUR":
+        return _unmatched(f"Écriture en {entry.currency} : seuls les euros sont rapprochés")
     if entry.status == "RJCT":
         return _by_end_to_end(entry, known, Action.give_back, REJECTABLE)
     if entry.is_return and entry.credit_debit == "CRDT" and entry.status == "BOOK":

@@ -97,6 +97,7 @@ async def upload_statement(
     request: Request,
     session: DbSession,
     user: AccountantPage,
+    settings: AppSettings,
     file: UploadFile,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -104,7 +105,7 @@ async def upload_statement(
     data = await file.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
         raise StatementTooLarge()
-    result = await statement_result(session, data)
+    result = await statement_result(session, data, settings)
     return await _page(request, session, imported=result)
 
 

@@ -266,3 +266,18 @@ async def test_the_api_reports_a_statement_of_another_account(
     [statement] = response.json()["statements"]
     assert statement["account_iban"] == OTHER_IBAN and statement["paying_account"] is False
     assert statement["settled"] == [] and len(statement["unmatched"]) == 1
+
+
+class TestStatementIdentity:
+    async def test_another_accounts_statement_with_the_same_id_does_not_hide_ours(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, _ = await transfers(session, await exported(session, settings))
+        theirs = await imported(session, settings, [paid(big)], "STMT-SAME", iban=OTHER_IBAN)
+        assert not theirs.already_imported and theirs.settled == []
+        ours = await imported(session, settings, [paid(big)], "STMT-SAME")
+        assert not ours.already_imported and ours.settled == [big.end_to_end_id]
+        again = await imported(session, settings, [paid(big)], "STMT-SAME")
+        assert again.already_imported and again.settled == []
+        assert [line.matched for line in again.lines] == [True]
+        assert await payout_mails(session) == 1

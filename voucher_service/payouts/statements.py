@@ -8,9 +8,9 @@ booked credit marked as a return (or a rejection) returns transfers of its amoun
 were settled or still pending. Anything else is kept as an unmatched line with the
 reason in French.
 
-A statement is imported once: its id is unique, and importing it again changes nothing
-and says so. A transfer that is already settled is never settled twice, nor a returned
-one returned twice.
+A statement is imported once: its account and its id are unique together, and
+importing it again changes nothing and says so. A transfer that is already settled is
+never settled twice, nor a returned one returned twice.
 """
 
 import hashlib
@@ -73,7 +73,8 @@ async def import_statement(
     for statement in statements:
         paying = statement.account_iban == paying_iban
         query = select(BankStatementImport).where(
-            BankStatementImport.statement_id == statement.id  # type: ignore[arg-type]
+            BankStatementImport.account_iban == statement.account_iban,  # type: ignore[arg-type]
+            BankStatementImport.statement_id == statement.id,  # type: ignore[arg-type]
         )
         known = (await session.execute(query)).scalar_one_or_none()
         if known is not None:

@@ -1,0 +1,35 @@
+"""bank statements identified by their account and their id
+
+Two accounts' statements may carry the same ``Stmt/Id``: the unique key of an import is
+the pair, not the id alone.
+
+Revision ID: 0012_statement_account
+Revises: 0011
+Create Date: 2026-12-01 18:30:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0012_statement_account"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TABLE = "bank_statement_import"
+BY_ID = "uq_bank_statement_import_statement_id"
+BY_ACCOUNT_AND_ID = "uq_bank_statement_import_account_iban_statement_id"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table(TABLE, schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(BY_ID), type_="unique")
+        batch_op.create_unique_constraint(op.f(BY_ACCOUNT_AND_ID), ["account_iban", "statement_id"])
+
+
+def downgrade() -> None:
+    """Refused by the database when two accounts' statements share an id."""
+    with op.batch_alter_table(TABLE, schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(BY_ACCOUNT_AND_ID), type_="unique")
+        batch_op.create_unique_constraint(op.f(BY_ID), ["statement_id"])

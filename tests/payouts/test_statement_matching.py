@@ -281,3 +281,22 @@ class TestStatementIdentity:
         assert again.already_imported and again.settled == []
         assert [line.matched for line in again.lines] == [True]
         assert await payout_mails(session) == 1
+
+
+class TestCancelledBatch:
+    async def test_a_cancelled_batch_settles_nothing(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        batch = await batches.create_batch(session, TODAY)
+        big, small = await transfers(session, batch)
+        await batches.cancel_batch(session, batch.id)  # type: ignore[arg-type]
+        assert await states(session, big, small) == [TransferStatus.cancelled] * 2
+        by_batch = StatementEntry(batch.total_cents, batch_message_id=batch.message_id)
+        result = await imported(session, settings, [paid(big), by_batch], "STMT-CANCEL")
+        assert result.settled == [] and not any(line.matched for line in result.lines)
+        assert "annulé" in result.lines[0].note and "annulé" in result.lines[1].note
+        assert await states(session, big, two_experts["r1"]) == [
+            TransferStatus.cancelled,
+            PayoutState.unpaid,
+        ]
+        assert await payout_mails(session) == 0

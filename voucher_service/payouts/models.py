@@ -26,6 +26,7 @@ class TransferStatus(StrEnum):
     pending = "pending"
     settled = "settled"
     returned = "returned"
+    cancelled = "cancelled"  # its batch was cancelled before going to the bank
 
 
 class PayoutBatch(SQLModel, table=True):

@@ -177,6 +177,7 @@ STATE_NOTES = {
     TransferStatus.pending: "en attente",
     TransferStatus.settled: "déjà réglé",
     TransferStatus.returned: "déjà retourné",
+    TransferStatus.cancelled: "annulé avec son lot",
 }
 
 
@@ -259,8 +260,10 @@ async def _by_batch(session: AsyncSession, entry: camt.Entry, reference: str) ->
     bank counts, their total being the entry's amount."""
     query = select(PayoutBatch).where(PayoutBatch.message_id == reference)  # type: ignore[arg-type]
     batch = (await session.execute(query)).scalar_one_or_none()
-    if batch is None or batch.status is BatchStatus.cancelled:
+    if batch is None:
         return _unmatched(f"Lot {reference} inconnu")
+    if batch.status is BatchStatus.cancelled:
+        return _unmatched(f"Lot {reference} annulé")
     query = select(PayoutTransfer).where(
         PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
         PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]

@@ -300,3 +300,37 @@ class TestCancelledBatch:
             PayoutState.unpaid,
         ]
         assert await payout_mails(session) == 0
+
+
+class TestBatchBookingAndVersions:
+    async def test_a_batch_booked_by_its_payment_information_id_is_settled(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        batch = await exported(session, settings)
+        entry = StatementEntry(batch.total_cents, batch_payment_id=batch.message_id, batch_count=2)
+        result = await imported(session, settings, [entry], "STMT-PMTINF")
+        assert len(result.settled) == 2 and result.lines[0].matched
+        assert (
+            await states(session, *[two_experts[k] for k in ("r1", "r2", "r3")])
+            == [PayoutState.paid] * 3
+        )
+
+    async def test_a_batch_booking_must_count_and_total_its_transfers(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        batch = await exported(session, settings)
+        miscounted = StatementEntry(
+            batch.total_cents, batch_payment_id=batch.message_id, batch_count=3
+        )
+        short = StatementEntry(batch.total_cents - 1, batch_message_id=batch.message_id)
+        result = await imported(session, settings, [miscounted, short], "STMT-BATCH-BAD")
+        assert result.settled == [] and not any(line.matched for line in result.lines)
+
+    async def test_a_camt_053_001_04_statement_settles_and_returns(
+        self, session: AsyncSession, settings: Settings, two_experts: dict
+    ) -> None:
+        big, small = await transfers(session, await exported(session, settings))
+        entries = [paid(big), paid(small), returned(small)]
+        result = await imported(session, settings, entries, "STMT-V04", version="04")
+        assert set(result.settled) == {big.end_to_end_id, small.end_to_end_id}
+        assert result.returned == [small.end_to_end_id]

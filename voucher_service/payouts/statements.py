@@ -198,8 +198,9 @@ async def _classify(
         return _unmatched(f"Hors virements de paiement ({entry.credit_debit} {entry.status})")
     if any(tx.end_to_end_id for tx in entry.transactions):
         return _by_end_to_end(entry, known, Action.settle, SETTLEABLE)
-    if entry.batch_message_id:
-        return await _by_batch(session, entry, entry.batch_message_id)
+    references = [r for r in (entry.batch_message_id, entry.batch_payment_id) if r]
+    if references:
+        return await _by_batch(session, entry, references)
     return _unmatched("Aucun virement correspondant")
 
 
@@ -255,13 +256,15 @@ def _mismatch(
     return None
 
 
-async def _by_batch(session: AsyncSession, entry: camt.Entry, reference: str) -> _Outcome:
-    """A whole batch booked as one debit: every pending transfer of it, as many as the
-    bank counts, their total being the entry's amount."""
-    query = select(PayoutBatch).where(PayoutBatch.message_id == reference)  # type: ignore[arg-type]
-    batch = (await session.execute(query)).scalar_one_or_none()
+async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[str]) -> _Outcome:
+    """A whole batch booked as one debit, named by the file's MsgId or its PmtInfId (the
+    same in our files): every pending transfer of it, as many as the bank counts, their
+    total being the entry's amount."""
+    query = select(PayoutBatch).where(PayoutBatch.message_id.in_(references))  # type: ignore[attr-defined]
+    batch = (await session.execute(query)).scalars().first()
     if batch is None:
-        return _unmatched(f"Lot {reference} inconnu")
+        return _unmatched(f"Lot {' / '.join(references)} inconnu")
+    reference = batch.message_id
     if batch.status is BatchStatus.cancelled:
         return _unmatched(f"Lot {reference} annulé")
     query = select(PayoutTransfer).where(

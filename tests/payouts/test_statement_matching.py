@@ -16,6 +16,7 @@ from tests.payouts.camt_builder import (
     build_statement,
 )
 from tests.payouts.conftest import TODAY
+from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
@@ -334,3 +335,71 @@ class TestBatchBookingAndVersions:
         result = await imported(session, settings, entries, "STMT-V04", version="04")
         assert set(result.settled) == {big.end_to_end_id, small.end_to_end_id}
         assert result.returned == [small.end_to_end_id]
+
+
+def busy_day(ours: list[PayoutTransfer], entries: int = 1_300) -> bytes:
+    """A 2.8 MB statement of a busy day: our transfers among the Région's other payments,
+    each with the long remittance and details banks write."""
+    others = [
+        StatementEntry(
+            10_000 + number,
+            entry_ref=f"N{number:05d}",
+            transactions=[
+                StatementTransaction(
+                    f"REGION-PAIE-{number:06d}",
+                    10_000 + number,
+                    message_id="REGION-LOT-2027-03-01",
+                    creditor_name=f"Association régionale de soutien numéro {number} " * 2,
+                    remittance=f"Subvention régionale dossier {number} " + "x" * 100,
+                )
+            ],
+            additional_info=f"Virement SEPA émis, dossier {number} : " + "détails " * 55,
+        )
+        for number in range(entries - len(ours))
+    ]
+    return build_statement([paid(t) for t in ours] + others, statement_id="STMT-BUSY-DAY")
+
+
+async def test_a_1300_entry_statement_imports_through_the_api(
+    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+) -> None:
+    ours = await transfers(session, await exported(session, settings))
+    data = busy_day(ours)
+    assert settings.max_body_bytes < 2_700_000 < len(data) < settings.max_statement_bytes
+    files = {"file": ("releve.xml", data, "application/xml")}
+    headers = await headers_for(Role.accountant)
+    response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
+    assert response.status_code == 200, response.text[:500]
+    [statement] = response.json()["statements"]
+    assert set(statement["settled"]) == {t.end_to_end_id for t in ours}
+    assert (len(statement["matched"]), len(statement["unmatched"])) == (2, 1_298)
+
+
+async def test_a_statement_over_its_own_limit_is_refused_with_413(
+    client: AsyncClient, settings: Settings, headers_for
+) -> None:
+    headers = await headers_for(Role.accountant)
+    over = b" " * (settings.max_statement_bytes + 1)
+    files = {"file": ("releve.xml", over, "application/xml")}
+    response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
+    assert response.status_code == 413 and response.json()["code"] == "statement_too_large"
+    enormous = b" " * settings.max_statement_upload_bytes
+    files = {"file": ("releve.xml", enormous, "application/xml")}
+    response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+async def test_the_page_takes_a_1300_entry_statement_too(
+    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+) -> None:
+    ours = await transfers(session, await exported(session, settings))
+    await log_in(client, session, settings, Role.accountant)
+    page = await client.get("/accounting", headers={"accept": "text/html"})
+    uploaded = await client.post(
+        "/accounting/statements",
+        data={"csrf_token": csrf_of(page.text)},
+        files={"file": ("releve.xml", busy_day(ours), "application/xml")},
+        headers={"accept": "text/html"},
+    )
+    assert uploaded.status_code == 200, uploaded.text[:500]
+    assert "2 virement(s) réglé(s)" in uploaded.text

@@ -24,6 +24,7 @@ from typing import NoReturn
 from lxml import etree
 from stdnum import iban as stdnum_iban
 
+from voucher_service.core.config import Settings
 from voucher_service.payouts.errors import InvalidStatement, StatementTooLarge
 
 CAMT053_NAMESPACES = {
@@ -31,7 +32,7 @@ CAMT053_NAMESPACES = {
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.04": "camt.053.001.04",
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08": "camt.053.001.08",
 }
-MAX_STATEMENT_BYTES = 5_000_000
+MAX_STATEMENT_BYTES: int = Settings.model_fields["max_statement_bytes"].default
 DECIMAL_AMOUNT = re.compile(r"[0-9]{1,18}(\.[0-9]{1,5})?")
 NOT_PROVIDED = "NOTPROVIDED"
 RETURN_SUB_FAMILIES = {"RRTN"}  # ISO bank transaction code: reversal due to payment return

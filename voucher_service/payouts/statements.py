@@ -66,7 +66,7 @@ async def import_statement(
 
     A statement of another account than the paying one is imported with every line
     unmatched, so that it is reported as such and importing it again changes nothing."""
-    statements = camt.parse_statements(data)
+    statements = camt.parse_statements(data, max_bytes=settings.max_statement_bytes)
     digest = hashlib.sha256(data).hexdigest()
     paying_iban = stdnum_iban.compact(settings.payout_debtor_iban)
     results = []

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import iban as stdnum_iban
@@ -267,9 +267,13 @@ async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[s
     reference = batch.message_id
     if batch.status is BatchStatus.cancelled:
         return _unmatched(f"Lot {reference} annulé")
-    query = select(PayoutTransfer).where(
-        PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
-        PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]
+    query = _locked(
+        select(PayoutTransfer)
+        .where(
+            PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
+            PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]
+        )
+        .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
     )
     pending = list((await session.execute(query)).scalars())
     total = sum(t.amount_cents for t in pending)
@@ -313,17 +317,27 @@ def _line(import_id: int, entry: camt.Entry, outcome: _Outcome) -> StatementLine
 async def _transfers_named(
     session: AsyncSession, statement: camt.Statement
 ) -> dict[str, PayoutTransfer]:
-    """Every transfer the statement names by EndToEndId, read in a few queries."""
+    """Every transfer the statement names by EndToEndId, read in a few queries and locked
+    until the import commits (in EndToEndId order, the same for every import): a
+    statement imported at the same moment waits, then sees them settled."""
     ids = sorted(
         {tx.end_to_end_id for e in statement.entries for tx in e.transactions if tx.end_to_end_id}
     )
     found: dict[str, PayoutTransfer] = {}
     for start in range(0, len(ids), LOOKUP_CHUNK):
-        query = select(PayoutTransfer).where(
-            PayoutTransfer.end_to_end_id.in_(ids[start : start + LOOKUP_CHUNK])  # type: ignore[attr-defined]
+        query = _locked(
+            select(PayoutTransfer)
+            .where(PayoutTransfer.end_to_end_id.in_(ids[start : start + LOOKUP_CHUNK]))  # type: ignore[attr-defined]
+            .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
         )
         found.update((t.end_to_end_id, t) for t in (await session.execute(query)).scalars())
     return found
+
+
+def _locked(query: Select[tuple[PayoutTransfer]]) -> Select[tuple[PayoutTransfer]]:
+    """Rows locked for the transaction (PostgreSQL; SQLite's writers take turns anyway),
+    with the values committed by whoever held the lock before."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 async def _redemptions_of(session: AsyncSession, transfer_id: int) -> list[Redemption]:

@@ -403,3 +403,21 @@ async def test_the_page_takes_a_1300_entry_statement_too(
     )
     assert uploaded.status_code == 200, uploaded.text[:500]
     assert "2 virement(s) réglé(s)" in uploaded.text
+
+
+async def test_the_page_says_a_statement_is_of_another_account(
+    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+) -> None:
+    big, _ = await transfers(session, await exported(session, settings))
+    await log_in(client, session, settings, Role.accountant)
+    page = await client.get("/accounting", headers={"accept": "text/html"})
+    statement = build_statement([paid(big)], statement_id="STMT-ACCT-PAGE", iban=OTHER_IBAN)
+    uploaded = await client.post(
+        "/accounting/statements",
+        data={"csrf_token": csrf_of(page.text)},
+        files={"file": ("releve.xml", statement, "application/xml")},
+        headers={"accept": "text/html"},
+    )
+    assert uploaded.status_code == 200, uploaded.text[:500]
+    assert f"Ce relevé est celui du compte {OTHER_IBAN}" in uploaded.text
+    assert "0 virement(s) réglé(s)" in uploaded.text

@@ -87,7 +87,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )
     install_error_handlers(app, render_html=render_error)
-    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
+    uploads = (payout_endpoints.STATEMENT_UPLOAD_PATH, accounting.STATEMENT_UPLOAD_PATH)
+    app.add_middleware(
+        InputGuardMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits=dict.fromkeys(uploads, settings.max_statement_upload_bytes),
+    )
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
     openapi.install(app)
     return app

@@ -1,8 +1,12 @@
-"""Realistic camt.053 bank statements for tests (camt.053.001.02 unless asked for .08).
+"""Realistic camt.053 bank statements for tests (camt.053.001.02 unless asked for .04 or
+.08).
 
 Elements come in the schema's order, with the parts banks really send around the ones
 the parser reads (balances, summary, bank transaction codes, related parties), so that a
-parser that only works on minimal documents would be caught out.
+parser that only works on minimal documents would be caught out. What changes between
+versions: .04 and .08 name a bank's BIC ``BICFI`` and give each transaction its ``Amt``
+and ``CdtDbtInd`` (.02 only ``AmtDtls``); .08 wraps the status in ``Cd`` and a party in
+``Pty``.
 """
 
 from dataclasses import dataclass, field
@@ -35,10 +39,12 @@ class StatementEntry:
     entry_ref: str | None = None
     reversal: bool = False
     batch_message_id: str | None = None
+    batch_payment_id: str | None = None
     batch_count: int | None = None
     transactions: list[StatementTransaction] = field(default_factory=list)
     bank_code: tuple[str, str, str] = ("PMNT", "ICDT", "ESCT")
     additional_info: str | None = None
+    currency: str = "EUR"
 
 
 def build_statement(
@@ -77,7 +83,7 @@ def _statement(
         e.Acct(
             e.Id(e.IBAN(iban)),
             e.Ccy("EUR"),
-            e.Svcr(e.FinInstnId(e.BICFI(REGION_BIC) if version == "08" else e.BIC(REGION_BIC))),
+            e.Svcr(e.FinInstnId(e.BIC(REGION_BIC) if version == "02" else e.BICFI(REGION_BIC))),
         ),
         _balance(e, "OPBD", 5_000_000_00, day),
         _balance(e, "CLBD", 5_000_000_00, day),
@@ -99,7 +105,7 @@ def _entry(e: ElementMaker, entry: StatementEntry, version: str) -> etree._Eleme
     domain, family, sub_family = entry.bank_code
     parts = [
         e.NtryRef(entry.entry_ref) if entry.entry_ref else None,
-        e.Amt(_decimal(entry.amount_cents), Ccy="EUR"),
+        e.Amt(_decimal(entry.amount_cents), Ccy=entry.currency),
         e.CdtDbtInd(entry.credit_debit),
         e.RvslInd("true") if entry.reversal else None,
         e.Sts(e.Cd(entry.status)) if version == "08" else e.Sts(entry.status),
@@ -115,33 +121,37 @@ def _entry(e: ElementMaker, entry: StatementEntry, version: str) -> etree._Eleme
 
 def _details(e: ElementMaker, entry: StatementEntry, version: str) -> etree._Element | None:
     batch = None
-    if entry.batch_message_id or entry.batch_count is not None:
+    if entry.batch_message_id or entry.batch_payment_id or entry.batch_count is not None:
         batch = e.Btch(
             *([e.MsgId(entry.batch_message_id)] if entry.batch_message_id else []),
+            *([e.PmtInfId(entry.batch_payment_id)] if entry.batch_payment_id else []),
             *([e.NbOfTxs(str(entry.batch_count))] if entry.batch_count is not None else []),
-            e.TtlAmt(_decimal(entry.amount_cents), Ccy="EUR"),
+            e.TtlAmt(_decimal(entry.amount_cents), Ccy=entry.currency),
             e.CdtDbtInd(entry.credit_debit),
         )
-    transactions = [_transaction(e, tx, entry.credit_debit, version) for tx in entry.transactions]
+    transactions = [_transaction(e, tx, entry, version) for tx in entry.transactions]
     if batch is None and not transactions:
         return None
     return e.NtryDtls(*([batch] if batch is not None else []), *transactions)
 
 
 def _transaction(
-    e: ElementMaker, tx: StatementTransaction, credit_debit: str, version: str
+    e: ElementMaker, tx: StatementTransaction, entry: StatementEntry, version: str
 ) -> etree._Element:
     references = [
         e.MsgId(tx.message_id) if tx.message_id else None,
         e.EndToEndId(tx.end_to_end_id) if tx.end_to_end_id else None,
     ]
     amounts: list[etree._Element | None] = [None]
-    if tx.amount_cents is not None and version == "08":
-        amounts = [e.Amt(_decimal(tx.amount_cents), Ccy="EUR"), e.CdtDbtInd(credit_debit)]
-    elif tx.amount_cents is not None:
-        amount = _decimal(tx.amount_cents)
+    if tx.amount_cents is not None and version != "02":
         amounts = [
-            e.AmtDtls(e.InstdAmt(e.Amt(amount, Ccy="EUR")), e.TxAmt(e.Amt(amount, Ccy="EUR")))
+            e.Amt(_decimal(tx.amount_cents), Ccy=entry.currency),
+            e.CdtDbtInd(entry.credit_debit),
+        ]
+    elif tx.amount_cents is not None:
+        amount, currency = _decimal(tx.amount_cents), entry.currency
+        amounts = [
+            e.AmtDtls(e.InstdAmt(e.Amt(amount, Ccy=currency)), e.TxAmt(e.Amt(amount, Ccy=currency)))
         ]
     parts = [
         e.Refs(*[r for r in references if r is not None]),

@@ -25,6 +25,7 @@ from voucher_service.payouts.errors import InvalidStatement, StatementTooLarge
 
 BATCH = "MCD-BATCH-000042"
 SCHEMAS = Path(__file__).parent / "schemas"
+VERSIONS = ["02", "04", "08"]
 
 
 def per_transfer_statement(version: str = "02") -> bytes:
@@ -61,6 +62,9 @@ def every_kind_of_statement(version: str) -> list[bytes]:
             [StatementEntry(180000, batch_message_id=BATCH, batch_count=1)], version=version
         ),
         build_statement(
+            [StatementEntry(180000, batch_payment_id=BATCH, batch_count=1)], version=version
+        ),
+        build_statement(
             [StatementEntry(180000, batch_message_id=BATCH, transactions=[transfer])],
             version=version,
         ),
@@ -72,7 +76,7 @@ def every_kind_of_statement(version: str) -> list[bytes]:
     ]
 
 
-@pytest.mark.parametrize("version", ["02", "08"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_the_test_statements_are_valid_iso_20022(version: str) -> None:
     schema = xmlschema.XMLSchema(str(SCHEMAS / f"camt.053.001.{version}.xsd"))
     for document in every_kind_of_statement(version):
@@ -102,8 +106,9 @@ class TestPerTransferBooking:
         assert incoming.transactions == []
         assert incoming.batch_message_id is None
 
-    def test_version_08_reads_the_same(self) -> None:
-        assert parse_statement(per_transfer_statement("08")) == parse_statement(
+    @pytest.mark.parametrize("version", ["04", "08"])
+    def test_later_versions_read_the_same(self, version: str) -> None:
+        assert parse_statement(per_transfer_statement(version)) == parse_statement(
             per_transfer_statement("02")
         )
 
@@ -120,6 +125,15 @@ class TestBatchBooking:
         assert entry.credit_debit == "DBIT"
         assert entry.transactions == []
         assert not entry.is_return
+
+    @pytest.mark.parametrize("version", VERSIONS)
+    def test_one_debit_named_by_the_payment_information_id(self, version: str) -> None:
+        data = build_statement(
+            [StatementEntry(580050, batch_payment_id=BATCH, batch_count=2)], version=version
+        )
+        (entry,) = parse_statement(data).entries
+        assert (entry.batch_payment_id, entry.batch_message_id) == (BATCH, None)
+        assert entry.batch_transaction_count == 2 and entry.transactions == []
 
     def test_one_debit_with_the_details_of_each_transfer(self) -> None:
         data = build_statement(
@@ -160,7 +174,7 @@ class TestBatchBooking:
 
 
 class TestReturnedTransfer:
-    @pytest.mark.parametrize("version", ["02", "08"])
+    @pytest.mark.parametrize("version", VERSIONS)
     def test_a_return_with_reason_ac04(self, version: str) -> None:
         data = build_statement(
             [

@@ -25,7 +25,7 @@ async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
     entry = StatementEntry(batch.total_cents, booking_date=TODAY, batch_message_id=batch.message_id)
     await statements.import_statement(
-        session, build_statement([entry], statement_id=f"STMT-X-{batch.id}")
+        session, build_statement([entry], statement_id=f"STMT-X-{batch.id}"), settings
     )
 
 

@@ -66,12 +66,14 @@ async def paid_batch(
         for t in transfers
     ]
     await statements.import_statement(
-        session, build_statement(entries, statement_id=f"STMT-LEDGER-{batch.id}")
+        session, build_statement(entries, statement_id=f"STMT-LEDGER-{batch.id}"), settings
     )
     return transfers
 
 
-async def returned(session: AsyncSession, transfer: PayoutTransfer, booked_on: date) -> None:
+async def returned(
+    session: AsyncSession, settings: Settings, transfer: PayoutTransfer, booked_on: date
+) -> None:
     entry = StatementEntry(
         transfer.amount_cents,
         credit_debit="CRDT",
@@ -80,7 +82,7 @@ async def returned(session: AsyncSession, transfer: PayoutTransfer, booked_on: d
         transactions=[StatementTransaction(transfer.end_to_end_id, transfer.amount_cents, "AC04")],
     )
     await statements.import_statement(
-        session, build_statement([entry], statement_id=f"STMT-RETURN-{transfer.id}")
+        session, build_statement([entry], statement_id=f"STMT-RETURN-{transfer.id}"), settings
     )
 
 
@@ -100,7 +102,7 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     undone = await redeemed(session, settings, expert)
     before = await fec_lines(client, headers, start, today)
 
-    await returned(session, transfers[-1], today)
+    await returned(session, settings, transfers[-1], today)
     await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")  # type: ignore[arg-type]
     await redemptions.cancel(session, expert, undone.id, settings)  # type: ignore[arg-type]
     after = await fec_lines(client, headers, start, today)

@@ -219,7 +219,7 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
         StatementEntry(12_345, entry_ref="FEES", bank_code=("ACMT", "MDOP", "CHRG")),
     ]
     data = build_statement(entries, statement_id=f"STMT-{batch.id}-A")
-    [result] = await statements.import_statement(session, data)
+    [result] = await statements.import_statement(session, data, settings)
     assert not result.already_imported
     assert set(result.settled) == {first.end_to_end_id, second.end_to_end_id}
     assert result.returned == [second.end_to_end_id]
@@ -249,7 +249,7 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
         assert f"- {code} (votre facture FA-{code}) :" in message.text
         assert f"Votre facture FA-{code}" in message.html
 
-    [again] = await statements.import_statement(session, data)
+    [again] = await statements.import_statement(session, data, settings)
     assert again.already_imported and again.settled == [] and again.returned == []
     assert await state_of(session, two_experts["r3"]) is PayoutState.unpaid
     # the returned redemption is free for the next batch
@@ -267,7 +267,7 @@ async def test_a_batch_booked_debit_settles_the_whole_batch(
         batch.total_cents, batch_message_id=batch.message_id, batch_count=len(transfers)
     )
     [result] = await statements.import_statement(
-        session, build_statement([entry], statement_id=f"STMT-{batch.id}-B")
+        session, build_statement([entry], statement_id=f"STMT-{batch.id}-B"), settings
     )
     assert len(result.settled) == len(transfers)
     await session.refresh(batch)
@@ -286,7 +286,7 @@ async def test_a_wrong_amount_is_kept_unmatched(
         transactions=[StatementTransaction(first.end_to_end_id, first.amount_cents - 1)],
     )
     [result] = await statements.import_statement(
-        session, build_statement([entry], statement_id=f"STMT-{batch.id}-C")
+        session, build_statement([entry], statement_id=f"STMT-{batch.id}-C"), settings
     )
     assert result.settled == [] and not result.lines[0].matched
     assert "montant" in result.lines[0].note

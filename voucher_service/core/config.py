@@ -16,6 +16,8 @@ DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
 # Its BIC in 11 characters: the branch code "XXX" is how SWIFT names a head office.
 DEVELOPMENT_DEBTOR_BIC = "AGRIFRPPXXX"
+# Room for a statement upload's multipart envelope and the page's CSRF field.
+MULTIPART_ALLOWANCE = 64 * 1024
 # How the paying account's settings are checked (python-stdnum), by field.
 ACCOUNT_CHECKS = {
     "payout_debtor_iban": ("IBAN", stdnum_iban),
@@ -59,6 +61,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     max_body_bytes: int = 2_000_000
+    # A bank statement file (camt.053): a busy day's runs to a few megabytes.
+    max_statement_bytes: int = Field(default=5_000_000, ge=1)
     pdf_workers: int = Field(default=2, ge=1, le=32)
     audit_seal_seconds: float = Field(default=1.0, gt=0)
     redemption_undo_hours: int = 48
@@ -86,6 +90,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.production
+
+    @property
+    def max_statement_upload_bytes(self) -> int:
+        """The body limit of a statement upload: the largest file the parser takes, with
+        its multipart envelope, and never below the ordinary limit."""
+        return max(self.max_body_bytes, self.max_statement_bytes + MULTIPART_ALLOWANCE)
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,6 +5,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -112,11 +113,16 @@ class InvalidCharacter(Unprocessable):
 
 class InputGuardMiddleware:
     """Refuses, before anything is parsed, bodies over the limit (413) and NUL characters
-    (422): no text of this service may hold one, and PostgreSQL cannot store one."""
+    (422): no text of this service may hold one, and PostgreSQL cannot store one.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``path_limits`` gives some paths (uploads) their own limit instead of ``max_bytes``."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,8 +130,9 @@ class InputGuardMiddleware:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send, self._too_large())
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, _too_large(limit))
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             await self._refuse(scope, send, InvalidCharacter())
@@ -133,9 +140,10 @@ class InputGuardMiddleware:
         markers = NUL_MARKERS + (
             (b"%00",) if b"urlencoded" in headers.get(b"content-type", b"") else ()
         )
-        await self.app(scope, self._guarded(receive, markers), send)
+        await self.app(scope, self._guarded(receive, markers, limit), send)
 
-    def _guarded(self, receive: Receive, markers: tuple[bytes, ...]) -> Receive:
+    @staticmethod
+    def _guarded(receive: Receive, markers: tuple[bytes, ...], limit: int) -> Receive:
         received, tail = 0, b""
 
         async def guarded_receive() -> Message:
@@ -143,8 +151,8 @@ class InputGuardMiddleware:
             message = await receive()
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
-                raise self._too_large()
+            if received > limit:
+                raise _too_large(limit)
             window = tail + chunk
             if any(marker in window for marker in markers):
                 raise InvalidCharacter()
@@ -152,9 +160,6 @@ class InputGuardMiddleware:
             return message
 
         return guarded_receive
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"La taille maximale est de {self.max_bytes} octets.")
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, error: ServiceError) -> None:
@@ -173,3 +178,7 @@ class InputGuardMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"La taille maximale est de {limit} octets.")

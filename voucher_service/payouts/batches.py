@@ -27,6 +27,7 @@ from voucher_service.payouts.models import (
     PayoutBatch,
     PayoutItem,
     PayoutTransfer,
+    TransferStatus,
 )
 from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import paris_today
@@ -187,12 +188,15 @@ async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[
 
 
 async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
-    """A draft batch only: its redemptions go back to unpaid, free for the next batch."""
+    """A draft batch only: its redemptions go back to unpaid, free for the next batch, and
+    its transfers are cancelled, so that no bank statement settles them."""
     batch = await get_batch(session, batch_id)
     if batch.status is not BatchStatus.draft:
         raise BatchNotCancellable(batch_status=batch.status.value)
     transfers = await transfers_of(session, batch_id)
     redemption_ids = await release_items(session, [t.id for t in transfers if t.id is not None])
+    for transfer in transfers:
+        transfer.status = TransferStatus.cancelled
     batch = await get_batch(session, batch_id)
     batch.status = BatchStatus.cancelled
     batch.cancelled_at = utcnow()

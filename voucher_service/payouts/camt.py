@@ -1,4 +1,5 @@
-"""Bank statements (ISO 20022 camt.053, versions .001.02 and .001.08) read back safely.
+"""Bank statements (ISO 20022 camt.053, versions .001.02, .001.04 and .001.08) read back
+safely.
 
 A statement is an uploaded, untrusted file. Before anything else is parsed, the prolog
 is read alone and any DOCTYPE refuses the file: no entity can be declared, so none is
@@ -8,9 +9,10 @@ are refused unread.
 
 Banks book a batch of transfers in one of two ways, and both come out of here:
 one entry per transfer (each with its ``EndToEndId``), or one debit entry for the whole
-batch (``NtryDtls/Btch`` with the file's ``MsgId`` and ``NbOfTxs``, with or without the
-transactions' details). A transfer the expert's bank sent back shows as a credit entry
-with a reversal indicator or a return reason (``RtrInf/Rsn/Cd``, e.g. ``AC04``).
+batch (``NtryDtls/Btch`` with the file's ``MsgId`` or its ``PmtInfId``, and ``NbOfTxs``,
+with or without the transactions' details). A transfer the expert's bank sent back shows
+as a credit entry with a reversal indicator or a return reason (``RtrInf/Rsn/Cd``, e.g.
+``AC04``).
 """
 
 import re
@@ -20,14 +22,17 @@ from decimal import Decimal
 from typing import NoReturn
 
 from lxml import etree
+from stdnum import iban as stdnum_iban
 
+from voucher_service.core.config import Settings
 from voucher_service.payouts.errors import InvalidStatement, StatementTooLarge
 
 CAMT053_NAMESPACES = {
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02": "camt.053.001.02",
+    "urn:iso:std:iso:20022:tech:xsd:camt.053.001.04": "camt.053.001.04",
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08": "camt.053.001.08",
 }
-MAX_STATEMENT_BYTES = 5_000_000
+MAX_STATEMENT_BYTES: int = Settings.model_fields["max_statement_bytes"].default
 DECIMAL_AMOUNT = re.compile(r"[0-9]{1,18}(\.[0-9]{1,5})?")
 NOT_PROVIDED = "NOTPROVIDED"
 RETURN_SUB_FAMILIES = {"RRTN"}  # ISO bank transaction code: reversal due to payment return
@@ -64,12 +69,13 @@ class Entry:
     transactions: list[EntryTransaction]
     batch_transaction_count: int | None = None
     currency: str = "EUR"
+    batch_payment_id: str | None = None  # the PmtInfId of the file's payment block
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
     id: str
-    account_iban: str
+    account_iban: str  # compact (no spaces, upper case), or the account's other id
     entries: list[Entry]
 
 
@@ -197,7 +203,7 @@ def _statement(reader: _Reader, node: etree._Element) -> Statement:
         _entry(reader, entry, number)
         for number, entry in enumerate(reader.findall(node, "Ntry"), start=1)
     ]
-    return Statement(id=statement_id, account_iban=account, entries=entries)
+    return Statement(id=statement_id, account_iban=stdnum_iban.compact(account), entries=entries)
 
 
 def _entry(reader: _Reader, node: etree._Element, number: int) -> Entry:
@@ -227,6 +233,9 @@ def _entry(reader: _Reader, node: etree._Element, number: int) -> Entry:
         transactions=transactions,
         batch_transaction_count=_count(reader.text(node, "NtryDtls/Btch/NbOfTxs"), where),
         currency=amount.get("Ccy", "EUR"),
+        batch_payment_id=reader.first_text(
+            node, "NtryDtls/Btch/PmtInfId", "NtryDtls/TxDtls/Refs/PmtInfId"
+        ),
     )
 
 
@@ -242,12 +251,12 @@ def _transaction(
     )
 
 
-# .08 gives the amount directly; .02 only in the amount details.
+# .04 and .08 give the amount directly; .02 only in the amount details.
 _TRANSACTION_AMOUNTS = ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
 
 
 def _status(reader: _Reader, node: etree._Element, where: str) -> str:
-    """``<Sts>BOOK</Sts>`` in .02, ``<Sts><Cd>BOOK</Cd></Sts>`` in .08."""
+    """``<Sts>BOOK</Sts>`` in .02 and .04, ``<Sts><Cd>BOOK</Cd></Sts>`` in .08."""
     status = reader.first_text(node, "Sts/Cd", "Sts/Prtry") or reader.text(node, "Sts")
     if status is None:
         _refuse(f"Statut (Sts) manquant, {where}.")

@@ -8,11 +8,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
+from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
 from voucher_service.payouts import batches, downloads, sepa, statements
-from voucher_service.payouts.camt import MAX_STATEMENT_BYTES
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
@@ -118,29 +118,36 @@ async def batch_sepa(
     )
 
 
+STATEMENT_UPLOAD_PATH = "/api/v1/bank-statements"  # has its own body limit (app.py)
+
+
 @router.post(
-    "/api/v1/bank-statements",
+    STATEMENT_UPLOAD_PATH,
     summary="Import a camt.053 bank statement: settle, return, list what is left",
     responses=problem_responses(
         *AUTH, InvalidStatement, StatementTooLarge, StatementAlreadyImporting
     ),
 )
 async def import_statement(
-    file: UploadFile, session: DbSession, user: AccountantUser
+    file: UploadFile, session: DbSession, user: AccountantUser, settings: AppSettings
 ) -> StatementImportResult:
-    data = await file.read(MAX_STATEMENT_BYTES + 1)
-    if len(data) > MAX_STATEMENT_BYTES:
-        raise StatementTooLarge()
-    return await statement_result(session, data)
+    return await statement_result(session, file, settings)
 
 
-async def statement_result(session: AsyncSession, data: bytes) -> StatementImportResult:
-    results = await statements.import_statement(session, data)
+async def statement_result(
+    session: AsyncSession, file: UploadFile, settings: Settings
+) -> StatementImportResult:
+    """Imports the uploaded statement, read up to one byte over the limit: the parser
+    refuses a larger one (413)."""
+    data = await file.read(settings.max_statement_bytes + 1)
+    results = await statements.import_statement(session, data, settings)
     return StatementImportResult(
         statements=[
             StatementResult(
                 statement_id=r.statement_id,
                 already_imported=r.already_imported,
+                account_iban=r.account_iban,
+                paying_account=r.paying_account,
                 settled=r.settled,
                 returned=r.returned,
                 matched=[StatementLinePublic.model_validate(x) for x in r.lines if x.matched],

@@ -8,7 +8,7 @@ transfer returned; it is unique, and both engines allow many NULLs in a unique c
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint
+from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.db import UTCDateTime, enum_column, utcnow
@@ -26,6 +26,7 @@ class TransferStatus(StrEnum):
     pending = "pending"
     settled = "settled"
     returned = "returned"
+    cancelled = "cancelled"  # its batch was cancelled before going to the bank
 
 
 class PayoutBatch(SQLModel, table=True):
@@ -76,10 +77,14 @@ class PayoutItem(SQLModel, table=True):
 
 
 class BankStatementImport(SQLModel, table=True):
+    """One imported statement, known by its account and its ``Stmt/Id``: two accounts'
+    statements may share an id."""
+
     __tablename__ = "bank_statement_import"
+    __table_args__ = (UniqueConstraint("account_iban", "statement_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    statement_id: str = Field(max_length=35, unique=True)
+    statement_id: str = Field(max_length=35)
     imported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     account_iban: str = Field(max_length=34)
     raw_digest: str = Field(max_length=64)

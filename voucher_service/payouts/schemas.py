@@ -68,6 +68,10 @@ class StatementLinePublic(BaseModel):
 class StatementResult(BaseModel):
     statement_id: str
     already_imported: bool
+    account_iban: str = Field(description="The statement's account, IBAN compacted")
+    paying_account: bool = Field(
+        description="Whether it is the paying account: only its statements settle anything"
+    )
     settled: list[str] = Field(description="EndToEndIds settled by this import")
     returned: list[str] = Field(description="EndToEndIds returned by this import")
     matched: list[StatementLinePublic]

@@ -1,23 +1,34 @@
 """Bank statements (camt.053): settle the transfers the bank booked, undo the ones it
 returned, keep every other line for a person to look at.
 
-A statement is imported once: its id is unique, and importing it again changes nothing
-and says so. A transfer that is already settled is never settled twice.
+Each entry is first classified (which transfers it settles or returns, or why none),
+then applied. An entry moves transfers only when its direction, its amount and their
+state agree: a booked debit settles pending transfers whose total is its amount, a
+booked credit marked as a return (or a rejection) returns transfers of its amount that
+were settled or still pending. Anything else is kept as an unmatched line with the
+reason in French.
+
+A statement is imported once: its account and its id are unique together, and
+importing it again changes nothing and says so. A transfer that is already settled is
+never settled twice, nor a returned one returned twice.
 """
 
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import iban as stdnum_iban
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from notifications import service as notifications
 from voucher_service.core import audit
+from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.formatting import PARIS, euros
 from voucher_service.payouts import accounting, camt
 from voucher_service.payouts.batches import release_items
 from voucher_service.payouts.errors import StatementAlreadyImporting
@@ -34,32 +45,46 @@ from voucher_service.programmes.models import Programme
 from voucher_service.vouchers import service as vouchers
 from voucher_service.vouchers.models import Voucher, VoucherStatus
 
+LOOKUP_CHUNK = 500  # ids per IN (...): well under both engines' limits on parameters
+
 
 @dataclass
 class ImportedStatement:
     statement_id: str
     already_imported: bool
+    account_iban: str
+    paying_account: bool  # only the paying account's statements settle anything
     lines: list[StatementLine] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # EndToEndIds
     returned: list[str] = field(default_factory=list)
 
 
-async def import_statement(session: AsyncSession, data: bytes) -> list[ImportedStatement]:
-    """Every statement of a camt.053 document; raises InvalidStatement when unreadable."""
-    statements = camt.parse_statements(data)
+async def import_statement(
+    session: AsyncSession, data: bytes, settings: Settings
+) -> list[ImportedStatement]:
+    """Every statement of a camt.053 document; raises InvalidStatement when unreadable.
+
+    A statement of another account than the paying one is imported with every line
+    unmatched, so that it is reported as such and importing it again changes nothing."""
+    statements = camt.parse_statements(data, max_bytes=settings.max_statement_bytes)
     digest = hashlib.sha256(data).hexdigest()
+    paying_iban = stdnum_iban.compact(settings.payout_debtor_iban)
     results = []
     for statement in statements:
+        paying = statement.account_iban == paying_iban
         query = select(BankStatementImport).where(
-            BankStatementImport.statement_id == statement.id  # type: ignore[arg-type]
+            BankStatementImport.account_iban == statement.account_iban,  # type: ignore[arg-type]
+            BankStatementImport.statement_id == statement.id,  # type: ignore[arg-type]
         )
         known = (await session.execute(query)).scalar_one_or_none()
         if known is not None:
             assert known.id is not None
             lines = await lines_of(session, known.id)
-            results.append(ImportedStatement(statement.id, True, lines))
+            results.append(
+                ImportedStatement(statement.id, True, statement.account_iban, paying, lines)
+            )
             continue
-        results.append(await _import_one(session, statement, digest))
+        results.append(await _import_one(session, statement, digest, paying))
     return results
 
 
@@ -73,51 +98,23 @@ async def lines_of(session: AsyncSession, import_id: int) -> list[StatementLine]
 
 
 async def _import_one(
-    session: AsyncSession, statement: camt.Statement, digest: str
+    session: AsyncSession, statement: camt.Statement, digest: str, paying: bool
 ) -> ImportedStatement:
-    imported = BankStatementImport(
-        statement_id=statement.id, account_iban=statement.account_iban, raw_digest=digest
-    )
-    try:
-        async with session.begin_nested():
-            session.add(imported)
-            await session.flush()
-    except IntegrityError as error:  # imported at the same moment by another request
-        raise StatementAlreadyImporting(statement_id=statement.id) from error
+    imported = await _record_import(session, statement, digest)
     assert imported.id is not None
-    result = ImportedStatement(statement.id, False)
+    result = ImportedStatement(statement.id, False, statement.account_iban, paying)
+    known = await _transfers_named(session, statement) if paying else {}
+    other_account = _unmatched(
+        f"Relevé du compte {statement.account_iban}, qui n'est pas le compte de paiement "
+        "des experts : rien n'est rapproché"
+    )
     batches: set[int] = set()
     for entry in statement.entries:
-        line = StatementLine(
-            import_id=imported.id,
-            entry_ref=(entry.entry_ref or "")[:35] or None,
-            amount_cents=entry.amount_cents,
-            credit_debit=entry.credit_debit,
-        )
-        executed_on = entry.booking_date or utcnow().astimezone(PARIS).date()
-        if entry.is_return or entry.status == "RJCT":
-            done = await _returns(session, entry, executed_on)
-            result.returned += [t.end_to_end_id for t in done]
-            line.note = (
-                f"Retour ({entry.return_reason or entry.status}) : "
-                + ", ".join(t.end_to_end_id for t in done)
-                if done
-                else "Retour sans virement correspondant"
-            )
-        elif entry.credit_debit == "DBIT" and entry.status == "BOOK":
-            done, note = await _debits(session, entry)
-            for transfer in done:
-                await settle_transfer(session, transfer, executed_on)
-            result.settled += [t.end_to_end_id for t in done]
-            line.note = note
-        else:
-            done = []
-            line.note = f"Hors virements de paiement ({entry.credit_debit} {entry.status})"
-        line.matched = bool(done)
-        line.matched_transfer_id = done[0].id if len(done) == 1 else None
-        batches.update(t.batch_id for t in done)
-        session.add(line)
-        result.lines.append(line)
+        outcome = await _classify(session, entry, known) if paying else other_account
+        await _apply(session, entry, outcome, result)
+        batches.update(t.batch_id for t, _ in outcome.matches)
+        result.lines.append(_line(imported.id, entry, outcome))
+    session.add_all(result.lines)
     await session.flush()
     for batch_id in sorted(batches):
         await _update_batch(session, batch_id)
@@ -136,64 +133,211 @@ async def _import_one(
     return result
 
 
-async def _transfer_by_e2e(session: AsyncSession, e2e: str) -> PayoutTransfer | None:
-    query = select(PayoutTransfer).where(PayoutTransfer.end_to_end_id == e2e)  # type: ignore[arg-type]
-    return (await session.execute(query)).scalar_one_or_none()
+async def _record_import(
+    session: AsyncSession, statement: camt.Statement, digest: str
+) -> BankStatementImport:
+    imported = BankStatementImport(
+        statement_id=statement.id, account_iban=statement.account_iban, raw_digest=digest
+    )
+    try:
+        async with session.begin_nested():
+            session.add(imported)
+            await session.flush()
+    except IntegrityError as error:  # imported at the same moment by another request
+        raise StatementAlreadyImporting(statement_id=statement.id) from error
+    return imported
 
 
-async def _debits(session: AsyncSession, entry: camt.Entry) -> tuple[list[PayoutTransfer], str]:
-    """The pending transfers a booked debit pays: by EndToEndId and amount, or the whole
-    batch by message id and total."""
-    found: list[PayoutTransfer] = []
-    notes: list[str] = []
-    for tx in entry.transactions:
-        if not tx.end_to_end_id:
-            continue
-        transfer = await _transfer_by_e2e(session, tx.end_to_end_id)
-        if transfer is None:
-            notes.append(f"{tx.end_to_end_id} inconnu")
-        elif tx.amount_cents is not None and tx.amount_cents != transfer.amount_cents:
-            notes.append(f"{tx.end_to_end_id} : montant différent")
-        elif transfer.status is not TransferStatus.pending:
-            notes.append(f"{tx.end_to_end_id} déjà {transfer.status.value}")
+class Action(StrEnum):
+    settle = "settle"
+    give_back = "return"
+    none = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one entry does: settle or return these transfers (each with the return reason
+    the bank gave), or nothing, and why."""
+
+    action: Action
+    note: str
+    matches: list[tuple[PayoutTransfer, str | None]] = field(default_factory=list)
+
+
+def _unmatched(note: str) -> _Outcome:
+    return _Outcome(Action.none, note[:300])
+
+
+# The states from which each action may move a transfer. A return usually follows the
+# debit; a rejection (RJCT), or a return whose debit is not imported yet, finds it pending.
+SETTLEABLE = frozenset({TransferStatus.pending})
+REJECTABLE = frozenset({TransferStatus.pending})
+RETURNABLE = frozenset({TransferStatus.pending, TransferStatus.settled})
+STATE_NOTES = {
+    TransferStatus.pending: "en attente",
+    TransferStatus.settled: "déjà réglé",
+    TransferStatus.returned: "déjà retourné",
+    TransferStatus.cancelled: "annulé avec son lot",
+}
+
+
+async def _classify(
+    session: AsyncSession, entry: camt.Entry, known: dict[str, PayoutTransfer]
+) -> _Outcome:
+    """Which transfers an entry settles or returns; nothing unless amount, direction and
+    the transfers' state all agree."""
+    if entry.currency != "EUR":
+        return _unmatched(f"Écriture en {entry.currency} : seuls les euros sont rapprochés")
+    if entry.status == "RJCT":
+        return _by_end_to_end(entry, known, Action.give_back, REJECTABLE)
+    if entry.is_return and entry.credit_debit == "CRDT" and entry.status == "BOOK":
+        return _by_end_to_end(entry, known, Action.give_back, RETURNABLE)
+    if entry.is_return:
+        return _unmatched(f"Retour non pris en compte ({entry.credit_debit} {entry.status})")
+    if entry.credit_debit != "DBIT" or entry.status != "BOOK":
+        return _unmatched(f"Hors virements de paiement ({entry.credit_debit} {entry.status})")
+    if any(tx.end_to_end_id for tx in entry.transactions):
+        return _by_end_to_end(entry, known, Action.settle, SETTLEABLE)
+    references = [r for r in (entry.batch_message_id, entry.batch_payment_id) if r]
+    if references:
+        return await _by_batch(session, entry, references)
+    return _unmatched("Aucun virement correspondant")
+
+
+def _by_end_to_end(
+    entry: camt.Entry,
+    known: dict[str, PayoutTransfer],
+    action: Action,
+    allowed: frozenset[TransferStatus],
+) -> _Outcome:
+    """The transfers the entry names, each found, of the amount the bank gives and in an
+    allowed state, their total being the entry's amount; else none of them."""
+    named = [tx for tx in entry.transactions if tx.end_to_end_id]
+    if not named:
+        return _unmatched("Aucun virement correspondant")
+    ids = [str(tx.end_to_end_id) for tx in named]
+    if len(set(ids)) != len(ids):
+        return _unmatched("Un virement est nommé deux fois dans l'écriture")
+    problems = [
+        p for tx in named if (p := _mismatch(tx, known.get(str(tx.end_to_end_id)), allowed))
+    ]
+    if problems:
+        return _unmatched("; ".join(problems))
+    matches = [
+        (known[e2e], tx.return_reason or entry.return_reason)
+        for e2e, tx in zip(ids, named, strict=True)
+    ]
+    total = sum(transfer.amount_cents for transfer, _ in matches)
+    if total != entry.amount_cents:
+        return _unmatched(
+            f"Montant de l'écriture {euros(entry.amount_cents)} différent du total des "
+            f"virements nommés {euros(total)}"
+        )
+    if action is Action.settle:
+        return _Outcome(action, "Réglé : " + ", ".join(ids), matches)
+    reason = entry.return_reason or entry.status
+    return _Outcome(action, f"Retour ({reason}) : " + ", ".join(ids), matches)
+
+
+def _mismatch(
+    tx: camt.EntryTransaction,
+    transfer: PayoutTransfer | None,
+    allowed: frozenset[TransferStatus],
+) -> str | None:
+    if transfer is None:
+        return f"{tx.end_to_end_id} inconnu"
+    if tx.amount_cents is not None and tx.amount_cents != transfer.amount_cents:
+        return (
+            f"{tx.end_to_end_id} : montant {euros(tx.amount_cents)} au lieu de "
+            f"{euros(transfer.amount_cents)}"
+        )
+    if transfer.status not in allowed:
+        return f"{tx.end_to_end_id} {STATE_NOTES[transfer.status]}"
+    return None
+
+
+async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[str]) -> _Outcome:
+    """A whole batch booked as one debit, named by the file's MsgId or its PmtInfId (the
+    same in our files): every pending transfer of it, as many as the bank counts, their
+    total being the entry's amount."""
+    query = select(PayoutBatch).where(PayoutBatch.message_id.in_(references))  # type: ignore[attr-defined]
+    batch = (await session.execute(query)).scalars().first()
+    if batch is None:
+        return _unmatched(f"Lot {' / '.join(references)} inconnu")
+    reference = batch.message_id
+    if batch.status is BatchStatus.cancelled:
+        return _unmatched(f"Lot {reference} annulé")
+    query = _locked(
+        select(PayoutTransfer)
+        .where(
+            PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
+            PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]
+        )
+        .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
+    )
+    pending = list((await session.execute(query)).scalars())
+    total = sum(t.amount_cents for t in pending)
+    if not pending or total != entry.amount_cents:
+        return _unmatched(
+            f"Lot {reference} : total différent ({euros(entry.amount_cents)} au lieu de "
+            f"{euros(total)} en attente)"
+        )
+    count = entry.batch_transaction_count
+    if count is not None and count != len(pending):
+        return _unmatched(f"Lot {reference} : {count} virements au lieu de {len(pending)}")
+    return _Outcome(Action.settle, f"Lot {reference} réglé", [(t, None) for t in pending])
+
+
+async def _apply(
+    session: AsyncSession, entry: camt.Entry, outcome: _Outcome, result: ImportedStatement
+) -> None:
+    booked_on = entry.booking_date or utcnow().astimezone(PARIS).date()
+    for transfer, reason in outcome.matches:
+        if outcome.action is Action.settle:
+            await settle_transfer(session, transfer, booked_on)
+            result.settled.append(transfer.end_to_end_id)
         else:
-            found.append(transfer)
-    if not found and entry.batch_message_id:
-        query = select(PayoutBatch).where(PayoutBatch.message_id == entry.batch_message_id)  # type: ignore[arg-type]
-        batch = (await session.execute(query)).scalar_one_or_none()
-        if batch is None or batch.status is BatchStatus.cancelled:
-            notes.append(f"lot {entry.batch_message_id} inconnu")
-        else:
-            query = select(PayoutTransfer).where(
-                PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
-                PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]
-            )
-            pending = list((await session.execute(query)).scalars())
-            if pending and sum(t.amount_cents for t in pending) == entry.amount_cents:
-                found = pending
-                notes = [f"Lot {entry.batch_message_id} réglé"]
-            else:
-                notes.append(f"lot {entry.batch_message_id} : total différent")
-    if found and not notes:
-        notes.append("Réglé : " + ", ".join(t.end_to_end_id for t in found))
-    if not found and not notes:
-        notes.append("Aucun virement correspondant")
-    return found, "; ".join(notes)[:300]
+            await return_transfer(session, transfer, reason, booked_on)
+            result.returned.append(transfer.end_to_end_id)
 
 
-async def _returns(
-    session: AsyncSession, entry: camt.Entry, booked_on: date
-) -> list[PayoutTransfer]:
-    done = []
-    for tx in entry.transactions:
-        if not tx.end_to_end_id:
-            continue
-        transfer = await _transfer_by_e2e(session, tx.end_to_end_id)
-        if transfer is None or transfer.status is TransferStatus.returned:
-            continue
-        await return_transfer(session, transfer, tx.return_reason or entry.return_reason, booked_on)
-        done.append(transfer)
-    return done
+def _line(import_id: int, entry: camt.Entry, outcome: _Outcome) -> StatementLine:
+    transfers = [transfer for transfer, _ in outcome.matches]
+    return StatementLine(
+        import_id=import_id,
+        entry_ref=(entry.entry_ref or "")[:35] or None,
+        amount_cents=entry.amount_cents,
+        credit_debit=entry.credit_debit,
+        matched=bool(transfers),
+        matched_transfer_id=transfers[0].id if len(transfers) == 1 else None,
+        note=outcome.note[:300],
+    )
+
+
+async def _transfers_named(
+    session: AsyncSession, statement: camt.Statement
+) -> dict[str, PayoutTransfer]:
+    """Every transfer the statement names by EndToEndId, read in a few queries and locked
+    until the import commits (in EndToEndId order, the same for every import): a
+    statement imported at the same moment waits, then sees them settled."""
+    ids = sorted(
+        {tx.end_to_end_id for e in statement.entries for tx in e.transactions if tx.end_to_end_id}
+    )
+    found: dict[str, PayoutTransfer] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        query = _locked(
+            select(PayoutTransfer)
+            .where(PayoutTransfer.end_to_end_id.in_(ids[start : start + LOOKUP_CHUNK]))  # type: ignore[attr-defined]
+            .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
+        )
+        found.update((t.end_to_end_id, t) for t in (await session.execute(query)).scalars())
+    return found
+
+
+def _locked(query: Select[tuple[PayoutTransfer]]) -> Select[tuple[PayoutTransfer]]:
+    """Rows locked for the transaction (PostgreSQL; SQLite's writers take turns anyway),
+    with the values committed by whoever held the lock before."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 async def _redemptions_of(session: AsyncSession, transfer_id: int) -> list[Redemption]:

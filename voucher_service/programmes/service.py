@@ -1,6 +1,7 @@
 """Programmes and their budget envelope. The envelope is changed only by conditional
 updates, so that concurrent approvals can never commit more than it holds."""
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -102,6 +103,18 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
         after=programme.model_dump(mode="json"),
     )
     return programme
+
+
+async def lock(session: AsyncSession, programme_ids: Collection[int]) -> None:
+    """Lock the programmes' rows in id order. Approvals take their programme's row before
+    the application's, so that concurrent approvals always lock in the same order."""
+    query = (
+        select(Programme.id)
+        .where(Programme.id.in_(sorted(programme_ids)))  # type: ignore[union-attr]
+        .order_by(Programme.id)  # type: ignore[arg-type]
+        .with_for_update()
+    )
+    await session.execute(query)
 
 
 async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: int) -> None:

@@ -10,20 +10,21 @@ after, runs on both engines found 0 defects.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from tests.fixtures.applications import committed_application, committed_programme
+from tests.fixtures.applications import (
+    committed_application,
+    committed_programme,
+    envelope_defects,
+)
 from tests.fixtures.factories import bearer, create_user
-from tests.fixtures.servers import LiveServer, serve
-from voucher_service.applications.models import Application, ApplicationStatus
+from tests.fixtures.servers import LiveServer
+from voucher_service.applications.models import ApplicationStatus
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
-from voucher_service.programmes.models import Programme
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -31,13 +32,6 @@ ROUNDS = 20
 APPLICATIONS = 8
 CHEQUES = 6
 CHEQUE = 200_000
-
-
-@pytest.fixture(scope="module")
-async def server(database: Database) -> AsyncIterator[LiveServer]:
-    url = database.engine.url.render_as_string(hide_password=False)
-    async with serve(url, workers=2) as live:
-        yield live
 
 
 async def administrators(database: Database, settings: Settings) -> list[dict[str, str]]:
@@ -65,30 +59,15 @@ async def one_round(
     refused = {r["problem"]["code"] for a in answers for r in a.json()["results"] if r["problem"]}
     if approved != CHEQUES or not refused <= {"invalid_state", "budget_exhausted"}:
         defects.append(f"{approved} approved, refusals {refused}")
-    return defects + await envelope_defects(database, programme)
-
-
-async def envelope_defects(database: Database, programme: Programme) -> list[str]:
-    async with database.sessionmaker() as session:
-        stored = await session.get(Programme, programme.id)
-        approved = await session.scalar(
-            select(func.count()).where(
-                Application.programme_id == programme.id,
-                Application.status == ApplicationStatus.approved,
-            )
-        )
-    assert stored is not None
-    if not stored.committed_cents == (approved or 0) * CHEQUE <= stored.budget_cents:
-        return [f"{approved} approved, {stored.committed_cents} of {stored.budget_cents}"]
-    return []
+    return defects + await envelope_defects(database, programme, CHEQUE)
 
 
 async def test_opposite_bulk_approvals_never_fail(
-    server: LiveServer, database: Database, settings: Settings
+    two_workers: LiveServer, database: Database, settings: Settings
 ) -> None:
     admins = await administrators(database, settings)
     defects: list[str] = []
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=two_workers.url, timeout=60) as client:
         for _ in range(ROUNDS):
             defects += await one_round(client, database, admins)
     figures = f"{ROUNDS} rounds, {2 * ROUNDS} requests, {len(defects)} defects"

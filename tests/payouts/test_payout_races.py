@@ -11,7 +11,7 @@ both engines found 0 defects.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,7 +25,7 @@ from experts.redemption import redeem
 from experts.schemas import RedemptionCreate
 from tests.fixtures.applications import committed_programme
 from tests.fixtures.factories import bearer, create_expert, create_user
-from tests.fixtures.servers import LiveServer, serve
+from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.config import Settings
@@ -40,13 +40,6 @@ ROUNDS = 20
 UNDOS = 30
 SPREAD_SECONDS = 0.1
 CHEQUE = 200_000
-
-
-@pytest.fixture(scope="module")
-async def server(database: Database) -> AsyncIterator[LiveServer]:
-    url = database.engine.url.render_as_string(hide_password=False)
-    async with serve(url, workers=2) as live:
-        yield live
 
 
 @dataclass
@@ -182,13 +175,13 @@ async def check_round(database: Database, seeded: Round, tally: Tally) -> None:
 
 
 async def test_undos_racing_a_batch_never_get_paid(
-    server: LiveServer, database: Database, settings: Settings
+    two_workers: LiveServer, database: Database, settings: Settings
 ) -> None:
     async with database.sessionmaker() as session, session.begin():
         accountant = bearer(settings, await create_user(session, Role.accountant))
     tally = Tally()
     limits = httpx.Limits(max_connections=UNDOS + 1, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=two_workers.url, limits=limits, timeout=60) as client:
         for number in range(ROUNDS):
             seeded = await seed_round(database, settings)
             batch_at = SPREAD_SECONDS * number / ROUNDS

@@ -83,10 +83,10 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
     before, old_rules = programme.model_dump(mode="json"), programme.rules()
     if "name" in changes:
         await _ensure_name_free(session, changes["name"], programme_id)
-    if changes.get("budget_cents", programme.budget_cents) < programme.committed_cents:
-        raise BudgetBelowCommitted()
     new_rules = {key: value for key, value in changes.items() if key in RULE_FIELDS}
     rules = RulesIn.model_validate({**old_rules, **new_rules}).model_dump()
+    if "budget_cents" in changes:
+        await _set_budget(session, programme, changes.pop("budget_cents"))
     for field, value in {**changes, **rules}.items():
         setattr(programme, field, value)
     if programme.rules() != old_rules:
@@ -115,6 +115,21 @@ async def lock(session: AsyncSession, programme_ids: Collection[int]) -> None:
         .with_for_update()
     )
     await session.execute(query)
+
+
+async def _set_budget(session: AsyncSession, programme: Programme, budget_cents: int) -> None:
+    """Change the envelope only if it still holds what is committed, decided by the
+    database against approvals running at the same time; else BudgetBelowCommitted."""
+    statement = (
+        update(Programme)
+        .where(Programme.id == programme.id, Programme.committed_cents <= budget_cents)
+        .values(budget_cents=budget_cents)
+        .returning(Programme.id)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(statement)).first() is None:
+        raise BudgetBelowCommitted()
+    await session.refresh(programme, ["budget_cents", "committed_cents"])
 
 
 async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: int) -> None:

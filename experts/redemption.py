@@ -166,7 +166,15 @@ def cancel_until(redemption: Redemption, settings: Settings) -> datetime:
 async def cancel(
     session: AsyncSession, expert: Expert, redemption_id: int, settings: Settings
 ) -> tuple[Redemption, Voucher]:
-    query = select(Redemption).where(Redemption.id == redemption_id).with_for_update()
+    """Undo under the row's lock, decided on the row as the database has it now: a batch
+    that claimed it first is seen (the read waits for it), one that comes later waits for
+    the undo and leaves the cancelled redemption out."""
+    query = (
+        select(Redemption)
+        .where(Redemption.id == redemption_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     redemption = (await session.execute(query)).scalar_one_or_none()
     if redemption is None:
         raise RedemptionNotFound()

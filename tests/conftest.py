@@ -91,3 +91,11 @@ async def live_server(database: Database) -> AsyncIterator[LiveServer]:
     """
     async with serve(database.engine.url.render_as_string(hide_password=False)) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+async def two_workers(database: Database) -> AsyncIterator[LiveServer]:
+    """`voucher-service serve --workers 2` on the session's database, for the race tests:
+    two processes, so that concurrent requests really run at the same time."""
+    async with serve(database.engine.url.render_as_string(hide_password=False), workers=2) as live:
+        yield live

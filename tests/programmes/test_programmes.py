@@ -1,16 +1,16 @@
 """Programmes: admin API, rules versions, and an envelope that never overflows."""
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import create_programme, programme_body
+from tests.fixtures.factories import HeadersFor, create_programme, programme_body
 from voucher_service.core.auth.models import Role
 from voucher_service.programmes import service
 from voucher_service.programmes.errors import BudgetExhausted
-from voucher_service.programmes.models import ProgrammeRulesVersion
+from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 URL = "/api/v1/programmes"
 
@@ -90,15 +90,34 @@ class TestEdit:
     async def test_budget_cannot_drop_below_committed(
         self, client: AsyncClient, session: AsyncSession, headers_for
     ) -> None:  # type: ignore[no-untyped-def]
-        programme = await create_programme(session, budget_cents=1_000_000)
-        assert programme.id is not None
-        await service.commit_budget(session, programme.id, 600_000)
-        response = await client.patch(
-            f"{URL}/{programme.id}",
-            json={"budget_cents": 500_000},
-            headers=await headers_for(Role.admin),
-        )
+        programme, response = await lower_budget(client, session, headers_for, 500_000)
         assert_problem(response, 409, "budget_below_committed")
+        await session.refresh(programme)
+        assert programme.budget_cents == 1_000_000
+
+    async def test_budget_can_drop_to_what_is_committed(
+        self, client: AsyncClient, session: AsyncSession, headers_for
+    ) -> None:  # type: ignore[no-untyped-def]
+        _, response = await lower_budget(client, session, headers_for, 600_000)
+        assert response.status_code == 200, response.text
+        assert response.json()["budget_cents"] == 600_000
+        assert response.json()["committed_cents"] == 600_000
+        assert response.json()["name"] == "Enveloppe réduite"
+
+
+async def lower_budget(
+    client: AsyncClient, session: AsyncSession, headers_for: HeadersFor, budget_cents: int
+) -> tuple[Programme, Response]:
+    """A programme of 10,000 EUR with 6,000 EUR committed, renamed with a new budget."""
+    programme = await create_programme(session, budget_cents=1_000_000)
+    assert programme.id is not None
+    await service.commit_budget(session, programme.id, 600_000)
+    response = await client.patch(
+        f"{URL}/{programme.id}",
+        json={"budget_cents": budget_cents, "name": "Enveloppe réduite"},
+        headers=await headers_for(Role.admin),
+    )
+    return programme, response
 
 
 class TestEnvelope:

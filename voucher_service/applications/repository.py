@@ -41,6 +41,11 @@ async def has_approved(
     return (await session.execute(query.limit(1))).first() is not None
 
 
+async def programmes_of(session: AsyncSession, application_ids: Sequence[int]) -> set[int]:
+    query = select(Application.programme_id).where(Application.id.in_(application_ids))  # type: ignore[attr-defined]
+    return set((await session.execute(query)).scalars())
+
+
 async def update_if_status(
     session: AsyncSession,
     application_id: int,

@@ -213,6 +213,7 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
     nothing, in a savepoint of the caller's transaction."""
     async with session.begin_nested():
         application = await get(session, application_id)
+        await programmes_service.lock(session, [application.programme_id])
         before = _audit_view(application)
         decision = {"decided_at": utcnow(), "decided_by_id": current_actor.get().user_id}
         status = {"status": ApplicationStatus.approved, **decision}
@@ -282,16 +283,20 @@ class ApprovalAttempt:
 async def approve_many(
     session: AsyncSession, application_ids: list[int], settings: Settings
 ) -> list[ApprovalAttempt]:
-    """Approve each in turn; one refusal does not undo the others."""
-    attempts = []
-    for application_id in dict.fromkeys(application_ids):
+    """Approve each in turn, answered in the order asked; one refusal does not undo the
+    others. Their programmes are locked first, then the applications in id order, so
+    that overlapping bulk approvals always lock rows in the same order."""
+    ids = sorted(set(application_ids))
+    await programmes_service.lock(session, await repository.programmes_of(session, ids))
+    attempts = {}
+    for application_id in ids:
         try:
             approved = await approve(session, application_id, settings)
         except ServiceError as error:
-            attempts.append(ApprovalAttempt(application_id, None, error))
+            attempts[application_id] = ApprovalAttempt(application_id, None, error)
         else:
-            attempts.append(ApprovalAttempt(application_id, approved, None))
-    return attempts
+            attempts[application_id] = ApprovalAttempt(application_id, approved, None)
+    return [attempts[application_id] for application_id in dict.fromkeys(application_ids)]
 
 
 async def recheck(

@@ -161,6 +161,14 @@ class DatabaseUnavailable(ServiceUnavailable):
     title = "Base de données momentanément indisponible"
 
 
+class DatabaseConflict(ServiceUnavailable):
+    """A transaction the database gave up on (a deadlock, a serialization failure): the
+    same request sent again succeeds or gets its own answer."""
+
+    code = "database_conflict"
+    title = "Opération en conflit avec une autre, veuillez réessayer"
+
+
 class InternalError(ServiceError):
     status = 500
     code = "internal_error"

@@ -15,6 +15,7 @@ from starlette.routing import compile_path
 
 from voucher_service.core.errors import (
     PROBLEM_JSON,
+    DatabaseConflict,
     DatabaseUnavailable,
     InternalError,
     MethodNotAllowed,
@@ -112,6 +113,15 @@ def _database_unavailable(error: DBAPIError) -> bool:
     return state.startswith("08") or state in _UNAVAILABLE_STATES
 
 
+# SQLSTATEs of a transaction PostgreSQL rolled back to break a tie with another one:
+# 40P01 (deadlock detected) and 40001 (serialization failure).
+_CONFLICT_STATES = ("40P01", "40001")
+
+
+def _database_conflict(error: DBAPIError) -> bool:
+    return str(getattr(error.orig, "sqlstate", None) or "") in _CONFLICT_STATES
+
+
 def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
     def respond(request: Request, error: ServiceError) -> Response:
         if render_html is not None and wants_html(request):
@@ -154,6 +164,9 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         if isinstance(exc, DBAPIError) and _database_unavailable(exc):
             return await on_database_error(request, exc)
+        if isinstance(exc, DBAPIError) and _database_conflict(exc):
+            log.warning("database conflict: %s", exc.orig.__class__.__name__)
+            return respond(request, DatabaseConflict())
         if isinstance(exc, DBAPIError) and _caused_by_overflow(exc):
             return await on_out_of_range(request, exc)
         log.exception("unexpected error on %s %s", request.method, request.url.path)

@@ -2,10 +2,12 @@
 file, and cancelling a draft."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +62,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
         )
         .order_by(Redemption.expert_id, Redemption.id)  # type: ignore[arg-type]
     )
-    rows = (await session.execute(query)).all()
+    rows = await _claim(session, (await session.execute(query)).all())
     if not rows:
         raise NothingToPay(f"Aucune prestation impayée au {french_date(cut_off)}.")
     owed: dict[int, list[_Owed]] = defaultdict(list)
@@ -68,18 +70,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     for redemption, code, expert in rows:
         owed[expert.id].append(_Owed(redemption, code))
         experts[expert.id] = expert
-
     ids = [r.redemption.id for group in owed.values() for r in group]
-    claimed = await session.execute(
-        update(Redemption)
-        .where(
-            Redemption.id.in_(ids),  # type: ignore[union-attr]
-            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
-        )
-        .values(payout_state=PayoutState.batched)
-    )
-    if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
-        raise RedemptionAlreadyBatched()
 
     batch = PayoutBatch(cut_off=cut_off)
     session.add(batch)
@@ -135,6 +126,27 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
         },
     )
     return batch
+
+
+async def _claim(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """The rows whose redemption this batch took: a conditional update that takes only
+    those still active and unpaid. It waits for an undo or another batch holding the row,
+    then decides on the row as they left it; a redemption lost to them is left out."""
+    if not rows:
+        return []
+    claimed = await session.execute(
+        update(Redemption)
+        .where(
+            Redemption.id.in_([row[0].id for row in rows]),  # type: ignore[union-attr]
+            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
+            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
+        )
+        .values(payout_state=PayoutState.batched)
+        .returning(Redemption.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    taken = set(claimed.scalars())
+    return [row for row in rows if row[0].id in taken]
 
 
 async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:

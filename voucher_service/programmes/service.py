@@ -1,6 +1,7 @@
 """Programmes and their budget envelope. The envelope is changed only by conditional
 updates, so that concurrent approvals can never commit more than it holds."""
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -82,10 +83,10 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
     before, old_rules = programme.model_dump(mode="json"), programme.rules()
     if "name" in changes:
         await _ensure_name_free(session, changes["name"], programme_id)
-    if changes.get("budget_cents", programme.budget_cents) < programme.committed_cents:
-        raise BudgetBelowCommitted()
     new_rules = {key: value for key, value in changes.items() if key in RULE_FIELDS}
     rules = RulesIn.model_validate({**old_rules, **new_rules}).model_dump()
+    if "budget_cents" in changes:
+        await _set_budget(session, programme, changes.pop("budget_cents"))
     for field, value in {**changes, **rules}.items():
         setattr(programme, field, value)
     if programme.rules() != old_rules:
@@ -102,6 +103,33 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
         after=programme.model_dump(mode="json"),
     )
     return programme
+
+
+async def lock(session: AsyncSession, programme_ids: Collection[int]) -> None:
+    """Lock the programmes' rows in id order. Approvals take their programme's row before
+    the application's, so that concurrent approvals always lock in the same order."""
+    query = (
+        select(Programme.id)
+        .where(Programme.id.in_(sorted(programme_ids)))  # type: ignore[union-attr]
+        .order_by(Programme.id)  # type: ignore[arg-type]
+        .with_for_update()
+    )
+    await session.execute(query)
+
+
+async def _set_budget(session: AsyncSession, programme: Programme, budget_cents: int) -> None:
+    """Change the envelope only if it still holds what is committed, decided by the
+    database against approvals running at the same time; else BudgetBelowCommitted."""
+    statement = (
+        update(Programme)
+        .where(Programme.id == programme.id, Programme.committed_cents <= budget_cents)
+        .values(budget_cents=budget_cents)
+        .returning(Programme.id)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(statement)).first() is None:
+        raise BudgetBelowCommitted()
+    await session.refresh(programme, ["budget_cents", "committed_cents"])
 
 
 async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: int) -> None:

@@ -98,6 +98,7 @@ class TestKeysAndVerify:
         body, signature = issued.token.rsplit(".", 1)
         flipped = signature[:5] + ("A" if signature[5] != "A" else "B") + signature[6:]
         refused(await operator.cli("verify", f"{body}.{flipped}"), "invalid token")
+        refused(await operator.cli("verify", "http://[ailleurs/r/x"), "adresse est illisible")
         foreign = tokens.sign(
             Ed25519PrivateKey.generate(), tokens.Claims(1, 200_000, 2_000_000_000, "elsewhere")
         )

@@ -23,13 +23,16 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
+def reconciliation_filename(start: date, end: date) -> str:
+    return f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+
+
 def reconciliation(session: AsyncSession, start: date, end: date) -> StreamingResponse:
     check_period(start, end)
-    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
     return StreamingResponse(
         exports.reconciliation_csv(session, start, end),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(name),
+        headers=_attachment(reconciliation_filename(start, end)),
     )
 
 

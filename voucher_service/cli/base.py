@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
+from voucher_service.core.formatting import PARIS
 
 app = typer.Typer(
     help="Mon coach digital — Région Sud digital-coaching cheques.", no_args_is_help=True
@@ -38,9 +40,14 @@ REFUSED = 1
 UNUSABLE_INPUT = 2
 
 
-def fail(message: str, code: int = REFUSED) -> typer.Exit:
-    """Print ``message`` (plain text, never markup) in red; the exit to raise."""
+def complain(message: str) -> None:
+    """Print ``message`` (plain text, never markup) in red."""
     console.print(f"[red]{escape(message)}[/red]")
+
+
+def fail(message: str, code: int = REFUSED) -> typer.Exit:
+    """Complain; the exit to raise."""
+    complain(message)
     return typer.Exit(code)
 
 
@@ -52,6 +59,11 @@ def refused(error: ServiceError, code: int = REFUSED) -> typer.Exit:
 def quoted(french: str) -> str:
     """A French reason from the service, quoted inside an English sentence."""
     return f"“{french.rstrip('.')}”"
+
+
+def operator_time(value: datetime | None) -> str:
+    """01/12/2026 19:21, in Paris time, as the pages show it but with no French word."""
+    return value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
 def load_settings() -> Settings:

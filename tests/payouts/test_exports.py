@@ -56,6 +56,7 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
         assert voucher is not None
         row = by_code[voucher.code]
         assert cents(row[3]) == voucher.amount_cents
+        assert voucher.siret == "73282932000074" and row[2] == "732 829 320 00074"
         assert cents(row[5]) == redemption.amount_cents
         assert cents(row[6]) == redemption.amount_cents
         assert row[7] == "paid"

@@ -17,7 +17,7 @@ from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
 from voucher_service.payouts.batches import paris_day_end
-from voucher_service.payouts.csv_export import Money, write_csv
+from voucher_service.payouts.csv_export import Money, Siret, write_csv
 from voucher_service.payouts.fec import FecStream, JournalEntry, Line
 from voucher_service.payouts.models import PayoutItem, PayoutTransfer, TransferStatus
 from voucher_service.programmes.models import Programme
@@ -138,7 +138,7 @@ def _reconciliation_row(row: Row[Any]) -> list[object]:
     return [
         row.code,
         row.company_name,
-        row.siret,
+        Siret(row.siret),
         Money(row.amount_cents),
         _paris_date(row.issued_at),
         Money(used),

@@ -10,16 +10,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren as stdnum_siren
 
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 # The test account of the bank-statement fixtures: fine for development, never for paying.
 DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
 # Its BIC in 11 characters: the branch code "XXX" is how SWIFT names a head office.
 DEVELOPMENT_DEBTOR_BIC = "AGRIFRPPXXX"
-# How the paying account's settings are checked (python-stdnum), by field.
+# How the paying account's settings (and the Region's SIREN, which names the FEC) are
+# checked (python-stdnum), by field.
 ACCOUNT_CHECKS = {
     "payout_debtor_iban": ("IBAN", stdnum_iban),
     "payout_debtor_bic": ("BIC", stdnum_bic),
+    "payout_siren": ("SIREN", stdnum_siren),
 }
 
 
@@ -97,7 +100,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("payout_debtor_iban", "payout_debtor_bic")
+    @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod
     def valid_account(cls, value: str, info: ValidationInfo) -> str:
         kind, checker = ACCOUNT_CHECKS[str(info.field_name)]

@@ -47,6 +47,12 @@ async def test_a_reversed_period_is_refused_with_the_apis_message(
     assert not output.exists()
 
 
+async def test_a_day_out_of_any_era_is_refused(settings: Settings, tmp_path: Path) -> None:
+    result = await export(settings, "fec", "9999-12-30", "9999-12-31", tmp_path / "fec.txt")
+    untraced(result, 2)
+    assert "Refused: “Les dates doivent être comprises entre le 01/01/2000" in said(result)
+
+
 @pytest.mark.parametrize("kind", EXPORTS)
 async def test_a_directory_or_an_unwritable_path_is_refused(
     settings: Settings, tmp_path: Path, kind: str

@@ -148,6 +148,22 @@ async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, pa
     assert response.status_code == 422 and response.json()["code"] == "invalid_period"
 
 
+@pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
+@pytest.mark.parametrize(
+    ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
+)
+async def test_days_out_of_any_era_are_refused_not_a_500(
+    client: AsyncClient, headers_for, path: str, start: str, end: str
+) -> None:
+    response = await client.get(
+        f"/api/v1/exports/{path}",
+        params={"from": start, "to": end},
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+    assert "01/01/2000" in response.json()["detail"]
+
+
 async def test_an_old_unpaid_redemption_is_a_discrepancy(
     client: AsyncClient,
     session: AsyncSession,

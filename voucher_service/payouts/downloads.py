@@ -7,14 +7,23 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.config import Settings
+from voucher_service.core.formatting import french_date
 from voucher_service.payouts import exports
 from voucher_service.payouts.errors import InvalidPeriod
 from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 
 MAX_PERIOD_DAYS = 3660
+# Days an export can be asked for: the service's own era, and dates whose Paris midnight
+# still converts to UTC (year 1 and 9999 overflow).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def check_period(start: date, end: date) -> None:
+    if not (FIRST_DAY <= start <= LAST_DAY and FIRST_DAY <= end <= LAST_DAY):
+        raise InvalidPeriod(
+            f"Les dates doivent être comprises entre le {french_date(FIRST_DAY)} "
+            f"et le {french_date(LAST_DAY)}."
+        )
     if end < start or (end - start).days > MAX_PERIOD_DAYS:
         raise InvalidPeriod()
 

@@ -105,6 +105,12 @@ class TestRules:
         result = eligibility.department_in_region(facts(hidden))
         assert result.outcome is UNKNOWN and "non diffusible" in result.reason
 
+    def test_an_overseas_collectivity_is_outside_the_region(self) -> None:
+        tahiti = found(establishment={"department": "987"})
+        result = eligibility.department_in_region(facts(tahiti))
+        assert result.outcome is FAIL
+        assert "collectivité d'outre-mer 987, hors de la région" in result.reason
+
     def test_headcount_band_settles_when_wholly_on_one_side(self) -> None:
         assert outcome("headcount", facts(found(headcount_band="12"), headcount=6)) is FAIL
         result = eligibility.headcount(facts(found(headcount_band="11"), headcount=12))

@@ -32,6 +32,16 @@ class TestLookup:
         assert not answer.company.establishment.is_head_office
         assert answer.company.establishment.department == "13"
 
+    async def test_overseas_collectivities_are_departments(
+        self, fake_registry: FakeRegistry
+    ) -> None:
+        client = client_for(fake_registry)
+        papeete = await client.lookup(SIRETS.papeete)
+        branch = await client.lookup(SIRETS.saint_martin_branch)
+        await client.aclose()
+        places = [answer.company.establishment for answer in (papeete, branch) if answer.company]
+        assert [place.department for place in places if place] == ["987", "978"]
+
     async def test_a_closed_company(self, fake_registry: FakeRegistry) -> None:
         answer = await client_for(fake_registry).lookup(SIRETS.closed)
         assert answer.company is not None and answer.company.establishment is not None

@@ -65,13 +65,24 @@ class TestSubmit:
         ("siret", "status", "rule", "outcome"),
         [
             (SIRETS.paris, "ineligible", "department_in_region", "fail"),
+            (SIRETS.papeete, "ineligible", "department_in_region", "fail"),
+            (SIRETS.saint_martin_branch, "ineligible", "department_in_region", "fail"),
             (SIRETS.branch_in_13, "eligible", "department_in_region", "pass"),
             (SIRETS.closed, "ineligible", "company_active", "fail"),
             (SIRETS.hidden, "needs_review", "department_in_region", "unknown"),
             (SIRETS.unknown, "needs_review", "company_active", "unknown"),
             (SIRETS.big_turnover, "needs_review", "declarations_consistent", "fail"),
         ],
-        ids=["paris", "branch-in-13", "closed", "non-diffusible", "not-found", "contradiction"],
+        ids=[
+            "paris",
+            "polynesia",
+            "saint-martin",
+            "branch-in-13",
+            "closed",
+            "non-diffusible",
+            "not-found",
+            "contradiction",
+        ],
     )
     async def test_registry_situations(
         self,

@@ -46,6 +46,8 @@ class TestProductionSettings:
         assert settings.is_production
 
     def test_a_malformed_paying_account_is_refused_in_any_environment(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_PAYOUT_SIREN is not a valid SIREN"):
+            make(payout_siren="231300022")  # the FEC is named after it
         with pytest.raises(ValidationError, match="not a valid IBAN"):
             make(payout_debtor_iban="FR7630006000011234567890180")
         with pytest.raises(ValidationError, match="not a valid BIC"):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voucher_service.payouts.csv_export import Money, write_csv
+from voucher_service.payouts.csv_export import Money, Siret, write_csv
 
 FORMATTED_NUMBER = re.compile(r"-?[0-9]+(,[0-9]+)?")
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,6 +24,18 @@ def read_back(header: Sequence[str], rows: list[Sequence[object]]) -> list[list[
 
 
 class TestWriteCsv:
+    def test_siret_and_siren_stay_text_in_french_excel(self) -> None:
+        """Spaced as people read them: Excel keeps the cell as typed, not 7,32829E+13, and
+        a leading zero stays."""
+        rows: list[Sequence[object]] = [
+            [Siret("73282932000074"), Siret("732829320")],
+            [Siret("05602054600019"), Siret("")],
+        ]
+        assert read_back(["SIRET", "SIREN"], rows)[1:] == [
+            ["732 829 320 00074", "732 829 320"],
+            ["056 020 546 00019", ""],
+        ]
+
     def test_reads_back_with_the_values(self) -> None:
         rows: list[Sequence[object]] = [
             ["MCD-7K3Q-9XPA", "Conseil Numérique; Études", Money(200000), date(2027, 3, 1)],

@@ -29,6 +29,17 @@ async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     )
 
 
+async def reconciliation_rows(client: AsyncClient, headers_for) -> list[list[str]]:
+    """The reconciliation CSV of PERIOD, read back as French Excel reads it."""
+    response = await client.get(
+        "/api/v1/exports/reconciliation.csv",
+        params=PERIOD,
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 200, response.text
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+
+
 def cents(text: str) -> int:
     return round(float(text.replace(",", ".")) * 100)
 
@@ -41,13 +52,7 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
     two_experts: dict,
 ) -> None:
     await settle_everything(session, settings)
-    response = await client.get(
-        "/api/v1/exports/reconciliation.csv",
-        params=PERIOD,
-        headers=await headers_for(Role.accountant),
-    )
-    assert response.status_code == 200, response.text
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    rows = await reconciliation_rows(client, headers_for)
     assert rows[0][0] == "Code"
     by_code = {row[0]: row for row in rows[1:]}
     for key in ("r1", "r2", "r3"):
@@ -56,19 +61,51 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
         assert voucher is not None
         row = by_code[voucher.code]
         assert cents(row[3]) == voucher.amount_cents
+        assert voucher.siret == "73282932000074" and row[2] == "732 829 320 00074"
         assert cents(row[5]) == redemption.amount_cents
         assert cents(row[6]) == redemption.amount_cents
-        assert row[7] == "paid"
+        unused = voucher.amount_cents - redemption.amount_cents
+        assert rows[0][7:9] == ["Solde non utilisé", "État"] and cents(row[7]) == unused
+        assert row[8] == ("payé pour la part utilisée" if unused else "payé"), row
+    partly_used = await session.get(Voucher, two_experts["r2"].voucher_id)
+    assert partly_used is not None and by_code[partly_used.code][7] == "1500,00"
 
 
 def test_discrepancies_are_named() -> None:
-    assert reconcile_state(VoucherStatus.issued, 0, 0, False, False) == ("issued", [])
-    assert reconcile_state(VoucherStatus.redeemed, 5, 0, False, False) == ("redeemed", [])
-    assert reconcile_state(VoucherStatus.paid, 5, 5, False, False) == ("paid", [])
-    assert reconcile_state(VoucherStatus.paid, 5, 4, False, False)[0] == "discrepancy"
-    assert reconcile_state(VoucherStatus.paid, 5, 10, True, False)[1][0] == "payé deux fois"
-    assert "non utilisé" in reconcile_state(VoucherStatus.cancelled, 0, 5, False, False)[1][0]
-    assert "60 jours" in reconcile_state(VoucherStatus.redeemed, 5, 0, False, True)[1][0]
+    def state(status: VoucherStatus, redeemed: int, paid: int, **flags: bool) -> tuple:
+        twice, overdue = flags.get("twice", False), flags.get("overdue", False)
+        return reconcile_state(status, redeemed, paid, twice, overdue, unused=0)
+
+    assert state(VoucherStatus.issued, 0, 0) == ("émis", [])
+    assert state(VoucherStatus.redeemed, 5, 0) == ("utilisé, à payer", [])
+    assert state(VoucherStatus.paid, 5, 5) == ("payé", [])
+    assert state(VoucherStatus.paid, 5, 4)[0] == "écart"
+    assert state(VoucherStatus.paid, 5, 10, twice=True)[1][0] == "payé deux fois"
+    assert "non utilisé" in state(VoucherStatus.cancelled, 0, 5)[1][0]
+    assert "60 jours" in state(VoucherStatus.redeemed, 5, 0, overdue=True)[1][0]
+
+
+@pytest.mark.parametrize(
+    ("status", "redeemed", "paid", "unused", "expected"),
+    [
+        (VoucherStatus.partially_redeemed, 165_000, 0, 35_000, "utilisé en partie, à payer"),
+        (VoucherStatus.partially_redeemed, 165_000, 165_000, 35_000, "payé pour la part utilisée"),
+        (
+            VoucherStatus.expired,
+            165_000,
+            165_000,
+            35_000,
+            "payé pour la part utilisée, solde libéré",
+        ),
+        (VoucherStatus.expired, 0, 0, 200_000, "expiré, solde libéré"),
+        (VoucherStatus.cancelled, 0, 0, 200_000, "annulé, solde libéré"),
+    ],
+)
+def test_a_cheque_used_in_part_is_paid_for_what_was_used(
+    status: VoucherStatus, redeemed: int, paid: int, unused: int, expected: str
+) -> None:
+    """Never « payé » alone while a balance is unused: the state says it, in French."""
+    assert reconcile_state(status, redeemed, paid, False, False, unused=unused) == (expected, [])
 
 
 async def test_every_fec_entry_balances_with_18_columns(
@@ -127,6 +164,22 @@ async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for,
     )
 
 
+@pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
+@pytest.mark.parametrize(
+    ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
+)
+async def test_days_out_of_any_era_are_refused_not_a_500(
+    client: AsyncClient, headers_for, path: str, start: str, end: str
+) -> None:
+    response = await client.get(
+        f"/api/v1/exports/{path}",
+        params={"from": start, "to": end},
+        headers=await headers_for(Role.accountant),
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_period"
+    assert "01/01/2000" in response.json()["detail"]
+
+
 async def test_an_old_unpaid_redemption_is_a_discrepancy(
     client: AsyncClient,
     session: AsyncSession,
@@ -136,13 +189,26 @@ async def test_an_old_unpaid_redemption_is_a_discrepancy(
     old = two_experts["r3"]
     old.redeemed_at = old.redeemed_at - timedelta(days=61)
     await session.flush()
-    response = await client.get(
-        "/api/v1/exports/reconciliation.csv",
-        params=PERIOD,
-        headers=await headers_for(Role.accountant),
-    )
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    rows = await reconciliation_rows(client, headers_for)
     voucher = await session.get(Voucher, old.voucher_id)
     assert voucher is not None
     row = next(row for row in rows if row[0] == voucher.code)
-    assert row[7] == "discrepancy" and "60 jours" in row[8]
+    assert row[8] == "écart" and "60 jours" in row[9]
+
+
+async def test_a_cheque_used_in_part_then_past_its_last_day_has_its_balance_released(
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for,
+    two_experts: dict,
+) -> None:
+    """Even before the sweep records the expiry, the CSV says the balance is released."""
+    await settle_everything(session, settings)
+    voucher = await session.get(Voucher, two_experts["r2"].voucher_id)
+    assert voucher is not None and voucher.status is VoucherStatus.partially_redeemed
+    voucher.valid_from, voucher.valid_until = TODAY - timedelta(days=30), TODAY - timedelta(days=1)
+    await session.flush()
+    rows = await reconciliation_rows(client, headers_for)
+    row = next(row for row in rows if row[0] == voucher.code)
+    assert row[7:9] == ["1500,00", "payé pour la part utilisée, solde libéré"], row

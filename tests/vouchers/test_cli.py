@@ -93,11 +93,21 @@ class TestKeysAndVerify:
         in_use = await operator.cli("keys", "retire", old.voucher.key_id)
         assert in_use.code == 1 and "en cours" in in_use.stderr
 
+    async def test_the_last_valid_day_is_the_one_the_pdf_prints(self, operator: Operator) -> None:
+        issued = await operator.issue()
+        result = await operator.cli("verify", issued.token)
+        assert result.code == 0, result.stderr
+        printed = " ".join(result.stderr.split())
+        last_day = issued.voucher.valid_until.strftime("%d/%m/%Y")
+        assert f"valid until {last_day} inclusive (Paris time)" in printed, printed
+        assert f"cheque #{issued.voucher.id}," in printed and " à " not in printed
+
     async def test_refusals_name_their_reason(self, operator: Operator) -> None:
         issued = await operator.issue()
         body, signature = issued.token.rsplit(".", 1)
         flipped = signature[:5] + ("A" if signature[5] != "A" else "B") + signature[6:]
         refused(await operator.cli("verify", f"{body}.{flipped}"), "invalid token")
+        refused(await operator.cli("verify", "http://[ailleurs/r/x"), "adresse est illisible")
         foreign = tokens.sign(
             Ed25519PrivateKey.generate(), tokens.Claims(1, 200_000, 2_000_000_000, "elsewhere")
         )

@@ -92,8 +92,11 @@ class TestPdf:
             "Présentez ce chèque à un expert accrédité",
             "Conditions d'utilisation",
             programme.contact_email,
+            "en une ou plusieurs fois, dans la limite de son montant",
+            f"Le solde non utilisé au {valid_until} inclus est perdu et revient au programme",
         ):
             assert expected in text, expected
+        assert "qu'une fois" not in text  # partial redemptions are accepted
 
 
 class TestPdfEndpoint:

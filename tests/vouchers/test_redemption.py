@@ -27,7 +27,7 @@ from voucher_service.vouchers.errors import (
     VouchersNotPayable,
 )
 from voucher_service.vouchers.models import Voucher, VoucherEvent, VoucherStatus
-from voucher_service.vouchers.validity import end_of_validity, paris_today
+from voucher_service.vouchers.validity import end_of_validity, last_valid_day, paris_today
 
 TODAY = paris_today()
 
@@ -236,3 +236,12 @@ class TestContention:
             stored = await session.get(Voucher, voucher.id)
             assert stored is not None and stored.balance_cents == 20_000
             assert stored.status is VoucherStatus.partially_redeemed
+
+
+@pytest.mark.parametrize(
+    "last_day", [date(2027, 5, 29), date(2027, 3, 27), date(2027, 3, 28), date(2027, 10, 31)]
+)
+def test_the_last_valid_day_is_read_back_from_the_end_of_validity(last_day: date) -> None:
+    """What a token says (the instant validity ends) gives back the day the PDF prints,
+    summer or winter time, on the nights the clocks change too."""
+    assert last_valid_day(end_of_validity(last_day)) == last_day

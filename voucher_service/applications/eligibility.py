@@ -10,7 +10,12 @@ from typing import Any
 
 from stdnum.fr import siret as siret_number
 
-from voucher_service.applications.registry import Company, Lookup, RegistryAnswer
+from voucher_service.applications.registry import (
+    OVERSEAS_COLLECTIVITIES,
+    Company,
+    Lookup,
+    RegistryAnswer,
+)
 from voucher_service.core.formatting import euros, french_date
 from voucher_service.programmes.models import Programme
 
@@ -160,14 +165,18 @@ def department_in_region(facts: Facts) -> RuleResult:
         return _result("department_in_region", None, reason, departments=allowed)
     department = place.department
     data = {"department": department, "departments": allowed}
+    where = f"L'établissement est situé {_in_department(department)}"
     if department in allowed:
-        reason = f"L'établissement est situé dans le département {department}."
-        return _result("department_in_region", True, reason, **data)
-    reason = (
-        f"L'établissement est situé dans le département {department}, hors de la région "
-        f"({', '.join(allowed)})."
-    )
+        return _result("department_in_region", True, f"{where}.", **data)
+    reason = f"{where}, hors de la région ({', '.join(allowed)})."
     return _result("department_in_region", False, reason, **data)
+
+
+def _in_department(code: str) -> str:
+    """'dans le département 13', or 'dans la collectivité d'outre-mer 987'."""
+    if code in OVERSEAS_COLLECTIVITIES:
+        return f"dans la collectivité d'outre-mer {code}"
+    return f"dans le département {code}"
 
 
 def band_range(band: str | None) -> tuple[int, int | None] | None:

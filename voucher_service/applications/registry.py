@@ -29,7 +29,11 @@ OFFLINE = "offline"
 USER_AGENT = "MonCoachDigital/1.0 (Region Sud; eligibility checks)"
 MAX_ATTEMPTS = 4
 CACHE_SIZE = 5000
-DEPARTMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+# Metropolitan departments, Corsica (2A, 2B), the overseas departments (971-976) and the
+# overseas collectivities (975 Saint-Pierre-et-Miquelon, 977 Saint-Barthélemy, 978
+# Saint-Martin, 986 Wallis-et-Futuna, 987 Polynésie française, 988 Nouvelle-Calédonie).
+DEPARTMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-8]|98[6-8])$")
+OVERSEAS_COLLECTIVITIES = frozenset({"975", "977", "978", "986", "987", "988"})
 
 
 class Lookup(StrEnum):
@@ -78,14 +82,19 @@ def department_of(place: dict[str, Any]) -> str | None:
         return department
     commune = place.get("commune")
     if isinstance(commune, str) and re.fullmatch(r"[0-9][0-9AB][0-9]{3}", commune):
-        code = commune[:3] if commune.startswith("97") else commune[:2]
+        code = _leading_department(commune)
         return code if DEPARTMENT.match(code) else None
     postcode = place.get("code_postal")
     if isinstance(postcode, str) and re.fullmatch(r"[0-9]{5}", postcode):
-        code = postcode[:3] if postcode.startswith("97") else postcode[:2]
+        code = _leading_department(postcode)
         # Corsican postcodes (20xxx) do not say 2A or 2B.
         return code if code != "20" and DEPARTMENT.match(code) else None
     return None
+
+
+def _leading_department(code: str) -> str:
+    """Overseas codes (97xxx, 98xxx) name their department in three digits, others in two."""
+    return code[:3] if code.startswith(("97", "98")) else code[:2]
 
 
 def _establishment(result: dict[str, Any], siret: str) -> Establishment | None:

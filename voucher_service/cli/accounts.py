@@ -9,7 +9,10 @@ from voucher_service.cli.base import (
     app,
     audit_app,
     console,
+    fail,
     load_settings,
+    quoted,
+    refused,
     with_database,
 )
 from voucher_service.core import audit
@@ -41,8 +44,7 @@ def create_user(
     try:
         with_database(settings, create)
     except ServiceError as error:
-        console.print(f"[red]{error.detail or error.title}[/red]")
-        raise typer.Exit(1) from None
+        raise refused(error) from None
     console.print(f"[green]Created {role.value} {email}.[/green]")
 
 
@@ -58,9 +60,6 @@ def audit_verify() -> None:
 
     count, broken = with_database(load_settings(), verify)
     if broken is not None:
-        console.print(
-            f"[red]Audit chain broken at event #{broken.seq} "
-            f"(row id {broken.event_id}): {broken.reason}.[/red]"
-        )
-        raise typer.Exit(1)
+        where = f"event #{broken.seq} (row id {broken.event_id})"
+        raise fail(f"Audit chain broken at {where}: {quoted(broken.reason)}.")
     console.print(f"[green]Audit chain intact: {count} events verified.[/green]")

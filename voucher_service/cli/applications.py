@@ -9,8 +9,10 @@ from voucher_service.applications.registry import RegistryClient
 from voucher_service.cli.base import (
     app,
     applications_app,
+    complain,
     console,
     load_settings,
+    quoted,
     with_database,
 )
 from voucher_service.core.db import Database
@@ -27,7 +29,7 @@ async def _recheck_each(db: Database, registry: RegistryClient, ids: list[int]) 
             console.print(f"#{application_id}: {application.status.value}")
         except ServiceError as error:
             failures += 1
-            console.print(f"[red]#{application_id}: {error.detail or error.title}[/red]")
+            complain(f"#{application_id}: refused: {quoted(error.detail or error.title)}")
     return failures
 
 

@@ -14,15 +14,18 @@ from voucher_service.applications import messages as application_messages
 from voucher_service.cli.base import (
     app,
     console,
+    fail,
     in_transaction,
     keys_app,
     load_settings,
+    operator_time,
+    quoted,
     vouchers_app,
 )
-from voucher_service.core.formatting import euros, paris_datetime
+from voucher_service.core.formatting import euros, french_date
 from voucher_service.vouchers import keys, tokens
 from voucher_service.vouchers import service as voucher_service
-from voucher_service.vouchers.validity import paris_today
+from voucher_service.vouchers.validity import last_valid_day, paris_today
 
 
 @keys_app.command("rotate")
@@ -41,7 +44,7 @@ def keys_list() -> None:
     for column in ("kid", "created", "retired"):
         table.add_column(column)
     for key in found:
-        table.add_row(key.kid, paris_datetime(key.created_at), paris_datetime(key.retired_at))
+        table.add_row(key.kid, operator_time(key.created_at), operator_time(key.retired_at))
     Console().print(table)
 
 
@@ -64,9 +67,8 @@ def _published_key(jwks_url: str, kid: str) -> Ed25519PublicKey | None:
         response = httpx.get(jwks_url, timeout=10, follow_redirects=True)
         response.raise_for_status()
         members = response.json()["keys"]
-    except (httpx.HTTPError, ValueError, KeyError) as error:
-        console.print(f"[red]Could not read the keys at {jwks_url}: {error}[/red]")
-        raise typer.Exit(1) from None
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as error:
+        raise fail(f"Could not read the keys at {jwks_url}: {error}") from None
     for member in members:
         if member.get("kid") == kid:
             return keys.public_key_from_jwk(member)
@@ -74,8 +76,7 @@ def _published_key(jwks_url: str, kid: str) -> Ed25519PublicKey | None:
 
 
 def _refuse(message: str) -> typer.Exit:
-    console.print(f"[red]Refused: {message}[/red]")
-    return typer.Exit(1)
+    return fail(f"Refused: {message}")
 
 
 @app.command("verify")
@@ -91,15 +92,16 @@ def verify(
         signed = tokens.parse(tokens.presented_text(token))
         claims = tokens.verify(signed, _verifying_key(signed.kid, jwks_url))
     except tokens.TokenRefused as refused:
-        raise _refuse(f"invalid token ({refused})") from None
+        raise _refuse(f"invalid token: {quoted(str(refused))}") from None
     printed = {"kid": claims.kid, "sub": str(claims.voucher_id), "amt": claims.amount_cents}
     print(json.dumps({**printed, "exp": claims.expires_at}))
     ends_at = datetime.fromtimestamp(claims.expires_at, UTC)
-    summary = f"cheque n°{claims.voucher_id}, {euros(claims.amount_cents)}, key {claims.kid}"
+    last_day = french_date(last_valid_day(ends_at))
+    summary = f"cheque #{claims.voucher_id}, {euros(claims.amount_cents)}, key {claims.kid}"
     if ends_at <= datetime.now(UTC):
-        raise _refuse(f"signature valid but expired on {paris_datetime(ends_at)} ({summary})")
+        raise _refuse(f"signature valid but expired, last valid day {last_day} ({summary})")
     console.print(
-        f"[green]Signature valid[/green]: {summary}, valid until {paris_datetime(ends_at)}."
+        f"[green]Signature valid[/green]: {summary}, valid until {last_day} inclusive (Paris time)."
     )
 
 

@@ -14,10 +14,12 @@ from rich.table import Table
 from notifications import delivery
 from voucher_service import demo as demo_data
 from voucher_service.cli.base import (
+    UNUSABLE_INPUT,
     Host,
     Port,
     app,
     console,
+    fail,
     load_settings,
     with_database,
 )
@@ -134,5 +136,9 @@ def write_openapi(
     from voucher_service.app import create_app
     from voucher_service.core import openapi
 
-    output.write_text(openapi.render(create_app(Settings())), encoding="utf-8")
+    spec = openapi.render(create_app(load_settings()))
+    try:
+        output.write_text(spec, encoding="utf-8")
+    except OSError as error:
+        raise fail(f"Cannot write {output}: {error.strerror}.", UNUSABLE_INPUT) from None
     console.print(f"Wrote {output}")

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren as stdnum_siren
 
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 # The test account of the bank-statement fixtures: fine for development, never for paying.
@@ -18,10 +19,12 @@ DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
 DEVELOPMENT_DEBTOR_BIC = "AGRIFRPPXXX"
 # Room for a statement upload's multipart envelope and the page's CSRF field.
 MULTIPART_ALLOWANCE = 64 * 1024
-# How the paying account's settings are checked (python-stdnum), by field.
+# How the paying account's settings (and the Region's SIREN, which names the FEC) are
+# checked (python-stdnum), by field.
 ACCOUNT_CHECKS = {
     "payout_debtor_iban": ("IBAN", stdnum_iban),
     "payout_debtor_bic": ("BIC", stdnum_bic),
+    "payout_siren": ("SIREN", stdnum_siren),
 }
 
 
@@ -121,7 +124,7 @@ class Settings(BaseSettings):
             )
         return int(text)
 
-    @field_validator("payout_debtor_iban", "payout_debtor_bic")
+    @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod
     def valid_account(cls, value: str, info: ValidationInfo) -> str:
         kind, checker = ACCOUNT_CHECKS[str(info.field_name)]

@@ -3,6 +3,9 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -21,6 +24,18 @@ def paris_datetime(value: datetime | None) -> str:
 
 def french_date(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else "—"
+
+
+def spaced_siret(number: str) -> str:
+    """73282932000074 → '732 829 320 00074', 732829320 → '732 829 320': how people read a
+    SIRET or a SIREN, and text that Excel keeps as typed. Anything else is left as is."""
+    if not number.isdigit():
+        return number
+    if len(number) == 14:
+        return stdnum_siret.format(number)
+    if len(number) == 9:
+        return stdnum_siren.format(number)
+    return number
 
 
 FILTERS = {"euros": euros, "paris_datetime": paris_datetime, "french_date": french_date}

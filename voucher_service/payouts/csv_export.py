@@ -3,7 +3,8 @@
 French Excel reads ';' as the separator and a decimal comma, and needs a UTF-8 byte order
 mark to show accents; lines end with CRLF. Amounts are given as :class:`Money` (integer
 cents) and written as numbers Excel can add up ('-1234,56'); dates as JJ/MM/AAAA, times
-in Paris time.
+in Paris time. A SIRET or SIREN is given as :class:`Siret` and written spaced
+('732 829 320 00074'): a bare 14-digit number would be shown as 7,32829E+13.
 
 A cell that a spreadsheet would run as a formula (text starting with = + - @, a tab or
 a carriage return: CSV injection) is written with a leading apostrophe, which Excel shows
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.formatting import PARIS, spaced_siret
 
 BYTE_ORDER_MARK = "\ufeff"
 SEPARATOR = ";"
@@ -29,6 +30,13 @@ class Money:
     """An amount in euro cents, for a cell that Excel should read as a number."""
 
     cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Siret:
+    """A SIRET or a SIREN, for a cell that Excel should keep as text."""
+
+    number: str
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
@@ -54,6 +62,8 @@ def cell_text(value: object) -> str:
         return ""
     if isinstance(value, Money):
         return _cents(value.cents)
+    if isinstance(value, Siret):
+        return neutralise(spaced_siret(value.number))
     if isinstance(value, bool):
         return "oui" if value else "non"
     if isinstance(value, int):

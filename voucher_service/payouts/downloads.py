@@ -13,10 +13,18 @@ from voucher_service.payouts.errors import InvalidPeriod
 from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 
 MAX_PERIOD_DAYS = 3660  # ten years and a few days: a fiscal year may be long
+# Days an export can be asked for: the service's own era, and dates whose Paris midnight
+# still converts to UTC (year 1 and 9999 overflow).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def check_period(start: date, end: date) -> None:
     """The one rule for an export's period: the API, the page and the command line call it."""
+    if not (FIRST_DAY <= start <= LAST_DAY and FIRST_DAY <= end <= LAST_DAY):
+        raise InvalidPeriod(
+            f"Les dates doivent être comprises entre le {french_date(FIRST_DAY)} "
+            f"et le {french_date(LAST_DAY)}."
+        )
     period = f"du {french_date(start)} au {french_date(end)}"
     if end < start:
         raise InvalidPeriod(f"La date de début doit précéder la date de fin ({period}).")
@@ -30,13 +38,16 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
+def reconciliation_filename(start: date, end: date) -> str:
+    return f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
+
+
 def reconciliation(session: AsyncSession, start: date, end: date) -> StreamingResponse:
     check_period(start, end)
-    name = f"rapprochement-{start.isoformat()}-{end.isoformat()}.csv"
     return StreamingResponse(
         exports.reconciliation_csv(session, start, end),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(name),
+        headers=_attachment(reconciliation_filename(start, end)),
     )
 
 

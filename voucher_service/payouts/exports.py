@@ -19,10 +19,11 @@ from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import PARIS
 from voucher_service.core.ledger import Account, Journal, LedgerEntry
 from voucher_service.payouts.batches import paris_day_end
-from voucher_service.payouts.csv_export import Money, write_csv
+from voucher_service.payouts.csv_export import Money, Siret, write_csv
 from voucher_service.payouts.fec import FecStream, JournalEntry, Line
 from voucher_service.payouts.models import PayoutItem, PayoutTransfer, TransferStatus
-from voucher_service.vouchers.models import Voucher, VoucherStatus
+from voucher_service.vouchers.models import SPENDABLE, Voucher, VoucherStatus
+from voucher_service.vouchers.validity import paris_today
 
 # Rows formatted between two awaits: small, so that the requests served by the same process
 # never wait long behind an export (a few milliseconds a chunk).
@@ -33,7 +34,9 @@ RECONCILED_COLUMNS = (
     Voucher.company_name,
     Voucher.siret,
     Voucher.amount_cents,
+    Voucher.balance_cents,
     Voucher.issued_at,
+    Voucher.valid_until,
     Voucher.status,
 )
 OVERDUE_DAYS = 60
@@ -45,9 +48,16 @@ RECONCILIATION_HEADER = (
     "Émis le",
     "Montant utilisé",
     "Montant payé",
+    "Solde non utilisé",
     "État",
     "Motif",
 )
+# What a cheque's balance became once it can no longer be spent: back to the envelope.
+BALANCE_RELEASED = (VoucherStatus.expired, VoucherStatus.cancelled)
+UNUSED_STATES = {
+    VoucherStatus.expired: "expiré",
+    VoucherStatus.cancelled: "annulé",
+}
 
 
 def paris_day_start(day: date) -> datetime:
@@ -70,8 +80,9 @@ async def reconciliation_rows(
         yield_per=CHUNK
     )
     result = await session.stream(query)
+    today = paris_today()
     async for partition in result.partitions(CHUNK):
-        yield [_reconciliation_row(row) for row in partition]
+        yield [_reconciliation_row(row, today) for row in partition]
 
 
 def _reconciled(since: datetime, until: datetime) -> Select[Any]:
@@ -131,28 +142,60 @@ def _reconciled(since: datetime, until: datetime) -> Select[Any]:
     )
 
 
-def _reconciliation_row(row: Row[Any]) -> list[object]:
+def _reconciliation_row(row: Row[Any], today: date) -> list[object]:
     used, paid = int(row.used_cents), int(row.paid_cents)
+    status = row.status
+    if status in SPENDABLE and row.valid_until < today:
+        status = VoucherStatus.expired  # past its last day, before the sweep records it
     state, reasons = reconcile_state(
-        row.status, used, paid, bool(row.paid_twice), bool(row.overdue)
+        status, used, paid, bool(row.paid_twice), bool(row.overdue), unused=row.balance_cents
     )
     return [
         row.code,
         row.company_name,
-        row.siret,
+        Siret(row.siret),
         Money(row.amount_cents),
         _paris_date(row.issued_at),
         Money(used),
         Money(paid),
+        Money(row.balance_cents),
         state,
         " ; ".join(reasons),
     ]
 
 
 def reconcile_state(
-    status: VoucherStatus, redeemed: int, paid: int, paid_twice: bool, overdue: bool
+    status: VoucherStatus,
+    redeemed: int,
+    paid: int,
+    paid_twice: bool,
+    overdue: bool,
+    *,
+    unused: int,
 ) -> tuple[str, list[str]]:
-    """issued | redeemed | paid | discrepancy, and the reasons of a discrepancy."""
+    """A cheque's state for people (French), and the reasons when it is « écart ».
+
+    ``redeemed`` and ``paid`` are the active redemptions and the settled transfers, in
+    cents; ``unused`` is the balance not redeemed. A cheque used in part is paid for what
+    was used (« payé pour la part utilisée »); its balance stays usable until its last day,
+    then goes back to the envelope (« solde libéré »)."""
+    reasons = _discrepancies(status, redeemed, paid, paid_twice, overdue)
+    if reasons:
+        return "écart", reasons
+    if not redeemed:
+        state = UNUSED_STATES.get(status, "émis")
+    elif paid < redeemed:
+        state = "utilisé en partie, à payer" if unused else "utilisé, à payer"
+    else:
+        state = "payé pour la part utilisée" if unused else "payé"
+    if unused and status in BALANCE_RELEASED:
+        state += ", solde libéré"
+    return state, []
+
+
+def _discrepancies(
+    status: VoucherStatus, redeemed: int, paid: int, paid_twice: bool, overdue: bool
+) -> list[str]:
     reasons = []
     if paid_twice:
         reasons.append("payé deux fois")
@@ -162,13 +205,7 @@ def reconcile_state(
         reasons.append("montant payé différent du montant utilisé")
     if overdue:
         reasons.append(f"utilisé il y a plus de {OVERDUE_DAYS} jours et impayé")
-    if reasons:
-        return "discrepancy", reasons
-    if status is VoucherStatus.paid or (redeemed and paid == redeemed):
-        return "paid", []
-    if redeemed:
-        return "redeemed", []
-    return "issued", []
+    return reasons
 
 
 async def reconciliation_csv(session: AsyncSession, start: date, end: date) -> AsyncIterator[bytes]:

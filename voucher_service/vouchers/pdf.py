@@ -17,7 +17,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from voucher_service.core.config import Settings
-from voucher_service.core.formatting import FILTERS
+from voucher_service.core.formatting import FILTERS, spaced_siret
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import end_of_validity
@@ -64,18 +64,11 @@ def qr_data_uri(text: str) -> str:
     return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
 
-def siret_display(siret: str) -> str:
-    """73282932000074 → 732 829 320 00074 (SIREN in threes, then the NIC)."""
-    if len(siret) != 14 or not siret.isdigit():
-        return siret
-    return f"{siret[0:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
-
-
 def html_of(voucher: Voucher, programme: Programme, settings: Settings) -> str:
     return templates.get_template("voucher.html").render(
         voucher=voucher,
         programme=programme,
-        siret=siret_display(voucher.siret),
+        siret=spaced_siret(voucher.siret),
         qr=qr_data_uri(redemption_url(settings, voucher.token)),
         ends_at=end_of_validity(voucher.valid_until),
         public_url=settings.public_url.rstrip("/"),

@@ -57,7 +57,10 @@ def presented_text(presented: str) -> str:
     text = presented.strip()
     if not text.lower().startswith(("http://", "https://")):
         return text
-    path = urlsplit(text).path
+    try:
+        path = urlsplit(text).path
+    except ValueError:
+        raise TokenRefused("cette adresse est illisible") from None
     if "/r/" not in path:
         raise TokenRefused("cette adresse n'est pas celle d'un chèque")
     return path.rsplit("/r/", 1)[1].strip("/")

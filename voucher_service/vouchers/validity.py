@@ -20,3 +20,9 @@ def end_of_validity(valid_until: date) -> datetime:
     """The instant a cheque stops being valid: midnight in Paris after its last day, in UTC
     (22:00 or 23:00 UTC depending on daylight saving)."""
     return datetime.combine(valid_until + timedelta(days=1), time(), tzinfo=PARIS).astimezone(UTC)
+
+
+def last_valid_day(ends_at: datetime) -> date:
+    """The last day a cheque is valid, from the instant it stops being valid (the inverse of
+    :func:`end_of_validity`): the Paris day of the last second before that instant."""
+    return (ends_at - timedelta(seconds=1)).astimezone(PARIS).date()

@@ -200,7 +200,7 @@ async def _settled_and_returned(
     fees = StatementEntry(1_250, entry_ref="FEES", bank_code=("ACMT", "MDOP", "CHRG"))
     statement_id = f"STMT-DETAIL-{batch.id}"
     await statements.import_statement(
-        session, build_statement([*paid, returned, fees], statement_id=statement_id)
+        session, build_statement([*paid, returned, fees], statement_id=statement_id), settings
     )
     return batch, statement_id
 

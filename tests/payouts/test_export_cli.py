@@ -43,7 +43,7 @@ async def test_a_reversed_period_is_refused_with_the_apis_message(
     output = tmp_path / "export"
     result = await export(settings, kind, "2027-02-01", "2027-01-01", output)
     untraced(result, 2)
-    assert f"Refused: “{api.json()['title']}”" in said(result)
+    assert f"Refused: “{api.json()['detail'].rstrip('.')}”" in said(result)
     assert not output.exists()
 
 

@@ -85,7 +85,7 @@ async def _paid_and_returned(database: Database, settings: Settings) -> tuple[in
             )
             statement_id = f"STMT-VUE-{tag}"
             await statements.import_statement(
-                session, build_statement(entries, statement_id=statement_id)
+                session, build_statement(entries, statement_id=statement_id), settings
             )
             # The returned redemption waits in a draft batch, not unpaid for other tests.
             await batches.create_batch(session, LONG_AGO)

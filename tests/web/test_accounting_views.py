@@ -106,9 +106,15 @@ async def _fits_the_phone(page: Page) -> None:
     assert ENGLISH.search(text) is None, ENGLISH.search(text)
 
 
+FOCUSABLE_COUNT = """document.querySelectorAll(
+  'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])').length"""
+
+
 async def _tab_to(page: Page, name: str) -> None:
-    """Press Tab until the link named ``name`` has the focus, then Enter."""
-    for _ in range(80):
+    """Press Tab until the link named ``name`` has the focus, then Enter: at most once per
+    focusable element of the page (other tests may have left many batches listed)."""
+    stops = await page.evaluate(FOCUSABLE_COUNT)
+    for _ in range(stops + 2):
         await page.keyboard.press("Tab")
         focused = await page.evaluate(
             "document.activeElement && document.activeElement.textContent.trim()"

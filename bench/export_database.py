@@ -14,17 +14,20 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
+
+from voucher_service.core.clock import paris_today
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fixtures.databases import fresh_database_url, make_settings
 from tests.fixtures.factories import create_programme
 from voucher_service.core import schema
-from voucher_service.core.db import Database, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import Database
 from voucher_service.payouts import exports
 from voucher_service.vouchers.models import Voucher
 
@@ -44,7 +47,7 @@ def rss_kib() -> int:
 async def seed(database: Database, cheques: int) -> None:
     async with database.sessionmaker() as session, session.begin():
         programme = await create_programme(session, budget_cents=cheques * 200_000)
-    today, now = date.today(), utcnow()
+    today, now = paris_today(), utcnow()
     for first in range(0, cheques, 10_000):
         rows = [
             {
@@ -91,7 +94,7 @@ async def measured(work: Callable[[], Awaitable[int]]) -> tuple[float, int, int]
 async def ours(database: Database) -> int:
     async with database.sessionmaker() as session:
         chunks: AsyncIterator[bytes] = exports.reconciliation_csv(
-            session, date.today() - timedelta(days=1), date.today() + timedelta(days=1)
+            session, paris_today() - timedelta(days=1), paris_today() + timedelta(days=1)
         )
         return sum([len(chunk) async for chunk in chunks])
 

@@ -15,10 +15,12 @@ import os
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+
+from voucher_service.core.clock import paris_today
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,7 +49,7 @@ async def steady_redemptions(
     client: httpx.AsyncClient, tokens: list[str], rate: float
 ) -> list[float]:
     """Each redemption starts at its own scheduled instant; returns their latencies."""
-    today, started = date.today().isoformat(), time.perf_counter()
+    today, started = paris_today().isoformat(), time.perf_counter()
 
     async def one(n: int, token: str) -> float:
         await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
@@ -64,7 +66,7 @@ async def export_repeatedly(base_url: str, headers: dict[str, str]) -> int:
     """Download the reconciliation with curl, over and over until cancelled: the
     accountant's download is not measured, and must not slow the measuring client down.
     Returns the number of complete downloads."""
-    since, until = date.today() - timedelta(days=1), date.today()
+    since, until = paris_today() - timedelta(days=1), paris_today()
     url = f"{base_url}/api/v1/exports/reconciliation.csv?from={since}&to={until}"
     authorization = f"Authorization: {headers['Authorization']}"
     done = 0

@@ -15,10 +15,11 @@ import os
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import httpx
+
+from voucher_service.core.clock import paris_today
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,7 +64,7 @@ def percentile(values: list[float], share: float) -> float:
 async def main(requests: int, clients: int) -> None:
     async with fresh_database_url("postgresql", Path(".")) as url:
         headers, tokens = await seed_redemption_load(url, requests)
-        today = date.today().isoformat()
+        today = paris_today().isoformat()
         async with serve(url, workers=2, MCD_REDEMPTION_MAX_FAILURES="1000000") as server:
             limits = httpx.Limits(max_connections=clients)
             async with httpx.AsyncClient(

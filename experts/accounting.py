@@ -4,7 +4,7 @@ is redeemed, and its mirror when the expert undoes it."""
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert, Redemption
-from voucher_service.core import ledger
+from voucher_service.core import clock, ledger
 from voucher_service.core.ledger import Account, Journal
 
 
@@ -24,7 +24,7 @@ def book_expense(
         session,
         _source(redemption),
         Journal.expenses,
-        ledger.paris_day(redemption.redeemed_at),
+        clock.paris_today(redemption.redeemed_at),
         redemption.invoice_reference or voucher_code,
         f"Chèque {voucher_code} prestation",
         redemption.amount_cents,
@@ -40,6 +40,6 @@ async def reverse_expense(session: AsyncSession, redemption: Redemption, voucher
         session,
         _source(redemption),
         "cancelled",
-        ledger.paris_day(redemption.cancelled_at),
+        clock.paris_today(redemption.cancelled_at),
         f"Chèque {voucher_code} prestation annulée",
     )

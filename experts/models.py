@@ -4,7 +4,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime, enum_column
 
 
 class Accreditation(StrEnum):

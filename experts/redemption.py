@@ -28,12 +28,11 @@ from experts.models import (
 from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck
 from voucher_service.core import audit
 from voucher_service.core.auth.models import User
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 from voucher_service.core.errors import ServiceError
 from voucher_service.vouchers import service as vouchers
 from voucher_service.vouchers.models import SPENDABLE, Voucher
-from voucher_service.vouchers.validity import paris_today
 
 
 def _recent_failures(expert_id: Any, settings: Settings) -> ScalarSelect[int]:

@@ -22,9 +22,9 @@ from voucher_service.core import audit
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.tokens import hash_password
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
-from voucher_service.core.db import utcnow
 
 INVITATION_LIFETIME = timedelta(days=7)
 ALLOWED = {

@@ -29,8 +29,9 @@ from notifications.smtp import (
     SmtpSender,
     compose,
 )
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import Database, utcnow
+from voucher_service.core.db import Database
 
 log = logging.getLogger("notifications.delivery")
 _random = random.SystemRandom()

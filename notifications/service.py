@@ -16,7 +16,7 @@ from notifications.errors import NotificationNotDead, NotificationNotFound, Unkn
 from notifications.models import Notification, NotificationStatus
 from notifications.schemas import Attachment
 from voucher_service.core import audit
-from voucher_service.core.db import utcnow
+from voucher_service.core.clock import utcnow
 
 log = logging.getLogger("notifications")
 

@@ -16,6 +16,7 @@ from voucher_service.applications.registry import RegistryClient
 from voucher_service.applications.schemas import ApplicationCreate
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
@@ -111,7 +112,7 @@ async def seed(session: AsyncSession, settings: Settings | None = None) -> list[
     for login in DEMO_LOGINS:
         if await auth_service.get_by_email(session, login.email) is None:
             await auth_service.create_user(session, login.email, login.role, login.password)
-    body = demo_programme(date.today())
+    body = demo_programme(paris_today())
     query = select(Programme).where(Programme.name == body.name)
     programme = (await session.execute(query)).scalar_one_or_none()
     if programme is None:

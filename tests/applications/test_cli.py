@@ -8,7 +8,8 @@ from tests.fixtures.applications import committed_application, committed_program
 from tests.fixtures.cli import run_cli
 from tests.fixtures.registry import SIRETS, FakeRegistry
 from voucher_service.applications.models import Application, ApplicationStatus
-from voucher_service.core.db import Database, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import Database
 
 
 def env_for(database: Database, **extra: str) -> dict[str, str]:

@@ -16,11 +16,10 @@ from voucher_service.applications.registry import (
     Lookup,
     RegistryAnswer,
 )
-from voucher_service.core.db import utcnow
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.programmes.models import Programme
 from voucher_service.programmes.schemas import ProgrammeCreate
 
-TODAY = date.today()
 PASS, FAIL, UNKNOWN = Outcome.passed, Outcome.failed, Outcome.unknown
 
 
@@ -55,7 +54,7 @@ DOWN = RegistryAnswer(Lookup.unreachable, detail="HTTP 500")
 def facts(
     registry: RegistryAnswer | None = None,
     prog: Programme | None = None,
-    today: date = TODAY,
+    today: date | None = None,
     already: bool = False,
     **declared: Any,
 ) -> Facts:
@@ -69,7 +68,9 @@ def facts(
             **declared,
         }
     )
-    return Facts(prog or programme(), today, declaration, registry or found(), already)
+    return Facts(
+        prog or programme(), today or paris_today(), declaration, registry or found(), already
+    )
 
 
 def outcome(rule: str, given: Facts) -> Outcome:
@@ -84,7 +85,7 @@ class TestRules:
 
     def test_programme_open(self) -> None:
         assert outcome("programme_open", facts()) is PASS
-        assert outcome("programme_open", facts(today=TODAY + timedelta(days=400))) is FAIL
+        assert outcome("programme_open", facts(today=paris_today() + timedelta(days=400))) is FAIL
 
     def test_company_active(self) -> None:
         assert outcome("company_active", facts()) is PASS

@@ -18,8 +18,8 @@ from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 
 URL = "/api/v1/applications"
 S = ApplicationStatus

@@ -2,7 +2,6 @@
 chain, sealed after the commit, detects edited, deleted and truncated rows."""
 
 import asyncio
-from datetime import date
 
 import httpx
 from sqlalchemy import delete, func, select, update
@@ -13,6 +12,7 @@ from tests.fixtures.servers import serve
 from tests.fixtures.vouchers import seed_redemption_load
 from voucher_service.core import audit, schema
 from voucher_service.core.audit import AuditEvent
+from voucher_service.core.clock import paris_today
 from voucher_service.core.db import Database
 
 
@@ -219,7 +219,7 @@ async def test_a_running_server_seals_what_commits(empty_database_url: str) -> N
         async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
             body = {
                 "token": tokens[0],
-                "coaching_date": str(date.today()),
+                "coaching_date": str(paris_today()),
                 "invoice_reference": "F-1",
             }
             assert (await client.post("/api/v1/redemptions", json=body)).status_code == 201

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from tests.fixtures.databases import make_settings
 from tests.fixtures.postgres_cluster import PostgresCluster, private_cluster
 from tests.fixtures.servers import serve
 from tests.fixtures.vouchers import seed_redemption_load
+from voucher_service.core.clock import paris_today
 from voucher_service.core.db import Database
 from voucher_service.core.errors import PROBLEM_JSON
 from voucher_service.vouchers.models import Voucher
@@ -93,7 +93,7 @@ async def target(cluster: PostgresCluster) -> AsyncIterator[Target]:
 def body_for(token: str, part: int) -> dict[str, object]:
     body: dict[str, object] = {
         "token": token,
-        "coaching_date": date.today().isoformat(),
+        "coaching_date": paris_today().isoformat(),
         "invoice_reference": f"FAC-RESTART-{part}",
     }
     if part == 1:

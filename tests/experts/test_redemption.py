@@ -1,6 +1,6 @@
 """Redemption through the API: every refusal has its code, retries replay, undo works."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from httpx import AsyncClient
@@ -12,8 +12,8 @@ from tests.core.test_errors import assert_problem
 from tests.fixtures.factories import bearer, create_expert
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import User
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 from voucher_service.vouchers.models import Voucher
 
 URL = "/api/v1/redemptions"
@@ -22,7 +22,7 @@ URL = "/api/v1/redemptions"
 def body(token: str, **extra: object) -> dict[str, object]:
     return {
         "token": token,
-        "coaching_date": date.today().isoformat(),
+        "coaching_date": paris_today().isoformat(),
         "invoice_reference": "FAC-2027-001",
         **extra,
     }

@@ -6,7 +6,6 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +17,7 @@ from tests.fixtures.factories import bearer, create_expert, create_programme
 from tests.fixtures.servers import LiveServer, serve
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import User
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.vouchers.models import Voucher
@@ -50,7 +50,7 @@ async def seed(
 def redemption(token: str, **extra: object) -> dict[str, object]:
     return {
         "token": token,
-        "coaching_date": date.today().isoformat(),
+        "coaching_date": paris_today().isoformat(),
         "invoice_reference": "FAC-RACE",
         **extra,
     }

@@ -13,7 +13,8 @@ from notifications.models import Notification, NotificationStatus
 from notifications.schemas import Attachment
 from tests.fixtures.smtp import SmtpServer
 from tests.notifications.conftest import MailSettings, queue, reload
-from voucher_service.core.db import Database, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import Database
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
 

@@ -15,9 +15,9 @@ from tests.notifications.conftest import MailSettings
 from voucher_service.applications import messages
 from voucher_service.applications import service as applications
 from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.core.clock import paris_today
 from voucher_service.core.db import Database
 from voucher_service.vouchers.models import Voucher
-from voucher_service.vouchers.validity import paris_today
 
 
 def parts(message) -> tuple[str, str, list]:  # type: ignore[no-untyped-def]

@@ -1,7 +1,5 @@
 """Experts with redemptions waiting to be paid."""
 
-from datetime import date
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,9 +8,8 @@ from experts.redemption import redeem
 from experts.schemas import RedemptionCreate
 from tests.fixtures.factories import create_expert, create_programme
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
-
-TODAY = date.today()
 
 
 async def redeemed(
@@ -22,7 +19,7 @@ async def redeemed(
     body = RedemptionCreate(
         token=issued.token,
         amount_cents=amount,
-        coaching_date=TODAY,
+        coaching_date=paris_today(),
         invoice_reference=f"FA-{issued.code}",
     )
     redemption, _ = await redeem(session, expert, body, settings)

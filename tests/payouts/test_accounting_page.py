@@ -7,9 +7,9 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
-from tests.payouts.conftest import TODAY
 from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import euros, french_date
 from voucher_service.payouts import batches, labels, statements
@@ -37,11 +37,13 @@ async def test_an_accountant_pays_the_experts_from_the_page(
     assert page.status_code == 200 and "Nouveau lot de virements" in page.text
     csrf = csrf_of(page.text)
     refused = await client.post(
-        f"{PAGE}/batches", data={"cut_off": TODAY.isoformat()}, headers=HTML
+        f"{PAGE}/batches", data={"cut_off": paris_today().isoformat()}, headers=HTML
     )
     assert refused.status_code == 403
     created = await client.post(
-        f"{PAGE}/batches", data={"cut_off": TODAY.isoformat(), "csrf_token": csrf}, headers=HTML
+        f"{PAGE}/batches",
+        data={"cut_off": paris_today().isoformat(), "csrf_token": csrf},
+        headers=HTML,
     )
     assert created.status_code == 303, created.text
     batch_id = int(created.headers["location"].split("=")[1])
@@ -69,7 +71,7 @@ async def test_an_accountant_pays_the_experts_from_the_page(
     )
     assert uploaded.status_code == 200, uploaded.text
     assert "virement(s) réglé(s)" in uploaded.text and "Réglé" in uploaded.text
-    period = {"from": TODAY.isoformat(), "to": TODAY.isoformat()}
+    period = {"from": paris_today().isoformat(), "to": paris_today().isoformat()}
     csv = await client.get(f"{PAGE}/exports/reconciliation.csv", params=period)
     assert csv.status_code == 200 and csv.content.startswith("\ufeffCode".encode())
     fec = await client.get(f"{PAGE}/exports/fec.txt", params=period)
@@ -101,7 +103,7 @@ class TestRefusalsStayOnThePage:
         self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
         csrf = await self._page(client, session, settings)
-        batch = await batches.create_batch(session, TODAY)
+        batch = await batches.create_batch(session, paris_today())
         await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
         response = await client.post(
             f"{PAGE}/batches/{batch.id}/cancel", data={"csrf_token": csrf}, headers=HTML
@@ -176,7 +178,7 @@ async def _settled_and_returned(
 ) -> tuple[PayoutBatch, str]:
     """A batch sent to the bank: the first expert paid, the second's transfer returned
     (AC04), and a bank fee left unmatched; returns the batch and the statement id."""
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
     transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}  # type: ignore[arg-type]
     first, second = transfers[experts["first"].id], transfers[experts["second"].id]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.clock import PARIS
 from voucher_service.payouts.business_days import (
     easter_sunday,
     is_business_day,

@@ -9,31 +9,37 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.payouts.camt_builder import StatementEntry, build_statement
-from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
 from voucher_service.payouts.exports import reconcile_state
 from voucher_service.payouts.fec import FEC_COLUMNS, FEC_ENCODING
 from voucher_service.vouchers.models import Voucher, VoucherStatus
 
-PERIOD = {"from": TODAY.replace(day=1).isoformat(), "to": TODAY.isoformat()}
+
+def this_month() -> dict[str, str]:
+    """From the first of this month to today, in Paris."""
+    today = paris_today()
+    return {"from": today.replace(day=1).isoformat(), "to": today.isoformat()}
 
 
 async def settle_everything(session: AsyncSession, settings: Settings) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
-    entry = StatementEntry(batch.total_cents, booking_date=TODAY, batch_message_id=batch.message_id)
+    entry = StatementEntry(
+        batch.total_cents, booking_date=paris_today(), batch_message_id=batch.message_id
+    )
     await statements.import_statement(
         session, build_statement([entry], statement_id=f"STMT-X-{batch.id}"), settings
     )
 
 
 async def reconciliation_rows(client: AsyncClient, headers_for) -> list[list[str]]:
-    """The reconciliation CSV of PERIOD, read back as French Excel reads it."""
+    """The reconciliation CSV of this month, read back as French Excel reads it."""
     response = await client.get(
         "/api/v1/exports/reconciliation.csv",
-        params=PERIOD,
+        params=this_month(),
         headers=await headers_for(Role.accountant),
     )
     assert response.status_code == 200, response.text
@@ -117,11 +123,11 @@ async def test_every_fec_entry_balances_with_18_columns(
 ) -> None:
     await settle_everything(session, settings)
     response = await client.get(
-        "/api/v1/exports/fec.txt", params=PERIOD, headers=await headers_for(Role.accountant)
+        "/api/v1/exports/fec.txt", params=this_month(), headers=await headers_for(Role.accountant)
     )
     assert response.status_code == 200, response.text
     disposition = response.headers["content-disposition"]
-    assert f"{settings.payout_siren}FEC{TODAY.strftime('%Y%m%d')}.txt" in disposition
+    assert f"{settings.payout_siren}FEC{paris_today().strftime('%Y%m%d')}.txt" in disposition
     lines = response.content.decode(FEC_ENCODING).split("\r\n")
     assert lines[-1] == ""
     rows = [line.split("|") for line in lines[:-1]]
@@ -207,7 +213,10 @@ async def test_a_cheque_used_in_part_then_past_its_last_day_has_its_balance_rele
     await settle_everything(session, settings)
     voucher = await session.get(Voucher, two_experts["r2"].voucher_id)
     assert voucher is not None and voucher.status is VoucherStatus.partially_redeemed
-    voucher.valid_from, voucher.valid_until = TODAY - timedelta(days=30), TODAY - timedelta(days=1)
+    voucher.valid_from, voucher.valid_until = (
+        paris_today() - timedelta(days=30),
+        paris_today() - timedelta(days=1),
+    )
     await session.flush()
     rows = await reconciliation_rows(client, headers_for)
     row = next(row for row in rows if row[0] == voucher.code)

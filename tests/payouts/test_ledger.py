@@ -18,6 +18,7 @@ from tests.payouts.camt_builder import StatementEntry, StatementTransaction, bui
 from tests.payouts.conftest import redeemed
 from voucher_service.core import schema
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.ledger import LedgerEntry
 from voucher_service.payouts import batches, statements
@@ -25,7 +26,6 @@ from voucher_service.payouts.fec import FEC_ENCODING
 from voucher_service.payouts.models import PayoutTransfer
 from voucher_service.vouchers import service as vouchers
 from voucher_service.vouchers.models import Voucher
-from voucher_service.vouchers.validity import paris_today
 
 
 def cents(text: str) -> int:

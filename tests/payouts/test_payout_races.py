@@ -13,7 +13,6 @@ both engines found 0 defects.
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import date
 
 import httpx
 import pytest
@@ -28,6 +27,7 @@ from tests.fixtures.factories import bearer, create_expert, create_user
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.payouts.models import PayoutBatch, PayoutItem, PayoutTransfer
@@ -79,7 +79,7 @@ async def redeemed(
 ) -> Redemption:
     issued = await create_voucher(session, settings, programme)
     body = RedemptionCreate(
-        token=issued.token, coaching_date=date.today(), invoice_reference=f"FA-{issued.code}"
+        token=issued.token, coaching_date=paris_today(), invoice_reference=f"FA-{issued.code}"
     )
     redemption, _ = await redeem(session, expert, body, settings)
     return redemption
@@ -102,7 +102,7 @@ async def race(
         for i, rid in enumerate(seeded.redemption_ids)
     ]
     create = client.post(
-        "/api/v1/payout-batches", json={"cut_off": date.today().isoformat()}, headers=accountant
+        "/api/v1/payout-batches", json={"cut_off": paris_today().isoformat()}, headers=accountant
     )
     *answers, batch = await asyncio.gather(*undos, later(batch_at, create))
     return answers, batch

@@ -17,10 +17,9 @@ from experts.models import Expert, PayoutState, Redemption
 from notifications import payload, rendering
 from notifications.models import Notification
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
-from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import PARIS, paris_today
 from voucher_service.core.config import Settings
-from voucher_service.core.formatting import PARIS
 from voucher_service.payouts import batches, statements
 from voucher_service.payouts.business_days import requested_execution_date
 from voucher_service.payouts.errors import BatchNotCancellable, NothingToPay
@@ -32,7 +31,6 @@ from voucher_service.payouts.models import (
     TransferStatus,
 )
 from voucher_service.vouchers.models import Voucher, VoucherStatus
-from voucher_service.vouchers.validity import paris_today
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 
@@ -62,7 +60,7 @@ def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransf
 async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
     session: AsyncSession, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None and batch.status is BatchStatus.draft
     transfers = await batches.transfers_of(session, batch.id)
     first = transfer_of(transfers, two_experts["first"])
@@ -76,20 +74,20 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
     for key in ("r1", "r2", "r3"):
         assert await state_of(session, two_experts[key]) is PayoutState.batched
     with pytest.raises(NothingToPay):
-        await batches.create_batch(session, TODAY)
+        await batches.create_batch(session, paris_today())
 
 
 async def test_the_cut_off_leaves_later_redemptions_out(
     session: AsyncSession, two_experts: dict
 ) -> None:
     with pytest.raises(NothingToPay):
-        await batches.create_batch(session, TODAY - timedelta(days=2))
+        await batches.create_batch(session, paris_today() - timedelta(days=2))
 
 
 async def test_a_redemption_cannot_be_in_two_live_batches(
     session: AsyncSession, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     transfer = (await batches.transfers_of(session, batch.id))[0]  # type: ignore[arg-type]
     query = select(PayoutItem).where(PayoutItem.transfer_id == transfer.id)  # type: ignore[arg-type]
     item = (await session.execute(query)).scalars().first()
@@ -110,10 +108,10 @@ async def test_a_redemption_cannot_be_in_two_live_batches(
 async def test_cancelling_a_draft_frees_the_redemptions(
     session: AsyncSession, settings: Settings, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     await batches.cancel_batch(session, batch.id)  # type: ignore[arg-type]
     assert await state_of(session, two_experts["r1"]) is PayoutState.unpaid
-    again = await batches.create_batch(session, TODAY)
+    again = await batches.create_batch(session, paris_today())
     assert again.id != batch.id
     await batches.sepa_file(session, again.id, settings)  # type: ignore[arg-type]
     with pytest.raises(BatchNotCancellable):
@@ -123,7 +121,7 @@ async def test_cancelling_a_draft_frees_the_redemptions(
 async def test_the_sepa_file_validates_sums_and_is_stable(
     session: AsyncSession, settings: Settings, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     document = await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
     assert batch.status is BatchStatus.exported
     assert await batches.sepa_file(session, batch.id, settings) == document  # type: ignore[arg-type]
@@ -148,7 +146,7 @@ def file_fields(document: bytes) -> dict[str, list[str]]:
 async def test_the_execution_date_is_set_when_the_file_is_produced(
     session: AsyncSession, settings: Settings, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     batch.created_at -= timedelta(days=10)
     await session.flush()
     fields = file_fields(await batches.sepa_file(session, batch.id, settings))  # type: ignore[arg-type]
@@ -163,7 +161,7 @@ async def test_the_execution_date_is_set_when_the_file_is_produced(
 async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the_dates(
     session: AsyncSession, settings: Settings, two_experts: dict
 ) -> None:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     # Monday 7 June 2027, 10:00 in Paris: before the cut-off; 17:00: after it
     monday = datetime(2027, 6, 7, 8, 0, tzinfo=UTC)
@@ -183,7 +181,7 @@ async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the
 
 
 async def exported(session: AsyncSession, settings: Settings) -> tuple[PayoutBatch, list]:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
     return batch, await batches.transfers_of(session, batch.id)  # type: ignore[arg-type]
 
@@ -253,7 +251,7 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     assert again.already_imported and again.settled == [] and again.returned == []
     assert await state_of(session, two_experts["r3"]) is PayoutState.unpaid
     # the returned redemption is free for the next batch
-    nxt = await batches.create_batch(session, TODAY)
+    nxt = await batches.create_batch(session, paris_today())
     assert [t.expert_id for t in await batches.transfers_of(session, nxt.id)] == [  # type: ignore[arg-type]
         two_experts["second"].id
     ]
@@ -300,7 +298,7 @@ async def test_the_api_batches_downloads_and_imports(
 ) -> None:
     headers = await headers_for(Role.accountant)
     created = await client.post(
-        "/api/v1/payout-batches", json={"cut_off": TODAY.isoformat()}, headers=headers
+        "/api/v1/payout-batches", json={"cut_off": paris_today().isoformat()}, headers=headers
     )
     assert created.status_code == 201, created.text
     batch = created.json()

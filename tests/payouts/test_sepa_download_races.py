@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from tests.fixtures.factories import bearer, create_expert, create_user
 from tests.fixtures.servers import LiveServer, serve
-from tests.payouts.conftest import TODAY, redeemed
+from tests.payouts.conftest import redeemed
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.payouts import batches
@@ -34,7 +35,7 @@ async def draft_batch(database: Database, settings: Settings) -> tuple[int, dict
     async with database.sessionmaker() as session, session.begin():
         expert = await create_expert(session)
         await redeemed(session, settings, expert)
-        batch = await batches.create_batch(session, TODAY)
+        batch = await batches.create_batch(session, paris_today())
         accountant = await create_user(session, Role.accountant)
     assert batch.id is not None
     return batch.id, bearer(settings, accountant)

@@ -15,9 +15,9 @@ from tests.payouts.camt_builder import (
     StatementTransaction,
     build_statement,
 )
-from tests.payouts.conftest import TODAY
 from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
 from voucher_service.payouts.models import PayoutBatch, PayoutTransfer, TransferStatus
@@ -25,7 +25,7 @@ from voucher_service.payouts.statements import ImportedStatement
 
 
 async def exported(session: AsyncSession, settings: Settings) -> PayoutBatch:
-    batch = await batches.create_batch(session, TODAY)
+    batch = await batches.create_batch(session, paris_today())
     await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
     return batch
 
@@ -288,7 +288,7 @@ class TestCancelledBatch:
     async def test_a_cancelled_batch_settles_nothing(
         self, session: AsyncSession, settings: Settings, two_experts: dict
     ) -> None:
-        batch = await batches.create_batch(session, TODAY)
+        batch = await batches.create_batch(session, paris_today())
         big, small = await transfers(session, batch)
         await batches.cancel_batch(session, batch.id)  # type: ignore[arg-type]
         assert await states(session, big, small) == [TransferStatus.cancelled] * 2

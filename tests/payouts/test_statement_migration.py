@@ -4,15 +4,17 @@ are cancelled, those of live batches stay pending, and the downgrade puts them b
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from tests.fixtures.factories import create_expert
-from tests.payouts.conftest import TODAY
 from voucher_service.core import schema
+from voucher_service.core.clock import paris_today
 from voucher_service.payouts.models import BatchStatus, PayoutBatch, PayoutTransfer
 
 BEFORE = "0013"
 
 
 async def transfer_in(session: AsyncSession, status: BatchStatus, expert_id: int) -> None:
-    batch = PayoutBatch(cut_off=TODAY, status=status, total_cents=100, message_id=status.value)
+    batch = PayoutBatch(
+        cut_off=paris_today(), status=status, total_cents=100, message_id=status.value
+    )
     session.add(batch)
     await session.flush()
     assert batch.id is not None

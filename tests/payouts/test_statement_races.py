@@ -11,9 +11,10 @@ from notifications.models import Notification
 from tests.fixtures.factories import bearer, create_expert, create_user
 from tests.fixtures.servers import LiveServer
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
-from tests.payouts.conftest import TODAY, redeemed
+from tests.payouts.conftest import redeemed
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.payouts import batches
@@ -28,7 +29,7 @@ async def seed(database: Database, settings: Settings) -> tuple[dict[str, str], 
     async with database.sessionmaker() as session, session.begin():
         expert = await create_expert(session)
         await redeemed(session, settings, expert)
-        batch = await batches.create_batch(session, TODAY)
+        batch = await batches.create_batch(session, paris_today())
         await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
         [transfer] = [
             t

@@ -13,12 +13,12 @@ from tests.fixtures.databases import TEST_SECRET, make_settings
 from tests.fixtures.factories import create_programme
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers import keys, tokens
 from voucher_service.vouchers.service import IssuedVoucher
-from voucher_service.vouchers.validity import paris_today
 
 
 class Operator:

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.factories import create_programme
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.clock import PARIS, paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
-from voucher_service.core.formatting import PARIS
 from voucher_service.vouchers import service
 from voucher_service.vouchers.errors import (
     AlreadyRedeemed,
@@ -27,9 +27,7 @@ from voucher_service.vouchers.errors import (
     VouchersNotPayable,
 )
 from voucher_service.vouchers.models import Voucher, VoucherEvent, VoucherStatus
-from voucher_service.vouchers.validity import end_of_validity, last_valid_day, paris_today
-
-TODAY = paris_today()
+from voucher_service.vouchers.validity import end_of_validity, last_valid_day
 
 
 async def history(session: AsyncSession, voucher_id: int) -> list[str]:
@@ -43,11 +41,11 @@ class TestTakeAmount:
     ) -> None:
         voucher = (await create_voucher(session, settings)).voucher
         assert voucher.id is not None
-        taken = await service.take_amount(session, voucher.id, voucher.amount_cents, TODAY)
+        taken = await service.take_amount(session, voucher.id, voucher.amount_cents, paris_today())
         assert (taken.status, taken.balance_cents) == (VoucherStatus.redeemed, 0)
         assert taken.redeemed_at is not None
         with pytest.raises(AlreadyRedeemed) as refused:
-            await service.take_amount(session, voucher.id, 1, TODAY)
+            await service.take_amount(session, voucher.id, 1, paris_today())
         assert refused.value.status == 409
         assert refused.value.extra["redeemed_at"] == taken.redeemed_at.isoformat()
         assert await history(session, voucher.id) == ["issued", "redeemed"]
@@ -57,42 +55,42 @@ class TestTakeAmount:
     ) -> None:
         voucher = (await create_voucher(session, settings)).voucher
         assert voucher.id is not None
-        first = await service.take_amount(session, voucher.id, 150_000, TODAY)
+        first = await service.take_amount(session, voucher.id, 150_000, paris_today())
         assert (first.status, first.balance_cents) == (VoucherStatus.partially_redeemed, 50_000)
         with pytest.raises(InsufficientBalance) as refused:
-            await service.take_amount(session, voucher.id, 50_001, TODAY)
+            await service.take_amount(session, voucher.id, 50_001, paris_today())
         assert refused.value.extra == {"balance_cents": 50_000}
-        last = await service.take_amount(session, voucher.id, 50_000, TODAY)
+        last = await service.take_amount(session, voucher.id, 50_000, paris_today())
         assert (last.status, last.balance_cents) == (VoucherStatus.redeemed, 0)
 
     async def test_not_yet_valid_is_not_expired(
         self, session: AsyncSession, settings: Settings
     ) -> None:
-        later = TODAY + timedelta(days=3)
+        later = paris_today() + timedelta(days=3)
         voucher = (await create_voucher(session, settings, valid_from=later)).voucher
         with pytest.raises(VoucherNotYetValid) as refused:
-            await service.take_amount(session, voucher.id or 0, 100, TODAY)
+            await service.take_amount(session, voucher.id or 0, 100, paris_today())
         assert (refused.value.code, refused.value.status) == ("not_yet_valid", 409)
         assert refused.value.extra == {"valid_from": later.isoformat()}
 
     async def test_expired_cancelled_unknown_and_bad_amounts(
         self, session: AsyncSession, settings: Settings
     ) -> None:
-        yesterday = TODAY - timedelta(days=1)
+        yesterday = paris_today() - timedelta(days=1)
         expired = (await create_voucher(session, settings, valid_until=yesterday)).voucher
         with pytest.raises(VoucherExpired) as refused:
-            await service.take_amount(session, expired.id or 0, 100, TODAY)
+            await service.take_amount(session, expired.id or 0, 100, paris_today())
         assert (refused.value.code, refused.value.status) == ("expired", 410)
         cancelled = (await create_voucher(session, settings)).voucher
         await service.cancel(session, cancelled.id or 0, "Doublon de demande")
         with pytest.raises(VoucherCancelled) as refused_cancelled:
-            await service.take_amount(session, cancelled.id or 0, 100, TODAY)
+            await service.take_amount(session, cancelled.id or 0, 100, paris_today())
         assert (refused_cancelled.value.code, refused_cancelled.value.status) == ("cancelled", 410)
         with pytest.raises(VoucherNotFound):
-            await service.take_amount(session, 987_654_321, 100, TODAY)
+            await service.take_amount(session, 987_654_321, 100, paris_today())
         for amount in (0, -5):
             with pytest.raises(InvalidAmount):
-                await service.take_amount(session, expired.id or 0, amount, TODAY)
+                await service.take_amount(session, expired.id or 0, amount, paris_today())
 
 
 @pytest.mark.parametrize(
@@ -135,8 +133,8 @@ class TestGiveBack:
     ) -> None:
         voucher = (await create_voucher(session, settings)).voucher
         assert voucher.id is not None
-        await service.take_amount(session, voucher.id, 50_000, TODAY)
-        await service.take_amount(session, voucher.id, 150_000, TODAY)
+        await service.take_amount(session, voucher.id, 50_000, paris_today())
+        await service.take_amount(session, voucher.id, 150_000, paris_today())
         with pytest.raises(NothingToGiveBack):
             await service.give_back(session, voucher.id, 200_001)
         undone = await service.give_back(session, voucher.id, 150_000)
@@ -152,7 +150,7 @@ class TestGiveBack:
     ) -> None:
         voucher = (await create_voucher(session, settings)).voucher
         assert voucher.id is not None
-        await service.take_amount(session, voucher.id, voucher.amount_cents, TODAY)
+        await service.take_amount(session, voucher.id, voucher.amount_cents, paris_today())
         await service.mark_paid(session, [voucher.id])
         with pytest.raises(VoucherAlreadyPaid):
             await service.give_back(session, voucher.id, voucher.amount_cents)
@@ -166,7 +164,7 @@ class TestPayment:
         unused = (await create_voucher(session, settings)).voucher
         ids = [voucher.id or 0 for voucher in redeemed]
         for voucher in redeemed:
-            await service.take_amount(session, voucher.id or 0, voucher.amount_cents, TODAY)
+            await service.take_amount(session, voucher.id or 0, voucher.amount_cents, paris_today())
         with pytest.raises(VouchersNotPayable) as refused:
             await service.mark_paid(session, [*ids, unused.id or 0])
         assert refused.value.extra == {"voucher_ids": [unused.id]}

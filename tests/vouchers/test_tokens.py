@@ -13,6 +13,7 @@ from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.vouchers import codes, keys, service, tokens
 from voucher_service.vouchers.errors import (
@@ -24,7 +25,7 @@ from voucher_service.vouchers.errors import (
     VoucherNotFound,
 )
 from voucher_service.vouchers.models import SigningKey
-from voucher_service.vouchers.validity import end_of_validity, paris_today
+from voucher_service.vouchers.validity import end_of_validity
 
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

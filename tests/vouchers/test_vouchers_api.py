@@ -13,14 +13,13 @@ from tests.fixtures.factories import create_programme
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.vouchers import codes, service
 from voucher_service.vouchers.errors import VoucherNotCancellable
 from voucher_service.vouchers.models import VoucherStatus
-from voucher_service.vouchers.validity import paris_today
 
 URL = "/api/v1/vouchers"
-TODAY = paris_today()
 
 
 async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
@@ -46,8 +45,8 @@ class TestIssue:
             programme.cheque_amount_cents,
             programme.cheque_amount_cents,
         )
-        assert voucher.valid_from == TODAY
-        assert voucher.valid_until == TODAY + timedelta(days=179)
+        assert voucher.valid_from == paris_today()
+        assert voucher.valid_until == paris_today() + timedelta(days=179)
         assert (voucher.company_name, voucher.siret) == ("Atelier Calanques SARL", "73282932000074")
         assert issued.code == voucher.code and codes.normalise(issued.code) == issued.code
         assert issued.token == voucher.token
@@ -67,7 +66,7 @@ class TestGet:
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
     ) -> None:  # type: ignore[no-untyped-def]
         issued = await create_voucher(session, settings)
-        await service.take_amount(session, issued.voucher.id or 0, 50_000, TODAY)
+        await service.take_amount(session, issued.voucher.id or 0, 50_000, paris_today())
         typed = issued.code.removeprefix("MCD-").lower().replace("-", "")
         for role in (Role.accountant, Role.admin):
             response = await client.get(f"{URL}/{typed}", headers=await headers_for(role))
@@ -124,7 +123,7 @@ class TestList:
         headers = await headers_for(Role.accountant)
         programme = await create_programme(session)
         fresh = [(await create_voucher(session, settings, programme)).voucher for _ in range(3)]
-        past = TODAY - timedelta(days=1)
+        past = paris_today() - timedelta(days=1)
         unswept = (await create_voucher(session, settings, programme, valid_until=past)).voucher
         other = (await create_voucher(session, settings)).voucher
         mine = {"programme_id": programme.id}
@@ -162,7 +161,7 @@ class TestCancel:
         programme = await create_programme(session, budget_cents=1_000_000)
         issued = await create_voucher(session, settings, programme)
         voucher_id = issued.voucher.id or 0
-        await service.take_amount(session, voucher_id, 30_000, TODAY)
+        await service.take_amount(session, voucher_id, 30_000, paris_today())
         assert programme.committed_cents == 200_000
         headers = await headers_for(Role.admin)
         response = await client.post(
@@ -185,7 +184,7 @@ class TestCancel:
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
     ) -> None:  # type: ignore[no-untyped-def]
         issued = await create_voucher(session, settings)
-        await service.take_amount(session, issued.voucher.id or 0, 200_000, TODAY)
+        await service.take_amount(session, issued.voucher.id or 0, 200_000, paris_today())
         with pytest.raises(VoucherNotCancellable):
             await service.cancel(session, issued.voucher.id or 0, "Trop tard")
         response = await client.post(
@@ -201,14 +200,14 @@ class TestSweepExpired:
         self, session: AsyncSession, settings: Settings
     ) -> None:
         programme = await create_programme(session, budget_cents=1_000_000)
-        past = TODAY - timedelta(days=1)
+        past = paris_today() - timedelta(days=1)
         untouched = (await create_voucher(session, settings, programme, valid_until=past)).voucher
         partly = (await create_voucher(session, settings, programme, valid_until=past)).voucher
         await service.take_amount(session, partly.id or 0, 50_000, past)
         current = (await create_voucher(session, settings, programme)).voucher
         assert programme.committed_cents == 600_000
 
-        swept = await service.sweep_expired(session, TODAY)
+        swept = await service.sweep_expired(session, paris_today())
         mine = {v.id: v for v in swept if v.programme_id == programme.id}
         assert set(mine) == {untouched.id, partly.id}
         assert {v.status for v in mine.values()} == {VoucherStatus.expired}
@@ -217,14 +216,16 @@ class TestSweepExpired:
         assert current.status is VoucherStatus.issued
         assert (await audit_actions(session, partly.id or 0))[-1] == "voucher.expired"
         assert [
-            v for v in await service.sweep_expired(session, TODAY) if v.programme_id == programme.id
+            v
+            for v in await service.sweep_expired(session, paris_today())
+            if v.programme_id == programme.id
         ] == []
 
     async def test_expiry_is_seen_before_the_sweep(
         self, session: AsyncSession, settings: Settings
     ) -> None:
         voucher = (
-            await create_voucher(session, settings, valid_until=TODAY - timedelta(days=1))
+            await create_voucher(session, settings, valid_until=paris_today() - timedelta(days=1))
         ).voucher
         assert voucher.status is VoucherStatus.issued
-        assert voucher.status_on(TODAY) is VoucherStatus.expired
+        assert voucher.status_on(paris_today()) is VoucherStatus.expired

@@ -5,7 +5,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime, enum_column
 
 
 class ApplicationStatus(StrEnum):

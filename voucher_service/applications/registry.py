@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 
 log = logging.getLogger("voucher_service.registry")
 

@@ -26,21 +26,16 @@ from voucher_service.applications.models import (
 from voucher_service.applications.registry import RegistryAnswer, RegistryClient
 from voucher_service.applications.schemas import ApplicationCreate
 from voucher_service.core import audit
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
-from voucher_service.core.db import utcnow
 from voucher_service.core.errors import ServiceError
-from voucher_service.core.formatting import PARIS
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers import repository as vouchers_repository
 from voucher_service.vouchers import service as vouchers_service
 
 PERSONAL_FIELDS = ("contact_name", "email", "phone")
-
-
-def paris_today() -> date:
-    return datetime.now(PARIS).date()
 
 
 async def get(session: AsyncSession, application_id: int) -> Application:

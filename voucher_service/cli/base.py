@@ -12,10 +12,10 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voucher_service.core.clock import PARIS
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
-from voucher_service.core.formatting import PARIS
 
 app = typer.Typer(
     help="Mon coach digital — Région Sud digital-coaching cheques.", no_args_is_help=True

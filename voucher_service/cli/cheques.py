@@ -22,10 +22,11 @@ from voucher_service.cli.base import (
     quoted,
     vouchers_app,
 )
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.formatting import euros, french_date
 from voucher_service.vouchers import keys, tokens
 from voucher_service.vouchers import service as voucher_service
-from voucher_service.vouchers.validity import last_valid_day, paris_today
+from voucher_service.vouchers.validity import last_valid_day
 
 
 @keys_app.command("rotate")
@@ -98,7 +99,7 @@ def verify(
     ends_at = datetime.fromtimestamp(claims.expires_at, UTC)
     last_day = french_date(last_valid_day(ends_at))
     summary = f"cheque #{claims.voucher_id}, {euros(claims.amount_cents)}, key {claims.kid}"
-    if ends_at <= datetime.now(UTC):
+    if ends_at <= utcnow():
         raise _refuse(f"signature valid but expired, last valid day {last_day} ({summary})")
     console.print(
         f"[green]Signature valid[/green]: {summary}, valid until {last_day} inclusive (Paris time)."

@@ -25,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from voucher_service.core.clock import utcnow
 from voucher_service.core.context import current_actor, request_id
-from voucher_service.core.db import Database, UTCDateTime, utcnow
+from voucher_service.core.db import Database, UTCDateTime
 
 GENESIS = "0" * 64
 SEAL_BATCH = 500

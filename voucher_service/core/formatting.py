@@ -1,12 +1,11 @@
 """How people in France read money and time: shared by pages, e-mails, PDFs and exports."""
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-PARIS = ZoneInfo("Europe/Paris")
+from voucher_service.core.clock import PARIS
 
 
 def euros(cents: int | None) -> str:

@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime
 from voucher_service.core.errors import Unprocessable
 
 RETENTION = timedelta(hours=24)

@@ -20,8 +20,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, enum_column, utcnow
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime, enum_column
 
 
 class Journal(StrEnum):
@@ -123,11 +123,6 @@ async def reverse(
     )
     mirror.reverses_id = original.id
     return mirror
-
-
-def paris_day(moment: datetime | None = None) -> date:
-    """The day in Europe/Paris of ``moment`` (now by default): the date of an entry."""
-    return (moment or utcnow()).astimezone(PARIS).date()
 
 
 def entries_between(start: date, end: date) -> Select[tuple[LedgerEntry]]:

@@ -4,7 +4,7 @@ file, and cancelling a draft."""
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, or_, select, update
@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
-from voucher_service.core import audit
+from voucher_service.core import audit, clock
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS, french_date
+from voucher_service.core.formatting import french_date
 from voucher_service.payouts import business_days, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
@@ -32,12 +32,6 @@ from voucher_service.payouts.models import (
     TransferStatus,
 )
 from voucher_service.vouchers.models import Voucher
-from voucher_service.vouchers.validity import paris_today
-
-
-def paris_day_end(day: date) -> datetime:
-    """The first instant after ``day`` in Europe/Paris, as an aware datetime."""
-    return datetime.combine(day + timedelta(days=1), time(), tzinfo=PARIS)
 
 
 @dataclass
@@ -56,7 +50,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
         .where(
             Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
             Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
-            Redemption.redeemed_at < paris_day_end(cut_off),  # type: ignore[arg-type, operator]
+            Redemption.redeemed_at < clock.end_of_paris_day(cut_off),  # type: ignore[arg-type, operator]
             Expert.iban != "",  # type: ignore[arg-type]
             Expert.bic != "",  # type: ignore[arg-type]
         )
@@ -251,8 +245,8 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
             PayoutBatch.id == batch.id,  # type: ignore[arg-type]
             or_(
                 stamped.is_(None),  # type: ignore[union-attr]
-                stamped < paris_day_end(today - timedelta(days=1)),  # type: ignore[operator]
-                stamped >= paris_day_end(today),  # type: ignore[operator]
+                stamped < clock.end_of_paris_day(today - timedelta(days=1)),  # type: ignore[operator]
+                stamped >= clock.end_of_paris_day(today),  # type: ignore[operator]
             ),
         )
         .values(file_created_at=now)

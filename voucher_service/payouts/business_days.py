@@ -8,7 +8,7 @@ closed on Saturdays, Sundays, 1 January, Good Friday, Easter Monday, 1 May, 25 a
 
 from datetime import date, datetime, timedelta
 
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.clock import PARIS
 
 FIXED_CLOSING_DAYS = frozenset({(1, 1), (5, 1), (12, 25), (12, 26)})
 

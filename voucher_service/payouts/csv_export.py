@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from voucher_service.core.formatting import PARIS, spaced_siret
+from voucher_service.core.clock import PARIS
+from voucher_service.core.formatting import spaced_siret
 
 BYTE_ORDER_MARK = "\ufeff"
 SEPARATOR = ";"

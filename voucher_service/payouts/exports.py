@@ -13,17 +13,14 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import PayoutState, Redemption, RedemptionStatus
-from voucher_service.core import ledger
+from voucher_service.core import clock, ledger
+from voucher_service.core.clock import PARIS, paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS
 from voucher_service.core.ledger import Account, Journal, LedgerEntry
-from voucher_service.payouts.batches import paris_day_end
 from voucher_service.payouts.csv_export import Money, Siret, write_csv
 from voucher_service.payouts.fec import FecStream, JournalEntry, Line
 from voucher_service.payouts.models import PayoutItem, PayoutTransfer, TransferStatus
 from voucher_service.vouchers.models import SPENDABLE, Voucher, VoucherStatus
-from voucher_service.vouchers.validity import paris_today
 
 # Rows formatted between two awaits: small, so that the requests served by the same process
 # never wait long behind an export (a few milliseconds a chunk).
@@ -76,7 +73,7 @@ async def reconciliation_rows(
 ) -> AsyncIterator[list[list[object]]]:
     """The CSV rows, a chunk at a time, oldest cheque first, from ONE streamed query that
     brings each cheque with its sums: no query per chunk, no entity in the identity map."""
-    query = _reconciled(paris_day_start(start), paris_day_end(end)).execution_options(
+    query = _reconciled(paris_day_start(start), clock.end_of_paris_day(end)).execution_options(
         yield_per=CHUNK
     )
     result = await session.stream(query)
@@ -285,7 +282,7 @@ def _journal_entry(entry: LedgerEntry, settings: Settings) -> JournalEntry:
                 aux_label=entry.credit_aux_label,
             ),
         ],
-        validated_on=ledger.paris_day(entry.booked_at),
+        validated_on=clock.paris_today(entry.booked_at),
     )
 
 

@@ -11,7 +11,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, enum_column, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime, enum_column
 
 
 class BatchStatus(StrEnum):

@@ -25,7 +25,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError
 from text_unidecode import unidecode
 
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.clock import PARIS
 from voucher_service.payouts.errors import InvalidSepaFile, InvalidTransfer
 
 SCHEMA = "pain.001.001.03"

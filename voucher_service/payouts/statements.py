@@ -25,10 +25,10 @@ from stdnum import iban as stdnum_iban
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from notifications import service as notifications
-from voucher_service.core import audit
+from voucher_service.core import audit, clock
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS, euros
+from voucher_service.core.formatting import euros
 from voucher_service.payouts import accounting, camt
 from voucher_service.payouts.batches import release_items
 from voucher_service.payouts.errors import StatementAlreadyImporting
@@ -291,7 +291,7 @@ async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[s
 async def _apply(
     session: AsyncSession, entry: camt.Entry, outcome: _Outcome, result: ImportedStatement
 ) -> None:
-    booked_on = entry.booking_date or utcnow().astimezone(PARIS).date()
+    booked_on = entry.booking_date or clock.paris_today()
     for transfer, reason in outcome.matches:
         if outcome.action is Action.settle:
             await settle_transfer(session, transfer, booked_on)

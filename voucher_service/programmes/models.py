@@ -4,7 +4,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from voucher_service.core.db import UTCDateTime, utcnow
+from voucher_service.core.clock import utcnow
+from voucher_service.core.db import UTCDateTime
 
 
 class ProgrammeRules(SQLModel):

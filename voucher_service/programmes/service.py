@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core import audit
-from voucher_service.core.db import utcnow
+from voucher_service.core.clock import utcnow
 from voucher_service.programmes.errors import (
     BudgetBelowCommitted,
     BudgetExhausted,

@@ -3,7 +3,7 @@ its unused balance released when it is cancelled or expires."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voucher_service.core import ledger
+from voucher_service.core import clock, ledger
 from voucher_service.core.ledger import Account, Journal
 from voucher_service.vouchers.models import Voucher
 
@@ -17,7 +17,7 @@ def book_commitment(session: AsyncSession, voucher: Voucher, programme_name: str
         session,
         _source(voucher),
         Journal.commitments,
-        ledger.paris_day(voucher.issued_at),
+        clock.paris_today(voucher.issued_at),
         voucher.code,
         f"Chèque {voucher.code} {voucher.company_name}",
         voucher.amount_cents,
@@ -35,7 +35,7 @@ async def release_balance(session: AsyncSession, voucher: Voucher, reason: str) 
         session,
         _source(voucher),
         reason,
-        ledger.paris_day(),
+        clock.paris_today(),
         f"Chèque {voucher.code} {word} : solde libéré",
         voucher.balance_cents,
     )

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, AppSettings
+from voucher_service.core.clock import paris_today
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
@@ -23,7 +24,6 @@ from voucher_service.vouchers.schemas import (
     VoucherPublic,
     VoucherSummary,
 )
-from voucher_service.vouchers.validity import paris_today
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 keys_router = APIRouter(tags=["vouchers"])

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core import audit
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 from voucher_service.vouchers.errors import (
     ActiveKeyRetirement,
     SigningKeyInUse,

@@ -15,8 +15,8 @@ from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import service as notifications
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 from voucher_service.core.errors import Conflict, ServiceError
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
@@ -46,7 +46,7 @@ from voucher_service.vouchers.errors import (
     VouchersNotPayable,
 )
 from voucher_service.vouchers.models import REDEEMED, SPENDABLE, Voucher, VoucherStatus
-from voucher_service.vouchers.validity import end_of_validity, paris_today, validity_period
+from voucher_service.vouchers.validity import end_of_validity, validity_period
 
 ATTEMPTS = 3
 

@@ -1,14 +1,8 @@
 """When a cheque is valid: whole days in Europe/Paris, the last one included."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from voucher_service.core.db import utcnow
-from voucher_service.core.formatting import PARIS
-
-
-def paris_today(now: datetime | None = None) -> date:
-    """The calendar day in Paris at that instant (now by default)."""
-    return (now or utcnow()).astimezone(PARIS).date()
+from voucher_service.core.clock import PARIS, end_of_paris_day
 
 
 def validity_period(first_day: date, days: int) -> tuple[date, date]:
@@ -19,7 +13,7 @@ def validity_period(first_day: date, days: int) -> tuple[date, date]:
 def end_of_validity(valid_until: date) -> datetime:
     """The instant a cheque stops being valid: midnight in Paris after its last day, in UTC
     (22:00 or 23:00 UTC depending on daylight saving)."""
-    return datetime.combine(valid_until + timedelta(days=1), time(), tzinfo=PARIS).astimezone(UTC)
+    return end_of_paris_day(valid_until)
 
 
 def last_valid_day(ends_at: datetime) -> date:

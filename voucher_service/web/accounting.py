@@ -15,11 +15,11 @@ from voucher_service.core.auth.dependencies import (
     require_page_roles,
 )
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.db import DbSession, EntityId, get_session, utcnow
+from voucher_service.core.clock import paris_today, utcnow
+from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import ServiceError
 from voucher_service.payouts import batches, details, downloads, labels
 from voucher_service.payouts.endpoints import statement_result
-from voucher_service.vouchers.validity import paris_today
 from voucher_service.web.rendering import check_csrf, render
 
 router = APIRouter(include_in_schema=False)

@@ -27,12 +27,12 @@ from experts.schemas import RedemptionCreate, VoucherCheck
 from voucher_service.core import idempotency
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import DbSession, EntityId, utcnow
+from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import ServiceError
 from voucher_service.vouchers.errors import InvalidToken
 from voucher_service.vouchers.models import Voucher
-from voucher_service.vouchers.validity import paris_today
 from voucher_service.web.rendering import check_csrf, render, templates
 
 router = APIRouter(include_in_schema=False)

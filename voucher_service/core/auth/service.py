@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voucher_service.core import audit
 from voucher_service.core.auth.models import LoginFailure, Role, User
 from voucher_service.core.auth.tokens import hash_password, verify_password
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 from voucher_service.core.errors import Conflict, InvalidCredentials, TooManyRequests
 
 

@@ -8,8 +8,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.db import utcnow
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("an unguessable password that no account has")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from experts.models import Accreditation, Expert
+from notifications.models import Notification
 from voucher_service import demo
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role, User
@@ -73,6 +74,12 @@ async def test_the_seed_creates_what_the_demo_promises_once(
     applications = (await session.execute(query)).scalars().all()
     assert sorted(a.siret for a in applications) == sorted(s for s, *_ in demo.DEMO_APPLICATIONS)
     assert {a.status for a in applications} == {ApplicationStatus.needs_review}
+    query = select(Notification).where(Notification.event == "application_needs_review")
+    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(query)).all()}
+    for application in applications:  # told it waits for review, with a link to this service
+        assert application.email is not None
+        link = received[application.email]
+        assert link == f"{settings.public_url}/status/{application.status_token}"
 
     user = (await session.execute(select(User).where(User.email == demo.DEMO_EXPERT.email))).one()
     expert = (await session.execute(select(Expert).where(Expert.user_id == user[0].id))).one()

@@ -1,35 +1,131 @@
-"""`voucher-service demo` data: seeding twice changes nothing."""
+"""`voucher-service demo` data: what CONTRACT.md promises (a demo programme open today, an
+admin, an accountant and an accredited expert, with their logins) plus the applications
+waiting for review; a demo cheque can be issued and redeemed with the demo logins; seeding
+twice changes nothing."""
 
+from datetime import date
+
+from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
+from experts.models import Accreditation, Expert
+from notifications.models import Notification
 from voucher_service import demo
-from voucher_service.core.auth.models import User
+from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.core.auth.models import Role, User
+from voucher_service.core.config import Settings
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers.models import Voucher
+
+COUNTED: tuple[type[SQLModel], ...] = (User, Expert, Programme, Application, Voucher)
 
 
-async def counts(session: AsyncSession) -> tuple[int, int]:
-    users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
-    programmes = (await session.execute(select(func.count()).select_from(Programme))).scalar_one()
-    return users, programmes
+async def counts(session: AsyncSession) -> dict[str, int]:
+    return {
+        model.__name__: (
+            await session.execute(select(func.count()).select_from(model))
+        ).scalar_one()
+        for model in COUNTED
+    }
 
 
-async def test_seed_is_idempotent(session: AsyncSession) -> None:
+async def demo_programme(session: AsyncSession) -> Programme:
+    name = demo.demo_programme(date.today()).name
+    query = select(Programme).where(Programme.name == name)
+    return (await session.execute(query)).scalar_one()
+
+
+async def log_in(client: AsyncClient, login: demo.DemoLogin) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": login.email, "password": login.password}
+    )
+    assert response.status_code == 200, (login.email, response.text)
+    assert response.json()["role"] == login.role.value
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def login_for(role: Role) -> demo.DemoLogin:
+    [login] = [login for login in demo.DEMO_LOGINS if login.role is role]
+    return login
+
+
+async def test_the_seed_creates_what_the_demo_promises_once(
+    session: AsyncSession, settings: Settings, client: AsyncClient
+) -> None:
     before = await counts(session)
-    await demo.seed(session)
-    once = await counts(session)
-    await demo.seed(session)
-    assert await counts(session) == once
-    assert once[0] - before[0] in (0, len(demo.DEMO_LOGINS))
+    logins = await demo.seed(session, settings)
+    after = await counts(session)
+    assert {login.role for login in logins} == {Role.admin, Role.accountant, Role.expert}
+    created = {name: after[name] - before[name] for name in after}
+    assert created == {"User": 3, "Expert": 1, "Programme": 1, "Application": 3, "Voucher": 0}
+
+    for login in logins:  # each printed login signs in, with its role
+        headers = await log_in(client, login)
+        me = await client.get("/api/v1/auth/me", headers=headers)
+        assert (me.json()["email"], me.json()["role"]) == (login.email, login.role.value)
+
+    programme = await demo_programme(session)
+    assert programme.opens_on <= date.today() <= programme.closes_on
+    assert (programme.cheque_amount_cents, programme.budget_cents) == (200_000, 50_000_000)
+
+    query = select(Application).where(Application.programme_id == programme.id)
+    applications = (await session.execute(query)).scalars().all()
+    assert sorted(a.siret for a in applications) == sorted(s for s, *_ in demo.DEMO_APPLICATIONS)
+    assert {a.status for a in applications} == {ApplicationStatus.needs_review}
+    query = select(Notification).where(Notification.event == "application_needs_review")
+    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(query)).all()}
+    for application in applications:  # told it waits for review, with a link to this service
+        assert application.email is not None
+        link = received[application.email]
+        assert link == f"{settings.public_url}/status/{application.status_token}"
+
+    user = (await session.execute(select(User).where(User.email == demo.DEMO_EXPERT.email))).one()
+    expert = (await session.execute(select(Expert).where(Expert.user_id == user[0].id))).one()
+    assert user[0].role is Role.expert and user[0].email == login_for(Role.expert).email
+    assert expert[0].status is Accreditation.accredited
+
+    await demo.seed(session, settings)
+    assert await counts(session) == after, "seeding twice changes nothing"
 
 
-async def test_the_demo_expert_can_redeem(session: AsyncSession) -> None:
-    from experts import registry
-    from experts.models import Accreditation
-    from voucher_service.core.auth import service as auth_service
+async def test_the_demo_expert_redeems_a_demo_cheque(
+    session: AsyncSession, settings: Settings, client: AsyncClient
+) -> None:
+    """The demo walk-through: the demo admin approves a waiting demo application, the demo
+    expert redeems the cheque it issued, through the API, with the printed logins."""
+    await demo.seed(session, settings)
+    programme = await demo_programme(session)
+    admin, expert = (
+        await log_in(client, login_for(Role.admin)),
+        await log_in(client, login_for(Role.expert)),
+    )
+    waiting = await client.get(
+        "/api/v1/applications",
+        params={"status": "needs_review", "programme_id": programme.id},
+        headers=admin,
+    )
+    assert waiting.status_code == 200, waiting.text
+    [first, *_] = [a for a in waiting.json()["items"] if a["programme_id"] == programme.id]
 
-    await demo.seed(session)
-    user = await auth_service.get_by_email(session, demo.DEMO_EXPERT.email)
-    assert user is not None
-    expert = await registry.for_user(session, user)
-    assert expert.status is Accreditation.accredited
+    approved = await client.post(f"/api/v1/applications/{first['id']}/approve", headers=admin)
+    assert approved.status_code == 200, approved.text
+    cheque = approved.json()["cheque"]
+    assert cheque["amount_cents"] == programme.cheque_amount_cents
+
+    redeemed = await client.post(
+        "/api/v1/redemptions",
+        json={
+            "token": cheque["token"],
+            "coaching_date": date.today().isoformat(),
+            "invoice_reference": "FAC-DEMO-1",
+        },
+        headers=expert,
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    assert redeemed.json()["amount_cents"] == cheque["amount_cents"]
+    voucher = await client.get(f"/api/v1/vouchers/{cheque['code']}", headers=admin)
+    assert voucher.json()["balance_cents"] == 0
+    mine = await client.get("/api/v1/redemptions", headers=expert)
+    assert [r["id"] for r in mine.json()] == [redeemed.json()["id"]]

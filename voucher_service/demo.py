@@ -60,7 +60,9 @@ DEMO_APPLICATIONS = [
 ]
 
 
-async def _seed_applications(session: AsyncSession, programme_id: int | None) -> None:
+async def _seed_applications(
+    session: AsyncSession, programme_id: int | None, settings: Settings
+) -> None:
     """Submitted as the form would, without the registry: they wait for review."""
     registry = RegistryClient("offline")
     for siret, company, contact, theme, headcount, turnover in DEMO_APPLICATIONS:
@@ -79,7 +81,7 @@ async def _seed_applications(session: AsyncSession, programme_id: int | None) ->
             consent=True,
         )
         try:
-            await applications_service.submit(session, body, registry, Settings())
+            await applications_service.submit(session, body, registry, settings)
         except DuplicateApplication:
             pass
 
@@ -117,5 +119,5 @@ async def seed(session: AsyncSession, settings: Settings | None = None) -> list[
     programme = (await session.execute(query)).scalar_one_or_none()
     if programme is None:
         programme = await programme_service.create(session, body)
-    await _seed_applications(session, programme.id)
+    await _seed_applications(session, programme.id, settings)
     return DEMO_LOGINS

@@ -4,6 +4,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core import idempotency
@@ -37,20 +38,40 @@ class TestClaim:
 
 class TestConcurrentRetry:
     async def test_a_retry_waits_for_the_first_and_replays_it(self, database: Database) -> None:
+        """PostgreSQL: the retry is seen blocked behind the first request's transaction,
+        and answers only once the first has committed, with the first's answer."""
+        if database.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite cannot show a connection waiting on its write lock")
         key, owner = uuid.uuid4().hex, f"user:{uuid.uuid4().hex[:8]}"
-        first_claimed = asyncio.Event()
-
-        async def first() -> None:
-            async with database.sessionmaker() as session, session.begin():
-                assert await idempotency.claim(session, owner, key, print_of(BODY)) is None
-                first_claimed.set()
-                await asyncio.sleep(0.3)
-                await idempotency.complete(session, owner, key, 201, {"id": 77})
+        retry_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def retry() -> StoredResponse | None:
-            await first_claimed.wait()
             async with database.sessionmaker() as session, session.begin():
+                retry_pid.set_result(await backend_pid(session))
                 return await idempotency.claim(session, owner, key, print_of(BODY))
 
-        _, replay = await asyncio.gather(first(), retry())
-        assert replay == StoredResponse(201, {"id": 77})
+        async with database.sessionmaker() as first:
+            assert await idempotency.claim(first, owner, key, print_of(BODY)) is None
+            first_pid = await backend_pid(first)
+            waiting = asyncio.create_task(retry())
+            await wait_until_blocked(database, await retry_pid, first_pid, waiting)
+            await idempotency.complete(first, owner, key, 201, {"id": 77})
+            assert not waiting.done()
+            await first.commit()
+        assert await waiting == StoredResponse(201, {"id": 77})
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def wait_until_blocked(
+    database: Database, pid: int, blocker: int, task: "asyncio.Task[object]"
+) -> None:
+    """Until PostgreSQL reports backend `pid` waiting on a lock held by `blocker`."""
+    query = text("SELECT :blocker = ANY(pg_blocking_pids(:pid))")
+    async with asyncio.timeout(15), database.sessionmaker() as session:
+        while not (await session.execute(query, {"pid": pid, "blocker": blocker})).scalar():
+            assert not task.done(), f"the retry did not wait: {task.result()!r}"
+            await session.rollback()
+            await asyncio.sleep(0.01)

@@ -16,10 +16,12 @@ from experts.models import Redemption
 from tests.fixtures.factories import bearer, create_expert, create_programme
 from tests.fixtures.servers import LiveServer, serve
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import User
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
+from voucher_service.core.ledger import LedgerEntry
 from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.service import IssuedVoucher
 
@@ -162,3 +164,65 @@ async def send_and_hang_up(
     writer.close()
     await writer.wait_closed()
     del reader
+
+
+ROUNDS = 5
+
+
+class TestDoubleUndo:
+    async def test_two_undos_of_one_redemption_at_once_undo_it_once(
+        self, two_workers: LiveServer, database: Database, settings: Settings
+    ) -> None:
+        """Five rounds, each on a redemption of its own: two undos sent at the same time
+        on two connections to a two-process server; one undoes, the other is refused."""
+        headers, issued = await seed(database, settings, ROUNDS)
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+        async with httpx.AsyncClient(base_url=two_workers.url, limits=limits, timeout=60) as client:
+            for cheque in issued:
+                redeemed = await client.post(
+                    "/api/v1/redemptions", json=redemption(cheque.token), headers=headers
+                )
+                assert redeemed.status_code == 201, redeemed.text
+                redemption_id = redeemed.json()["id"]
+                # Both connections open before the race, so that both undos leave at once.
+                await asyncio.gather(*(client.get("/healthz") for _ in range(2)))
+                url = f"/api/v1/redemptions/{redemption_id}/cancel"
+                undos = await asyncio.gather(*(client.post(url, headers=headers) for _ in range(2)))
+                check_undone_once(undos)
+                await check_booked_once(database, cheque, redemption_id)
+
+
+def check_undone_once(undos: list[httpx.Response]) -> None:
+    statuses = sorted(r.status_code for r in undos)
+    assert statuses == [200, 409], [r.text for r in undos]
+    [done, refused] = sorted(undos, key=lambda r: r.status_code)
+    assert done.json()["status"] == "cancelled"
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "redemption_cancelled", refused.text
+    assert refused.json()["title"] == "Cette opération a déjà été annulée"
+
+
+async def check_booked_once(database: Database, cheque: IssuedVoucher, redemption_id: int) -> None:
+    """The balance given back once, one reversal in the ledger, one audit event."""
+    amount = cheque.voucher.amount_cents
+    assert await stored(database, cheque.voucher.id) == (0, 0, amount)  # type: ignore[arg-type]
+    source = f"redemption:{redemption_id}"
+    query = select(LedgerEntry).where(LedgerEntry.source.startswith(source))  # type: ignore[attr-defined]
+    async with database.sessionmaker() as session:
+        entries = (await session.execute(query)).scalars().all()
+        events = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.action == "redemption.cancelled",
+                AuditEvent.entity_id == str(redemption_id),
+            )
+        )
+    [expense] = [e for e in entries if e.source == source]
+    [reversal] = [e for e in entries if e.source != source]
+    assert (reversal.reverses_id, reversal.amount_cents) == (expense.id, amount)
+    assert (reversal.debit_account, reversal.credit_account) == (
+        expense.credit_account,
+        expense.debit_account,
+    )
+    assert events == 1

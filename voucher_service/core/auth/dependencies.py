@@ -81,7 +81,7 @@ async def page_user(user: Annotated[User | None, Depends(page_user_or_none)]) ->
 
 
 def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
-    """An API dependency admitting these roles; the authorization test reads `roles`."""
+    """An API dependency admitting these roles; the OpenAPI spec reads `roles` to list 401/403."""
 
     async def dependency(user: Annotated[User, Depends(api_user)]) -> User:
         if user.role not in roles:

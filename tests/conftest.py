@@ -2,6 +2,7 @@
 at the end; the app under test shares that transaction."""
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.fixtures.clock import VARIABLE, shift_clock_if_asked
 from tests.fixtures.databases import ENGINES, fresh_database_url, make_settings
 from tests.fixtures.servers import LiveServer, serve
 from voucher_service.app import create_app
@@ -16,7 +18,20 @@ from voucher_service.core import schema
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database, get_session
 
+SHIFTED = pytest.StashKey[datetime | None]()
+
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.smtp"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SHIFTED] = shift_clock_if_asked()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    start = config.stash.get(SHIFTED, None)
+    if start is None:
+        return f"clock: real (set {VARIABLE} to run at another hour)"
+    return f"clock: shifted by {VARIABLE}, starting at {start.isoformat()}"
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -3,8 +3,6 @@ admin, an accountant and an accredited expert, with their logins) plus the appli
 waiting for review; a demo cheque can be issued and redeemed with the demo logins; seeding
 twice changes nothing."""
 
-from datetime import date
-
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +13,7 @@ from notifications.models import Notification
 from voucher_service import demo
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
@@ -32,7 +31,7 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 
 
 async def demo_programme(session: AsyncSession) -> Programme:
-    name = demo.demo_programme(date.today()).name
+    name = demo.demo_programme(paris_today()).name
     query = select(Programme).where(Programme.name == name)
     return (await session.execute(query)).scalar_one()
 
@@ -67,7 +66,7 @@ async def test_the_seed_creates_what_the_demo_promises_once(
         assert (me.json()["email"], me.json()["role"]) == (login.email, login.role.value)
 
     programme = await demo_programme(session)
-    assert programme.opens_on <= date.today() <= programme.closes_on
+    assert programme.opens_on <= paris_today() <= programme.closes_on
     assert (programme.cheque_amount_cents, programme.budget_cents) == (200_000, 50_000_000)
 
     query = select(Application).where(Application.programme_id == programme.id)
@@ -118,7 +117,7 @@ async def test_the_demo_expert_redeems_a_demo_cheque(
         "/api/v1/redemptions",
         json={
             "token": cheque["token"],
-            "coaching_date": date.today().isoformat(),
+            "coaching_date": paris_today().isoformat(),
             "invoice_reference": "FAC-DEMO-1",
         },
         headers=expert,

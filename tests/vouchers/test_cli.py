@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,7 +13,7 @@ from tests.fixtures.databases import TEST_SECRET, make_settings
 from tests.fixtures.factories import create_programme
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
-from voucher_service.core.clock import paris_today
+from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.programmes.models import Programme
@@ -51,7 +51,7 @@ class Operator:
         """A token our active key signed, whose expiry has passed."""
         async with self.database.sessionmaker() as session, session.begin():
             kid, private_key = await keys.signer(session, self.settings)
-        past = int((datetime.now(UTC) - timedelta(days=1)).timestamp())
+        past = int((utcnow() - timedelta(days=1)).timestamp())
         return tokens.sign(private_key, tokens.Claims(voucher_id, 200_000, past, kid))
 
 

@@ -29,8 +29,8 @@ from tests.fixtures.vouchers import seed_redemption_load
 
 async def measure(
     client: httpx.AsyncClient, calls: list, clients: int
-) -> tuple[float, list[float]]:  # type: ignore[type-arg]
-    queue: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+) -> tuple[float, list[float]]:
+    queue: asyncio.Queue = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
     latencies: list[float] = []
@@ -48,8 +48,8 @@ async def measure(
     return len(calls) / (time.perf_counter() - started), latencies
 
 
-def redeem_call(token: str, today: str):  # type: ignore[no-untyped-def]
-    def call(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+def redeem_call(token: str, today: str):
+    def call(client: httpx.AsyncClient):
         body = {"token": token, "coaching_date": today, "invoice_reference": "BENCH"}
         return client.post("/api/v1/redemptions", json=body)
 

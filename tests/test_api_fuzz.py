@@ -26,7 +26,7 @@ async def seed_callers(session: AsyncSession) -> dict[str, User]:
     return {
         "admin": await create_user(session, Role.admin),
         "accountant": await create_user(session, Role.accountant),
-        "expert": await session.get(User, expert.user_id),  # type: ignore[dict-item]
+        "expert": await session.get(User, expert.user_id),
     }
 
 

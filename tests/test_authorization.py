@@ -32,7 +32,7 @@ def _roles(dependant: Dependant) -> tuple[Role, ...] | None:
 
 
 def api_routes() -> Iterator[tuple[str, str, tuple[Role, ...] | None, APIRoute]]:
-    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None))
     for context in iter_route_contexts(app.routes):
         route, path = context.original_route, context.path_format or ""
         if isinstance(route, APIRoute) and path.startswith("/api/"):
@@ -61,7 +61,7 @@ def test_every_route_has_a_rule() -> None:
 async def test_route_allows_and_denies_by_role(
     client: AsyncClient,
     headers_for,
-    method: str,  # type: ignore[no-untyped-def]
+    method: str,
     path: str,
     roles: tuple[Role, ...] | None,
     route: APIRoute,

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.applications import create_application
@@ -26,7 +27,7 @@ S = ApplicationStatus
 
 
 @pytest.fixture
-async def admin(headers_for) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def admin(headers_for) -> dict[str, str]:
     return await headers_for(Role.admin)
 
 
@@ -44,7 +45,7 @@ class TestAccess:
     )
     async def test_admins_only(
         self, client: AsyncClient, headers_for, method: str, path: str
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         assert_problem(await client.request(method, path), 401, "not_authenticated")
         for role in (Role.expert, Role.accountant):
             response = await client.request(method, path, headers=await headers_for(role))
@@ -109,8 +110,8 @@ class TestApprove:
         event = (
             await session.execute(
                 select(AuditEvent).where(
-                    AuditEvent.action == "application.approved",
-                    AuditEvent.entity_id == str(application.id),
+                    col(AuditEvent.action) == "application.approved",
+                    col(AuditEvent.entity_id) == str(application.id),
                 )
             )
         ).scalar_one()
@@ -272,9 +273,9 @@ class TestPurge:
         assert await service.purge(session, settings) == 0
         await session.commit()
         ids = [str(application.id) for application in cases.values()]
-        query = select(AuditEvent.entity_id).where(
-            AuditEvent.action == "application.purged",
-            AuditEvent.entity_id.in_(ids),  # type: ignore[union-attr]
+        query = select(col(AuditEvent.entity_id)).where(
+            col(AuditEvent.action) == "application.purged",
+            col(AuditEvent.entity_id).in_(ids),
         )
         purged_ids = set((await session.execute(query)).scalars())
         assert purged_ids == {str(cases["old_rejected"].id), str(cases["old_ineligible"].id)}

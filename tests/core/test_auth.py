@@ -8,7 +8,7 @@ from tests.fixtures.factories import PASSWORD, create_user
 from voucher_service.core.auth.models import Role
 
 
-async def login(client: AsyncClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+async def login(client: AsyncClient, email: str, password: str = PASSWORD):
     return await client.post("/api/v1/auth/token", data={"username": email, "password": password})
 
 
@@ -37,7 +37,7 @@ class TestToken:
 
     async def test_repeated_failures_are_throttled(
         self, client: AsyncClient, session: AsyncSession, settings
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         user = await create_user(session, Role.admin)
         for _ in range(settings.login_max_failures):
             assert (await login(client, user.email, "guess guess guess")).status_code == 401
@@ -56,7 +56,7 @@ class TestRoles:
         response = await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer x.y.z"})
         assert_problem(response, 401, "not_authenticated")
 
-    async def test_wrong_role_is_403(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_wrong_role_is_403(self, client: AsyncClient, headers_for) -> None:
         for role in (Role.expert, Role.accountant):
             response = await client.post(
                 "/api/v1/users",
@@ -65,7 +65,7 @@ class TestRoles:
             )
             assert_problem(response, 403, "forbidden")
 
-    async def test_admin_creates_a_login(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_admin_creates_a_login(self, client: AsyncClient, headers_for) -> None:
         body = {"email": "compta@example.fr", "role": "accountant", "password": "a long password"}
         headers = await headers_for(Role.admin)
         created = await client.post("/api/v1/users", headers=headers, json=body)

@@ -13,7 +13,7 @@ async def client_on(url: str) -> AsyncClient:
 
 
 class TestReadiness:
-    async def test_ready_on_a_migrated_database(self, database) -> None:  # type: ignore[no-untyped-def]
+    async def test_ready_on_a_migrated_database(self, database) -> None:
         url = database.engine.url.render_as_string(hide_password=False)
         async with await client_on(url) as client:
             response = await client.get("/readyz")

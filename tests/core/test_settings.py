@@ -14,7 +14,7 @@ PAYING_ACCOUNT = {
 
 
 def make(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 class TestProductionSettings:

@@ -20,6 +20,7 @@ from datetime import date
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from experts.models import Redemption, RedemptionAttempt, RedemptionStatus
 from tests.fixtures.databases import make_settings
@@ -187,13 +188,13 @@ async def run_load(target: Target, cluster: PostgresCluster) -> Tally:
 async def read_back(url: str) -> Stored:
     database = Database.from_settings(make_settings(url))
     active = Redemption.status == RedemptionStatus.active
-    spent = select(Redemption.voucher_id, func.sum(Redemption.amount_cents)).where(active)
-    vouchers = select(Voucher.id, Voucher.amount_cents, Voucher.balance_cents)
+    spent = select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents))).where(active)
+    vouchers = select(col(Voucher.id), col(Voucher.amount_cents), col(Voucher.balance_cents))
     refusals = select(func.count()).select_from(RedemptionAttempt)
     try:
         async with database.sessionmaker() as session:
-            ids = (await session.execute(select(Redemption.id).where(active))).scalars().all()
-            by_voucher = (await session.execute(spent.group_by(Redemption.voucher_id))).all()
+            ids = (await session.execute(select(col(Redemption.id)).where(active))).scalars().all()
+            by_voucher = (await session.execute(spent.group_by(col(Redemption.voucher_id)))).all()
             voucher_rows = (await session.execute(vouchers)).all()
             refused = (await session.execute(refusals)).scalar_one()
     finally:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from experts.models import Redemption
 from tests.fixtures.factories import bearer, create_expert, create_programme
@@ -72,7 +73,7 @@ async def stored(database: Database, voucher_id: int) -> tuple[int, int, int]:
         count, total = (
             await session.execute(
                 select(func.count(), func.coalesce(func.sum(Redemption.amount_cents), 0)).where(
-                    Redemption.voucher_id == voucher_id, Redemption.status == "active"
+                    col(Redemption.voucher_id) == voucher_id, col(Redemption.status) == "active"
                 )
             )
         ).one()
@@ -92,7 +93,7 @@ class TestRaces:
         headers, [issued] = await seed(database, settings, 1)
         responses = await fire(server, headers, [redemption(issued.token)] * 50)
         assert outcomes(responses) == {"ok": 1, "already_redeemed": 49}
-        assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)  # type: ignore[arg-type]
+        assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)
 
     async def test_ten_cheques_twenty_attempts_each(
         self, server: LiveServer, database: Database, settings: Settings
@@ -102,7 +103,7 @@ class TestRaces:
         responses = await fire(server, headers, bodies)
         assert outcomes(responses) == {"ok": 10, "already_redeemed": 190}
         for voucher in issued:
-            assert (await stored(database, voucher.voucher.id))[:1] == (1,)  # type: ignore[arg-type]
+            assert (await stored(database, voucher.voucher.id))[:1] == (1,)
 
     async def test_partial_amounts_never_overdraw(
         self, server: LiveServer, database: Database, settings: Settings
@@ -113,7 +114,7 @@ class TestRaces:
         counted = outcomes(responses)
         assert counted["ok"] == 4 and sum(counted.values()) == 30
         assert set(counted) <= {"ok", "insufficient_balance", "already_redeemed"}
-        assert await stored(database, issued.voucher.id) == (4, 4 * part, 0)  # type: ignore[arg-type]
+        assert await stored(database, issued.voucher.id) == (4, 4 * part, 0)
 
 
 class TestDroppedResponse:
@@ -138,7 +139,7 @@ class TestDroppedResponse:
             )
         assert retry.status_code == 201, retry.text
         assert again.json() == retry.json()
-        assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)  # type: ignore[arg-type]
+        assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)
 
 
 async def send_and_hang_up(

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from notifications import delivery, repository, service
 from notifications.models import Notification, NotificationStatus
@@ -29,7 +30,7 @@ async def make_due(database: Database, notification_id: int | None) -> None:
     async with database.sessionmaker() as session, session.begin():
         await session.execute(
             update(Notification)
-            .where(Notification.id == notification_id)
+            .where(col(Notification.id) == notification_id)
             .values(next_attempt_at=utcnow() - timedelta(seconds=1))
         )
 
@@ -46,8 +47,8 @@ class TestDelivery:
         assert message["Message-ID"] == queued.message_id
         assert message["Reply-To"] == "moncoachdigital@maregionsud.fr"
         assert "2\u202f000,00\u00a0€" in message["Subject"]
-        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
         assert "Bonjour Élodie Martin" in text and "Bonne nouvelle" in text
         assert "http://testserver/status/4f1c2b9e8d7a" in text
         assert 'href="http://testserver/status/4f1c2b9e8d7a"' in html and 'lang="fr"' in html

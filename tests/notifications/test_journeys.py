@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from notifications import delivery
 from tests.fixtures.applications import committed_application, committed_programme
@@ -20,7 +21,7 @@ from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import paris_today
 
 
-def parts(message) -> tuple[str, str, list]:  # type: ignore[no-untyped-def]
+def parts(message) -> tuple[str, str, list]:
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     return text, html, list(message.iter_attachments())
@@ -124,7 +125,7 @@ class TestExpiryReminder:
                 await applications.approve(session, application.id, settings)
                 await session.execute(
                     update(Voucher)
-                    .where(Voucher.application_id == application.id)
+                    .where(col(Voucher.application_id) == application.id)
                     .values(valid_until=paris_today() + timedelta(days=3))
                 )
             await delivery.drain(database, settings)

@@ -102,7 +102,7 @@ class TestRefusalsStayOnThePage:
     ) -> None:
         csrf = await self._page(client, session, settings)
         batch = await batches.create_batch(session, TODAY)
-        await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+        await batches.sepa_file(session, batch.id, settings)
         response = await client.post(
             f"{PAGE}/batches/{batch.id}/cancel", data={"csrf_token": csrf}, headers=HTML
         )
@@ -177,8 +177,8 @@ async def _settled_and_returned(
     """A batch sent to the bank: the first expert paid, the second's transfer returned
     (AC04), and a bank fee left unmatched; returns the batch and the statement id."""
     batch = await batches.create_batch(session, TODAY)
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
-    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}  # type: ignore[arg-type]
+    await batches.sepa_file(session, batch.id, settings)
+    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}
     first, second = transfers[experts["first"].id], transfers[experts["second"].id]
     paid = [
         StatementEntry(

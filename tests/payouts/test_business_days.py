@@ -19,7 +19,7 @@ CUTOFF = 14
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

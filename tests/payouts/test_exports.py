@@ -22,7 +22,7 @@ PERIOD = {"from": TODAY.replace(day=1).isoformat(), "to": TODAY.isoformat()}
 
 async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     batch = await batches.create_batch(session, TODAY)
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    await batches.sepa_file(session, batch.id, settings)
     entry = StatementEntry(batch.total_cents, booking_date=TODAY, batch_message_id=batch.message_id)
     await statements.import_statement(
         session, build_statement([entry], statement_id=f"STMT-X-{batch.id}"), settings

@@ -8,6 +8,7 @@ from httpx import AsyncClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import col
 
 from experts import redemption as redemptions
 from experts.models import Expert
@@ -103,8 +104,8 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     before = await fec_lines(client, headers, start, today)
 
     await returned(session, settings, transfers[-1], today)
-    await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")  # type: ignore[arg-type]
-    await redemptions.cancel(session, expert, undone.id, settings)  # type: ignore[arg-type]
+    await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")
+    await redemptions.cancel(session, expert, undone.id, settings)
     after = await fec_lines(client, headers, start, today)
 
     assert after[: len(before)] == before, "an exported line changed or disappeared"
@@ -142,7 +143,7 @@ async def test_an_expired_cheque_releases_only_its_unused_balance(
     session: AsyncSession, settings: Settings, two_experts: dict
 ) -> None:
     expert = await session.get(Expert, two_experts["first"].id)
-    partial = await redeemed(session, settings, expert, amount=150_000)  # type: ignore[arg-type]
+    partial = await redeemed(session, settings, expert, amount=150_000)
     voucher = await session.get(Voucher, partial.voucher_id)
     assert voucher is not None
     voucher.valid_from = paris_today() - timedelta(days=30)
@@ -150,7 +151,7 @@ async def test_an_expired_cheque_releases_only_its_unused_balance(
     await session.flush()
     await vouchers.sweep_expired(session, paris_today())
     source = f"voucher:{voucher.id}:expired"
-    query = select(LedgerEntry).where(LedgerEntry.source == source)  # type: ignore[arg-type]
+    query = select(LedgerEntry).where(col(LedgerEntry.source) == source)
     release = (await session.execute(query)).scalar_one()
     assert release.amount_cents == voucher.amount_cents - 150_000
     assert (release.debit_account, release.credit_account) == ("programme", "commitment")
@@ -184,9 +185,9 @@ async def test_the_migration_books_what_was_recorded_before_the_ledger(
             for amount in (None, 50_000):
                 await redeemed(session, settings, expert, amount)
             undone = await redeemed(session, settings, expert)
-            await redemptions.cancel(session, expert, undone.id, settings)  # type: ignore[arg-type]
+            await redemptions.cancel(session, expert, undone.id, settings)
             unused = await create_voucher(session, settings)
-            await vouchers.cancel(session, unused.voucher.id, "Doublon")  # type: ignore[arg-type]
+            await vouchers.cancel(session, unused.voucher.id, "Doublon")
             await paid_batch(session, settings, paris_today())
             await session.commit()
             booked = await ledger_rows(session)

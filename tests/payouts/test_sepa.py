@@ -183,7 +183,7 @@ class TestBuildCreditTransfers:
         with pytest.raises(InvalidTransfer) as caught:
             build_credit_transfers(
                 REGION,
-                [Transfer(**fields)],  # type: ignore[arg-type]
+                [Transfer(**fields)],
                 message_id="M",
                 execution_date=EXECUTION,
                 created_at=CREATED_AT,

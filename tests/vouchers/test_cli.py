@@ -36,7 +36,7 @@ class Operator:
     async def issue(self, **validity: object) -> IssuedVoucher:
         async with self.database.sessionmaker() as session, session.begin():
             programme = await self._programme(session)
-            return await create_voucher(session, self.settings, programme, **validity)  # type: ignore[arg-type]
+            return await create_voucher(session, self.settings, programme, **validity)
 
     async def _programme(self, session: AsyncSession) -> Programme:
         if self.programme_id is None:

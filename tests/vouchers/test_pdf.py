@@ -102,7 +102,7 @@ class TestPdf:
 class TestPdfEndpoint:
     async def test_admin_downloads_the_pdf(
         self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         issued = await create_voucher(session, settings)
         response = await client.get(
             f"/api/v1/vouchers/{issued.code.lower()}/pdf", headers=await headers_for(Role.admin)
@@ -112,7 +112,7 @@ class TestPdfEndpoint:
         assert issued.code in response.headers["content-disposition"]
         assert response.content.startswith(b"%PDF-")
 
-    async def test_unknown_cheque(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_unknown_cheque(self, client: AsyncClient, headers_for) -> None:
         response = await client.get(
             f"/api/v1/vouchers/{codes.new_code()}/pdf", headers=await headers_for(Role.admin)
         )
@@ -130,7 +130,7 @@ class TestWorkerProcesses:
         )
         assert len({len(pdf) for pdf in pdfs}) == 1
         assert read_qr_codes(pdfs[-1], tmp_path) == [f"{settings.public_url}/r/{issued.token}"]
-        workers = set(pdf_workers._pool._processes)  # type: ignore[union-attr]
+        workers = set(pdf_workers._pool._processes)
         assert len(workers) == settings.pdf_workers == 2 and os.getpid() not in workers
 
     async def test_a_worker_that_died_is_replaced(
@@ -139,7 +139,7 @@ class TestWorkerProcesses:
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
         await service.render_pdf(issued.voucher, programme, settings)
-        for pid in list(pdf_workers._pool._processes):  # type: ignore[union-attr]
+        for pid in list(pdf_workers._pool._processes):
             os.kill(pid, signal.SIGKILL)
         pdf = await service.render_pdf(issued.voucher, programme, settings)
         assert pdf.startswith(b"%PDF-")

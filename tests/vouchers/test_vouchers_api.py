@@ -7,6 +7,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.factories import create_programme
@@ -27,9 +28,11 @@ async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
     """The cheque's audit trail once the work so far committed (events are chained then)."""
     await session.commit()
     query = (
-        select(AuditEvent.action)
-        .where(AuditEvent.entity_type == "voucher", AuditEvent.entity_id == str(voucher_id))
-        .order_by(AuditEvent.id)  # type: ignore[arg-type]
+        select(col(AuditEvent.action))
+        .where(
+            col(AuditEvent.entity_type) == "voucher", col(AuditEvent.entity_id) == str(voucher_id)
+        )
+        .order_by(col(AuditEvent.id))
     )
     return list((await session.execute(query)).scalars())
 
@@ -54,7 +57,8 @@ class TestIssue:
         assert await audit_actions(session, voucher.id or 0) == ["voucher.issued"]
         issued_event = await session.scalar(
             select(AuditEvent).where(
-                AuditEvent.action == "voucher.issued", AuditEvent.entity_id == str(voucher.id)
+                col(AuditEvent.action) == "voucher.issued",
+                col(AuditEvent.entity_id) == str(voucher.id),
             )
         )
         assert issued_event is not None and issued_event.after is not None
@@ -65,7 +69,7 @@ class TestIssue:
 class TestGet:
     async def test_the_cheque_its_token_and_history(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 50_000, TODAY)
         typed = issued.code.removeprefix("MCD-").lower().replace("-", "")
@@ -87,7 +91,7 @@ class TestGet:
 
     async def test_unknown_or_mistyped_code(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         headers = await headers_for(Role.admin)
         issued = await create_voucher(session, settings)
         await session.commit()  # keep the set-up when a refused request rolls back
@@ -99,7 +103,7 @@ class TestGet:
 
     async def test_roles(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         code = (await create_voucher(session, settings)).code
         await session.commit()  # keep the set-up when a refused request rolls back
         for path in (f"{URL}/{code}", URL, f"{URL}/{code}/pdf"):
@@ -120,7 +124,7 @@ class TestGet:
 class TestList:
     async def test_filters_pages_and_status_as_seen_today(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         headers = await headers_for(Role.accountant)
         programme = await create_programme(session)
         fresh = [(await create_voucher(session, settings, programme)).voucher for _ in range(3)]
@@ -146,7 +150,7 @@ class TestList:
 
     async def test_bad_filters(
         self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         headers = await headers_for(Role.admin)
         await session.commit()  # keep the login when a refused request rolls back
         response = await client.get(URL, params={"status": "lost"}, headers=headers)
@@ -158,7 +162,7 @@ class TestList:
 class TestCancel:
     async def test_unredeemed_amount_goes_back_to_the_envelope(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         programme = await create_programme(session, budget_cents=1_000_000)
         issued = await create_voucher(session, settings, programme)
         voucher_id = issued.voucher.id or 0
@@ -183,7 +187,7 @@ class TestCancel:
 
     async def test_redeemed_cheques_stay(
         self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 200_000, TODAY)
         with pytest.raises(VoucherNotCancellable):

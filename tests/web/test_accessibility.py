@@ -93,7 +93,7 @@ class TestAccessibility:
 
     async def test_expert_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database, settings
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         async with database.sessionmaker() as session, session.begin():
             expert = await create_expert(session)
             issued = await create_voucher(session, settings)

@@ -12,6 +12,7 @@ from PIL import Image
 from playwright.async_api import Page, Request, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import redemption
 from experts import registry as expert_registry
@@ -214,7 +215,7 @@ class TestPages:
         assert refused.status_code == 403
         assert "Votre accréditation ne permet pas d'encaisser de chèque" in refused.text
         attempts = await session.execute(
-            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+            select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         assert list(attempts.scalars()) == ["not_accredited"]
 
@@ -256,7 +257,7 @@ class TestPages:
         receipt = await client.get(first.headers["location"])
         assert "Chèque encaissé" in receipt.text and "FAC-9" in receipt.text
         attempts = await session.execute(
-            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+            select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         assert list(attempts.scalars()) == []
 

@@ -73,7 +73,7 @@ async def submit(
         id=application.id,
         status=application.status,
         status_url=service.status_url(settings, application),
-        eligibility=application.eligibility,  # type: ignore[arg-type]
+        eligibility=application.eligibility,
     )
 
 

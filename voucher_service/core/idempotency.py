@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from voucher_service.core.db import UTCDateTime, utcnow
 from voucher_service.core.errors import Unprocessable
@@ -66,7 +66,7 @@ async def claim(
     if (await session.execute(statement)).first() is not None:
         return None
     query = select(IdempotencyRecord).where(
-        IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
+        col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key
     )
     record = (await session.execute(query)).scalar_one()
     if record.fingerprint != request_print or record.status_code is None:
@@ -80,7 +80,7 @@ async def complete(
     """Store the answer with the claim, in the same transaction as the work it describes."""
     await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key)
+        .where(col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key)
         .values(status_code=status_code, body=json.loads(json.dumps(body, default=str)))
     )
 
@@ -88,6 +88,6 @@ async def complete(
 async def purge_expired(session: AsyncSession) -> int:
     """Forget keys older than the retention (24 hours)."""
     result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < utcnow() - RETENTION)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

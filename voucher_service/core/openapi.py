@@ -94,7 +94,7 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = build_spec(app)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi
 
 
 def render(app: FastAPI) -> str:

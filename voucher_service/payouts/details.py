@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Redemption
 from voucher_service.payouts import batches, statements
@@ -52,11 +53,11 @@ async def batch_detail(session: AsyncSession, batch_id: int) -> BatchDetail:
             Redemption.coaching_date,
             PayoutItem.amount_cents,
         )
-        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)  # type: ignore[arg-type]
-        .join(Redemption, Redemption.id == PayoutItem.redemption_id)  # type: ignore[arg-type]
-        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
-        .where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
-        .order_by(PayoutItem.transfer_id, PayoutItem.id)  # type: ignore[arg-type]
+        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)
+        .join(Redemption, Redemption.id == PayoutItem.redemption_id)
+        .join(Voucher, Voucher.id == Redemption.voucher_id)
+        .where(PayoutTransfer.batch_id == batch_id)
+        .order_by(PayoutItem.transfer_id, PayoutItem.id)
     )
     cheques: dict[int, list[PaidCheque]] = defaultdict(list)
     for transfer_id, *fields in (await session.execute(query)).all():
@@ -74,12 +75,12 @@ class StatementSummary:
 
 async def imported_statements(session: AsyncSession, limit: int = 20) -> list[StatementSummary]:
     """The last statements imported, newest first, with how many lines matched a transfer."""
-    matched = func.coalesce(func.sum(case((StatementLine.matched, 1), else_=0)), 0)  # type: ignore[arg-type]
+    matched = func.coalesce(func.sum(case((col(StatementLine.matched), 1), else_=0)), 0)
     query = (
-        select(BankStatementImport, matched, func.count(StatementLine.id))  # type: ignore[arg-type]
-        .outerjoin(StatementLine, StatementLine.import_id == BankStatementImport.id)  # type: ignore[arg-type]
-        .group_by(BankStatementImport.id)  # type: ignore[arg-type]
-        .order_by(BankStatementImport.id.desc())  # type: ignore[union-attr]
+        select(BankStatementImport, matched, func.count(col(StatementLine.id)))
+        .outerjoin(StatementLine, col(StatementLine.import_id) == col(BankStatementImport.id))
+        .group_by(col(BankStatementImport.id))
+        .order_by(col(BankStatementImport.id).desc())
         .limit(limit)
     )
     rows = (await session.execute(query)).all()

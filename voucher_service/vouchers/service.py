@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import service as notifications
 from voucher_service.core.config import Settings
@@ -101,7 +102,7 @@ async def _by_typed_code(session: AsyncSession, typed: str) -> tuple[Voucher, Pr
     code = codes.normalise(typed)
     if code is None:
         raise InvalidToken("Ce code n'est pas un code de chèque valable : vérifiez la saisie.")
-    found = await repository.with_programme(session, Voucher.code == code)
+    found = await repository.with_programme(session, col(Voucher.code) == code)
     if found is None:
         raise VoucherNotFound(f"Aucun chèque {code}.")
     return found
@@ -116,7 +117,7 @@ async def _by_token(session: AsyncSession, token: str) -> tuple[Voucher, Program
         claims = tokens.verify(signed, public_key)
     except tokens.TokenRefused as refused:
         raise InvalidToken(f"Jeton refusé : {refused}.") from None
-    found = await repository.with_programme(session, Voucher.id == claims.voucher_id)
+    found = await repository.with_programme(session, col(Voucher.id) == claims.voucher_id)
     if found is None:
         raise VoucherNotFound(f"Aucun chèque n°{claims.voucher_id}.")
     if found[0].token != token:
@@ -174,11 +175,11 @@ def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
     return (
         update(Voucher)
         .where(
-            Voucher.id == voucher_id,
-            Voucher.status.in_(SPENDABLE),  # type: ignore[attr-defined]
-            Voucher.balance_cents >= amount_cents,
-            Voucher.valid_from <= today,
-            Voucher.valid_until >= today,
+            col(Voucher.id) == voucher_id,
+            col(Voucher.status).in_(SPENDABLE),
+            col(Voucher.balance_cents) >= amount_cents,
+            col(Voucher.valid_from) <= today,
+            col(Voucher.valid_until) >= today,
         )
         .values(
             balance_cents=remaining,
@@ -186,7 +187,7 @@ def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
                 (remaining == 0, VoucherStatus.redeemed.value),
                 else_=VoucherStatus.partially_redeemed.value,
             ),
-            redeemed_at=case((remaining == 0, now), else_=Voucher.redeemed_at),
+            redeemed_at=case((remaining == 0, now), else_=col(Voucher.redeemed_at)),
             updated_at=now,
         )
         .returning(Voucher)
@@ -225,14 +226,14 @@ async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -
     statement = (
         update(Voucher)
         .where(
-            Voucher.id == voucher_id,
-            Voucher.status.in_(REDEEMED),  # type: ignore[attr-defined]
-            restored <= Voucher.amount_cents,
+            col(Voucher.id) == voucher_id,
+            col(Voucher.status).in_(REDEEMED),
+            restored <= col(Voucher.amount_cents),
         )
         .values(
             balance_cents=restored,
             status=case(
-                (restored == Voucher.amount_cents, VoucherStatus.issued.value),
+                (restored == col(Voucher.amount_cents), VoucherStatus.issued.value),
                 else_=VoucherStatus.partially_redeemed.value,
             ),
             redeemed_at=None,
@@ -270,7 +271,7 @@ async def _move_all(
     wanted = sorted(set(voucher_ids))
     statement = (
         update(Voucher)
-        .where(Voucher.id.in_(wanted), Voucher.status == source)  # type: ignore[union-attr]
+        .where(col(Voucher.id).in_(wanted), col(Voucher.status) == source)
         .values(**values, updated_at=utcnow())
         .returning(Voucher.id)
         .execution_options(synchronize_session=False)
@@ -307,7 +308,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     now = utcnow()
     statement = (
         update(Voucher)
-        .where(Voucher.id == voucher_id, Voucher.status.in_(SPENDABLE))  # type: ignore[attr-defined]
+        .where(col(Voucher.id) == voucher_id, col(Voucher.status).in_(SPENDABLE))
         .values(
             status=VoucherStatus.cancelled, cancelled_at=now, cancel_reason=reason, updated_at=now
         )
@@ -348,7 +349,7 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
     now = utcnow()
     statement = (
         update(Voucher)
-        .where(Voucher.status.in_(SPENDABLE), Voucher.valid_until < today)  # type: ignore[attr-defined]
+        .where(col(Voucher.status).in_(SPENDABLE), col(Voucher.valid_until) < today)
         .values(status=VoucherStatus.expired, expired_at=now, updated_at=now)
         .returning(Voucher.id)
         .execution_options(synchronize_session=False)
@@ -381,7 +382,7 @@ async def list_vouchers(
     if status is not None:
         filters.append(repository.seen_with_status(status, today))
     if programme_id is not None:
-        filters.append(Voucher.programme_id == programme_id)  # type: ignore[arg-type]
+        filters.append(col(Voucher.programme_id) == programme_id)
     return await repository.page(session, filters, (page - 1) * page_size, page_size)
 
 

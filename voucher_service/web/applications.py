@@ -94,7 +94,7 @@ async def apply(
     try:
         body = ApplicationCreate.model_validate(values)
     except ValidationError as error:
-        errors = french_errors(error.errors())  # type: ignore[arg-type]
+        errors = french_errors(error.errors())
         programme = await _open_programme(session)
         return _form(request, programme, settings, values, errors, status_code=422)
     try:

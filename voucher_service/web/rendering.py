@@ -66,7 +66,7 @@ def set_cookie(
         value,
         max_age=max_age,
         httponly=True,
-        samesite=same_site,  # type: ignore[arg-type]
+        samesite=same_site,
         secure=_settings(request).public_url.startswith("https"),
         path="/",
     )

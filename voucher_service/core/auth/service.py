@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from voucher_service.core import audit
 from voucher_service.core.auth.models import LoginFailure, Role, User
@@ -19,7 +20,7 @@ class EmailTaken(Conflict):
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    result = await session.execute(select(User).where(col(User.email) == email.strip().lower()))
     return result.scalar_one_or_none()
 
 
@@ -43,8 +44,8 @@ async def _recent_failures(session: AsyncSession, column: object, value: str, si
     query = (
         select(func.count())
         .select_from(LoginFailure)
-        .where(column == value, LoginFailure.occurred_at >= since)
-    )  # type: ignore[operator]
+        .where(column == value, col(LoginFailure.occurred_at) >= since)
+    )
     return int((await session.execute(query)).scalar_one())
 
 

@@ -131,6 +131,7 @@ async def redeem(
     await session.flush()
     voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
     if voucher.balance_cents + amount < voucher.amount_cents:
+        assert voucher.id is not None
         await _ensure_single_expert(session, voucher.id, expert.id)
     audit.record(
         session,

@@ -66,7 +66,7 @@ async def page(
     session: AsyncSession, status: Status | None, offset: int, limit: int
 ) -> tuple[list[Notification], int]:
     """One page, newest first, and the total matching."""
-    where = [] if status is None else [Notification.status == status]
+    where = [] if status is None else [col(Notification.status) == status]
     query = select(Notification).where(*where).order_by(col(Notification.id).desc())
     rows = (await session.execute(query.offset(offset).limit(limit))).scalars().all()
     total = await session.execute(select(func.count()).select_from(Notification).where(*where))
@@ -132,6 +132,6 @@ async def finish_attempt(
             col(Notification.lease_token) == lease_token,
         )
         .values(locked_until=None, lease_token=None, **values)
-        .returning(Notification.id)
+        .returning(col(Notification.id))
     )
     return (await session.execute(statement)).first() is not None

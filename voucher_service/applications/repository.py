@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +59,7 @@ async def update_if_status(
         update(Application)
         .where(col(Application.id) == application_id, col(Application.status) == expected)
         .values(**values)
-        .returning(Application.id)
+        .returning(col(Application.id))
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(statement)).first() is None:
@@ -91,7 +91,8 @@ async def ids_in(session: AsyncSession, statuses: Sequence[ApplicationStatus]) -
         .where(col(Application.status).in_(statuses))
         .order_by(col(Application.id))
     )
-    return [row[0] for row in await session.execute(query)]
+    # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+    return cast(list[int], [row[0] for row in await session.execute(query)])
 
 
 async def purgeable(session: AsyncSession, before: datetime) -> list[Application]:
@@ -112,4 +113,5 @@ async def departments_and_themes(session: AsyncSession) -> tuple[list[str], list
         .distinct()
     )
     themes = await session.execute(select(col(Application.theme)).distinct())
-    return sorted(r[0] for r in departments), sorted(r[0] for r in themes)
+    # No NULL department is selected.
+    return sorted(cast(str, r[0]) for r in departments), sorted(r[0] for r in themes)

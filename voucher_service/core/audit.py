@@ -160,7 +160,8 @@ async def keep_sealing(database: Database, interval: float) -> None:
 def _jsonable(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
-    return json.loads(json.dumps(data, default=str))
+    jsonable: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return jsonable
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Column, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, Column, CursorResult, UniqueConstraint, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
@@ -56,12 +56,12 @@ async def claim(
     session: AsyncSession, owner: str, key: str, request_print: str
 ) -> StoredResponse | None:
     """None when this request owns the key; else the first request's stored answer."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(IdempotencyRecord)
         .values(owner=owner, key=key, fingerprint=request_print, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["owner", "key"])
-        .returning(IdempotencyRecord.id)
+        .returning(col(IdempotencyRecord.id))
     )
     if (await session.execute(statement)).first() is not None:
         return None
@@ -87,7 +87,13 @@ async def complete(
 
 async def purge_expired(session: AsyncSession) -> int:
     """Forget keys older than the retention (24 hours)."""
-    result = await session.execute(
-        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < utcnow() - RETENTION)
+    # A DELETE's result is a CursorResult, which the typed execute() does not say.
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.created_at) < utcnow() - RETENTION
+            )
+        ),
     )
     return int(result.rowcount or 0)

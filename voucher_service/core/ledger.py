@@ -130,7 +130,7 @@ def paris_day(moment: datetime | None = None) -> date:
     return (moment or utcnow()).astimezone(PARIS).date()
 
 
-def entries_between(start: date, end: date) -> Select[tuple[LedgerEntry]]:
+def entries_between(start: date, end: date) -> Select[LedgerEntry]:
     """The entries dated in [start, end], in the order they were booked."""
     return (
         select(LedgerEntry)

@@ -5,9 +5,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import CursorResult, Row, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -69,6 +69,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     owed: dict[int, list[_Owed]] = defaultdict(list)
     experts: dict[int, Expert] = {}
     for redemption, code, expert in rows:
+        assert expert.id is not None
         owed[expert.id].append(_Owed(redemption, code))
         experts[expert.id] = expert
     ids = [r.redemption.id for group in owed.values() for r in group]
@@ -100,6 +101,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
                 await session.flush()
                 assert transfer.id is not None
                 for item in group:
+                    assert item.redemption.id is not None
                     session.add(
                         PayoutItem(
                             transfer_id=transfer.id,
@@ -129,7 +131,9 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     return batch
 
 
-async def _claim(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+async def _claim(
+    session: AsyncSession, rows: Sequence[Row[Redemption, str, Expert]]
+) -> list[Row[Redemption, str, Expert]]:
     """The rows whose redemption this batch took: a conditional update that takes only
     those still active and unpaid. It waits for an undo or another batch holding the row,
     then decides on the row as they left it; a redemption lost to them is left out."""
@@ -143,7 +147,7 @@ async def _claim(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[An
             col(Redemption.payout_state) == PayoutState.unpaid,
         )
         .values(payout_state=PayoutState.batched)
-        .returning(Redemption.id)
+        .returning(col(Redemption.id))
         .execution_options(synchronize_session="fetch")
     )
     taken = set(claimed.scalars())
@@ -245,7 +249,7 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
     if batch.file_created_at is not None and file_created_at(batch, now) == batch.file_created_at:
         return batch.file_created_at
     today = paris_today(now)
-    stamped = PayoutBatch.file_created_at
+    stamped = col(PayoutBatch.file_created_at)
     await session.execute(
         update(PayoutBatch)
         .where(
@@ -298,13 +302,17 @@ async def sepa_file(
 
 async def _mark_exported(session: AsyncSession, batch: PayoutBatch) -> None:
     """Draft to exported, recorded once however many first downloads run at a time."""
-    moved = await session.execute(
-        update(PayoutBatch)
-        .where(
-            col(PayoutBatch.id) == batch.id,
-            col(PayoutBatch.status) == BatchStatus.draft,
-        )
-        .values(status=BatchStatus.exported, exported_at=utcnow())
+    # An UPDATE's result is a CursorResult, which the typed execute() does not say.
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(PayoutBatch)
+            .where(
+                col(PayoutBatch.id) == batch.id,
+                col(PayoutBatch.status) == BatchStatus.draft,
+            )
+            .values(status=BatchStatus.exported, exported_at=utcnow())
+        ),
     )
     await session.refresh(batch, ["status", "exported_at"])
     if moved.rowcount:

@@ -47,21 +47,21 @@ async def batch_detail(session: AsyncSession, batch_id: int) -> BatchDetail:
     batch = await batches.get_batch(session, batch_id)
     query = (
         select(
-            PayoutItem.transfer_id,
-            Voucher.code,
-            Redemption.invoice_reference,
-            Redemption.coaching_date,
-            PayoutItem.amount_cents,
+            col(PayoutItem.transfer_id),
+            col(Voucher.code),
+            col(Redemption.invoice_reference),
+            col(Redemption.coaching_date),
+            col(PayoutItem.amount_cents),
         )
-        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)
-        .join(Redemption, Redemption.id == PayoutItem.redemption_id)
-        .join(Voucher, Voucher.id == Redemption.voucher_id)
-        .where(PayoutTransfer.batch_id == batch_id)
-        .order_by(PayoutItem.transfer_id, PayoutItem.id)
+        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+        .join(Redemption, col(Redemption.id) == col(PayoutItem.redemption_id))
+        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
+        .where(col(PayoutTransfer.batch_id) == batch_id)
+        .order_by(col(PayoutItem.transfer_id), col(PayoutItem.id))
     )
     cheques: dict[int, list[PaidCheque]] = defaultdict(list)
-    for transfer_id, *fields in (await session.execute(query)).all():
-        cheques[transfer_id].append(PaidCheque(*fields))
+    for transfer_id, code, invoice_reference, coaching_date, cents in await session.execute(query):
+        cheques[transfer_id].append(PaidCheque(code, invoice_reference, coaching_date, cents))
     transfers = await batches.transfers_of(session, batch_id)
     return BatchDetail(batch, [TransferDetail(t, cheques[t.id or 0]) for t in transfers])
 

@@ -30,15 +30,15 @@ from voucher_service.vouchers.validity import paris_today
 # never wait long behind an export (a few milliseconds a chunk).
 CHUNK = 100
 RECONCILED_COLUMNS = (
-    Voucher.id,
-    Voucher.code,
-    Voucher.company_name,
-    Voucher.siret,
-    Voucher.amount_cents,
-    Voucher.balance_cents,
-    Voucher.issued_at,
-    Voucher.valid_until,
-    Voucher.status,
+    col(Voucher.id),
+    col(Voucher.code),
+    col(Voucher.company_name),
+    col(Voucher.siret),
+    col(Voucher.amount_cents),
+    col(Voucher.balance_cents),
+    col(Voucher.issued_at),
+    col(Voucher.valid_until),
+    col(Voucher.status),
 )
 OVERDUE_DAYS = 60
 RECONCILIATION_HEADER = (
@@ -86,11 +86,11 @@ async def reconciliation_rows(
         yield [_reconciliation_row(row, today) for row in partition]
 
 
-def _reconciled(since: datetime, until: datetime) -> Select[Any]:
+def _reconciled(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
     """Each cheque issued in [since, until) with what was redeemed (active redemptions),
     what was paid (settled transfers), whether a redemption was paid twice and whether an
     active one is unpaid after OVERDUE_DAYS."""
-    active = Redemption.status == RedemptionStatus.active
+    active = col(Redemption.status) == RedemptionStatus.active
     used = (
         select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents)).label("cents"))
         .where(active)
@@ -140,8 +140,8 @@ def _reconciled(since: datetime, until: datetime) -> Select[Any]:
         .outerjoin(paid, paid.c.voucher_id == Voucher.id)
         .outerjoin(twice, twice.c.voucher_id == Voucher.id)
         .outerjoin(overdue, overdue.c.voucher_id == Voucher.id)
-        .where(Voucher.issued_at >= since, Voucher.issued_at < until)
-        .order_by(Voucher.issued_at, Voucher.id)
+        .where(col(Voucher.issued_at) >= since, col(Voucher.issued_at) < until)
+        .order_by(col(Voucher.issued_at), col(Voucher.id))
     )
 
 

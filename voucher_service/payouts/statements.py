@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import cast
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
@@ -268,15 +269,15 @@ async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[s
     reference = batch.message_id
     if batch.status is BatchStatus.cancelled:
         return _unmatched(f"Lot {reference} annulé")
-    query = _locked(
+    transfers = _locked(
         select(PayoutTransfer)
         .where(
             col(PayoutTransfer.batch_id) == batch.id,
             col(PayoutTransfer.status) == TransferStatus.pending,
         )
-        .order_by(PayoutTransfer.end_to_end_id)
+        .order_by(col(PayoutTransfer.end_to_end_id))
     )
-    pending = list((await session.execute(query)).scalars())
+    pending = list((await session.execute(transfers)).scalars())
     total = sum(t.amount_cents for t in pending)
     if not pending or total != entry.amount_cents:
         return _unmatched(
@@ -329,13 +330,13 @@ async def _transfers_named(
         query = _locked(
             select(PayoutTransfer)
             .where(col(PayoutTransfer.end_to_end_id).in_(ids[start : start + LOOKUP_CHUNK]))
-            .order_by(PayoutTransfer.end_to_end_id)
+            .order_by(col(PayoutTransfer.end_to_end_id))
         )
         found.update((t.end_to_end_id, t) for t in (await session.execute(query)).scalars())
     return found
 
 
-def _locked(query: Select[tuple[PayoutTransfer]]) -> Select[tuple[PayoutTransfer]]:
+def _locked(query: Select[PayoutTransfer]) -> Select[PayoutTransfer]:
     """Rows locked for the transaction (PostgreSQL; SQLite's writers take turns anyway),
     with the values committed by whoever held the lock before."""
     return query.with_for_update().execution_options(populate_existing=True)
@@ -447,7 +448,8 @@ async def return_transfer(
             ),
             col(Voucher.status) == VoucherStatus.paid,
         )
-        unpaid = list((await session.execute(query)).scalars())
+        # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+        unpaid = cast(list[int], list((await session.execute(query)).scalars()))
         if unpaid:
             await vouchers.mark_unpaid(session, unpaid)
         await accounting.reverse_payment(session, transfer, booked_on)

@@ -129,7 +129,7 @@ async def _set_budget(session: AsyncSession, programme: Programme, budget_cents:
         update(Programme)
         .where(col(Programme.id) == programme.id, col(Programme.committed_cents) <= budget_cents)
         .values(budget_cents=budget_cents)
-        .returning(Programme.id)
+        .returning(col(Programme.id))
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(statement)).first() is None:
@@ -146,7 +146,7 @@ async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: 
             col(Programme.committed_cents) + amount_cents <= col(Programme.budget_cents),
         )
         .values(committed_cents=Programme.committed_cents + amount_cents)
-        .returning(Programme.committed_cents)
+        .returning(col(Programme.committed_cents))
     )
     if (await session.execute(statement)).first() is None:
         raise BudgetExhausted()

@@ -59,7 +59,7 @@ def seen_with_status(status: VoucherStatus, today: date) -> ColumnElement[bool]:
         )
     if status in SPENDABLE:
         return and_(col(Voucher.status) == status, col(Voucher.valid_until) >= today)
-    return Voucher.status == status
+    return col(Voucher.status) == status
 
 
 async def page(

@@ -9,10 +9,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col
 
 from notifications import service as notifications
@@ -170,8 +171,8 @@ async def _why_not_taken(
     return None
 
 
-def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
-    now, remaining = utcnow(), Voucher.balance_cents - amount_cents
+def _taking(voucher_id: int, amount_cents: int, today: date) -> ReturningUpdate[Voucher]:
+    now, remaining = utcnow(), col(Voucher.balance_cents) - amount_cents
     return (
         update(Voucher)
         .where(
@@ -222,7 +223,7 @@ async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -
     """Undo a redemption of that amount (before the cheque is paid)."""
     if amount_cents <= 0:
         raise InvalidAmount()
-    restored = Voucher.balance_cents + amount_cents
+    restored = col(Voucher.balance_cents) + amount_cents
     statement = (
         update(Voucher)
         .where(
@@ -239,7 +240,7 @@ async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -
             redeemed_at=None,
             updated_at=utcnow(),
         )
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     found = (await session.execute(statement)).first()
@@ -273,7 +274,7 @@ async def _move_all(
         update(Voucher)
         .where(col(Voucher.id).in_(wanted), col(Voucher.status) == source)
         .values(**values, updated_at=utcnow())
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     async with session.begin_nested():
@@ -312,7 +313,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
         .values(
             status=VoucherStatus.cancelled, cancelled_at=now, cancel_reason=reason, updated_at=now
         )
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     found = (await session.execute(statement)).first()
@@ -351,10 +352,12 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
         update(Voucher)
         .where(col(Voucher.status).in_(SPENDABLE), col(Voucher.valid_until) < today)
         .values(status=VoucherStatus.expired, expired_at=now, updated_at=now)
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
-    vouchers = await repository.many(session, list((await session.execute(statement)).scalars()))
+    # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+    expired = cast(list[int], list((await session.execute(statement)).scalars()))
+    vouchers = await repository.many(session, expired)
     released: dict[int, int] = defaultdict(int)
     for voucher in vouchers:
         released[voucher.programme_id] += voucher.balance_cents

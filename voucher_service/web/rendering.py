@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -59,7 +59,7 @@ def set_cookie(
     name: str,
     value: str,
     max_age: int | None = None,
-    same_site: str = "lax",
+    same_site: Literal["lax", "strict", "none"] = "lax",
 ) -> None:
     response.set_cookie(
         name,

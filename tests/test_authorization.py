@@ -12,6 +12,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import AsyncClient
 
+from tests.fixtures.factories import HeadersFor
 from voucher_service.app import create_app
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
@@ -60,7 +61,7 @@ def test_every_route_has_a_rule() -> None:
 )
 async def test_route_allows_and_denies_by_role(
     client: AsyncClient,
-    headers_for,
+    headers_for: HeadersFor,
     method: str,
     path: str,
     roles: tuple[Role, ...] | None,

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.applications import create_application
-from tests.fixtures.factories import create_programme
+from tests.fixtures.factories import HeadersFor, create_programme
 from tests.fixtures.registry import SIRETS, FakeRegistry
 from voucher_service.applications import service
 from voucher_service.applications.models import ApplicationStatus
@@ -27,7 +27,7 @@ S = ApplicationStatus
 
 
 @pytest.fixture
-async def admin(headers_for) -> dict[str, str]:
+async def admin(headers_for: HeadersFor) -> dict[str, str]:
     return await headers_for(Role.admin)
 
 
@@ -44,7 +44,7 @@ class TestAccess:
         ],
     )
     async def test_admins_only(
-        self, client: AsyncClient, headers_for, method: str, path: str
+        self, client: AsyncClient, headers_for: HeadersFor, method: str, path: str
     ) -> None:
         assert_problem(await client.request(method, path), 401, "not_authenticated")
         for role in (Role.expert, Role.accountant):

@@ -187,7 +187,7 @@ async def run_load(target: Target, cluster: PostgresCluster) -> Tally:
 
 async def read_back(url: str) -> Stored:
     database = Database.from_settings(make_settings(url))
-    active = Redemption.status == RedemptionStatus.active
+    active = col(Redemption.status) == RedemptionStatus.active
     spent = select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents))).where(active)
     vouchers = select(col(Voucher.id), col(Voucher.amount_cents), col(Voucher.balance_cents))
     refusals = select(func.count()).select_from(RedemptionAttempt)

@@ -13,7 +13,7 @@ from notifications import delivery
 from tests.fixtures.applications import committed_application, committed_programme
 from tests.fixtures.smtp import SmtpServer
 from tests.notifications.conftest import MailSettings
-from voucher_service.applications import messages
+from voucher_service.applications import links, messages
 from voucher_service.applications import service as applications
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.db import Database
@@ -59,7 +59,7 @@ class TestApplicationMail:
         [message] = smtp_server.received_by(email)
         text, html, attachments = parts(message)
         assert "Bonne nouvelle" in text and "acceptée" in html
-        assert applications.status_url(settings, application) in text
+        assert links.status_url(settings, application) in text
         assert "{{" not in text + html and "{%" not in text + html
         [pdf] = attachments
         assert pdf.get_content_type() == "application/pdf"

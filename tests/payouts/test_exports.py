@@ -8,6 +8,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, build_statement
 from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
@@ -29,7 +30,7 @@ async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     )
 
 
-async def reconciliation_rows(client: AsyncClient, headers_for) -> list[list[str]]:
+async def reconciliation_rows(client: AsyncClient, headers_for: HeadersFor) -> list[list[str]]:
     """The reconciliation CSV of PERIOD, read back as French Excel reads it."""
     response = await client.get(
         "/api/v1/exports/reconciliation.csv",
@@ -48,7 +49,7 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     await settle_everything(session, settings)
@@ -112,7 +113,7 @@ async def test_every_fec_entry_balances_with_18_columns(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     await settle_everything(session, settings)
@@ -139,7 +140,9 @@ async def test_every_fec_entry_balances_with_18_columns(
 
 
 @pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
-async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, path: str) -> None:
+async def test_a_reversed_period_is_refused(
+    client: AsyncClient, headers_for: HeadersFor, path: str
+) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
         params={"from": date(2027, 2, 1).isoformat(), "to": date(2027, 1, 1).isoformat()},
@@ -152,7 +155,9 @@ async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, pa
 
 
 @pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
-async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for, path: str) -> None:
+async def test_a_period_over_ten_years_says_so(
+    client: AsyncClient, headers_for: HeadersFor, path: str
+) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
         params={"from": "2010-01-01", "to": "2025-01-01"},
@@ -169,7 +174,7 @@ async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for,
     ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
 )
 async def test_days_out_of_any_era_are_refused_not_a_500(
-    client: AsyncClient, headers_for, path: str, start: str, end: str
+    client: AsyncClient, headers_for: HeadersFor, path: str, start: str, end: str
 ) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
@@ -183,7 +188,7 @@ async def test_days_out_of_any_era_are_refused_not_a_500(
 async def test_an_old_unpaid_redemption_is_a_discrepancy(
     client: AsyncClient,
     session: AsyncSession,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     old = two_experts["r3"]
@@ -200,7 +205,7 @@ async def test_a_cheque_used_in_part_then_past_its_last_day_has_its_balance_rele
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     """Even before the sweep records the expiry, the CSV says the balance is released."""

@@ -13,7 +13,7 @@ from sqlmodel import col
 from experts import redemption as redemptions
 from experts.models import Expert
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import create_expert
+from tests.fixtures.factories import HeadersFor, create_expert
 from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import redeemed
@@ -91,7 +91,7 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     today = paris_today()
@@ -124,7 +124,7 @@ async def test_a_payment_is_dated_by_the_bank_booking_date(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
+    headers_for: HeadersFor,
     two_experts: dict,
 ) -> None:
     new_year_eve = paris_today().replace(month=1, day=1) - timedelta(days=1)

@@ -17,6 +17,7 @@ from sqlmodel import col
 from experts.models import Expert, PayoutState, Redemption
 from notifications import payload, rendering
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import TODAY
 from voucher_service.core.auth.models import Role
@@ -295,7 +296,7 @@ async def test_a_wrong_amount_is_kept_unmatched(
 
 
 async def test_the_api_batches_downloads_and_imports(
-    client: AsyncClient, headers_for, two_experts: dict
+    client: AsyncClient, headers_for: HeadersFor, two_experts: dict
 ) -> None:
     headers = await headers_for(Role.accountant)
     created = await client.post(
@@ -334,7 +335,9 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">&lol3;</Document>"""
 
 
-async def test_a_billion_laughs_upload_is_refused(client: AsyncClient, headers_for) -> None:
+async def test_a_billion_laughs_upload_is_refused(
+    client: AsyncClient, headers_for: HeadersFor
+) -> None:
     headers = await headers_for(Role.accountant)
     files = {"file": ("lol.xml", BILLION_LAUGHS, "application/xml")}
     response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
@@ -343,7 +346,9 @@ async def test_a_billion_laughs_upload_is_refused(client: AsyncClient, headers_f
 
 
 @pytest.mark.parametrize("role", [Role.expert])
-async def test_other_roles_are_refused(client: AsyncClient, headers_for, role: Role) -> None:
+async def test_other_roles_are_refused(
+    client: AsyncClient, headers_for: HeadersFor, role: Role
+) -> None:
     headers = await headers_for(role)
     response = await client.get("/api/v1/payout-batches", headers=headers)
     assert response.status_code == 403

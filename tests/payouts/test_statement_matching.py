@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from experts.models import PayoutState, Redemption
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import (
     REGION_IBAN,
     StatementEntry,
@@ -257,7 +258,11 @@ class TestAccountAndCurrency:
 
 
 async def test_the_api_reports_a_statement_of_another_account(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict,
 ) -> None:
     big, _ = await transfers(session, await exported(session, settings))
     data = build_statement([paid(big)], statement_id="STMT-ACCT-API", iban=OTHER_IBAN)
@@ -362,7 +367,11 @@ def busy_day(ours: list[PayoutTransfer], entries: int = 1_300) -> bytes:
 
 
 async def test_a_1300_entry_statement_imports_through_the_api(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict,
 ) -> None:
     ours = await transfers(session, await exported(session, settings))
     data = busy_day(ours)
@@ -377,7 +386,7 @@ async def test_a_1300_entry_statement_imports_through_the_api(
 
 
 async def test_a_statement_over_its_own_limit_is_refused_with_413(
-    client: AsyncClient, settings: Settings, headers_for
+    client: AsyncClient, settings: Settings, headers_for: HeadersFor
 ) -> None:
     headers = await headers_for(Role.accountant)
     over = b" " * (settings.max_statement_bytes + 1)

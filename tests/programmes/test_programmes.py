@@ -17,7 +17,9 @@ URL = "/api/v1/programmes"
 
 
 class TestCreate:
-    async def test_admin_creates_a_programme(self, client: AsyncClient, headers_for) -> None:
+    async def test_admin_creates_a_programme(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = programme_body(departments=["84", "13", "13"])
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         assert response.status_code == 201, response.text
@@ -26,7 +28,9 @@ class TestCreate:
         assert created["balance_cents"] == body["budget_cents"]
         assert created["rules_version"] == 1
 
-    async def test_other_roles_are_refused(self, client: AsyncClient, headers_for) -> None:
+    async def test_other_roles_are_refused(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         for role in (Role.accountant, Role.expert):
             response = await client.post(
                 URL, json=programme_body(), headers=await headers_for(role)
@@ -34,19 +38,21 @@ class TestCreate:
             assert_problem(response, 403, "forbidden")
         assert_problem(await client.get(URL), 401, "not_authenticated")
 
-    async def test_invalid_fields_are_named(self, client: AsyncClient, headers_for) -> None:
+    async def test_invalid_fields_are_named(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = programme_body(departments=["13", "99"], cheque_amount_cents=0)
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         problem = assert_problem(response, 422, "validation_error")
         fields = {tuple(error["loc"]) for error in problem["errors"]}
         assert ("body", "departments", 1) in fields and ("body", "cheque_amount_cents") in fields
 
-    async def test_window_in_order(self, client: AsyncClient, headers_for) -> None:
+    async def test_window_in_order(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         body = programme_body(opens_on="2027-12-31", closes_on="2027-01-01")
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         assert_problem(response, 422, "validation_error")
 
-    async def test_duplicate_name(self, client: AsyncClient, headers_for) -> None:
+    async def test_duplicate_name(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         headers = await headers_for(Role.admin)
         body = programme_body()
         assert (await client.post(URL, json=body, headers=headers)).status_code == 201
@@ -57,7 +63,7 @@ class TestCreate:
 
 class TestEdit:
     async def test_rule_change_makes_a_new_version(
-        self, client: AsyncClient, session: AsyncSession, headers_for
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
     ) -> None:
         programme = await create_programme(session)
         headers = await headers_for(Role.admin)
@@ -82,14 +88,14 @@ class TestEdit:
         )
         assert [(v.version, v.rules["max_headcount"]) for v in versions] == [(1, 19), (2, 9)]
 
-    async def test_unknown_programme(self, client: AsyncClient, headers_for) -> None:
+    async def test_unknown_programme(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         response = await client.patch(
             f"{URL}/999999", json={"name": "Nouveau nom"}, headers=await headers_for(Role.admin)
         )
         assert_problem(response, 404, "programme_not_found")
 
     async def test_budget_cannot_drop_below_committed(
-        self, client: AsyncClient, session: AsyncSession, headers_for
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
     ) -> None:
         programme, response = await lower_budget(client, session, headers_for, 500_000)
         assert_problem(response, 409, "budget_below_committed")
@@ -97,7 +103,7 @@ class TestEdit:
         assert programme.budget_cents == 1_000_000
 
     async def test_budget_can_drop_to_what_is_committed(
-        self, client: AsyncClient, session: AsyncSession, headers_for
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
     ) -> None:
         _, response = await lower_budget(client, session, headers_for, 600_000)
         assert response.status_code == 200, response.text
@@ -136,7 +142,7 @@ class TestEnvelope:
 
 class TestEditCoherence:
     async def test_an_edit_that_breaks_the_window_is_422(
-        self, client: AsyncClient, session: AsyncSession, headers_for
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
     ) -> None:
         programme = await create_programme(session)
         response = await client.patch(

@@ -17,6 +17,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import HeadersFor
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
@@ -101,7 +102,11 @@ class TestPdf:
 
 class TestPdfEndpoint:
     async def test_admin_downloads_the_pdf(
-        self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        client: AsyncClient,
+        headers_for: HeadersFor,
     ) -> None:
         issued = await create_voucher(session, settings)
         response = await client.get(
@@ -112,7 +117,7 @@ class TestPdfEndpoint:
         assert issued.code in response.headers["content-disposition"]
         assert response.content.startswith(b"%PDF-")
 
-    async def test_unknown_cheque(self, client: AsyncClient, headers_for) -> None:
+    async def test_unknown_cheque(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         response = await client.get(
             f"/api/v1/vouchers/{codes.new_code()}/pdf", headers=await headers_for(Role.admin)
         )

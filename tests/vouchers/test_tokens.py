@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
+from tests.fixtures.factories import HeadersFor
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
@@ -213,7 +214,11 @@ class TestJwks:
 
 class TestLookupProblems:
     async def test_altered_and_foreign_tokens_are_distinct_problems(
-        self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        client: AsyncClient,
+        headers_for: HeadersFor,
     ) -> None:
         headers = await headers_for(Role.accountant)
         issued = await create_voucher(session, settings)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import create_programme
+from tests.fixtures.factories import HeadersFor, create_programme
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
@@ -68,7 +68,11 @@ class TestIssue:
 
 class TestGet:
     async def test_the_cheque_its_token_and_history(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 50_000, TODAY)
@@ -90,7 +94,11 @@ class TestGet:
         assert body["history"][1]["amount_cents"] == 50_000
 
     async def test_unknown_or_mistyped_code(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         headers = await headers_for(Role.admin)
         issued = await create_voucher(session, settings)
@@ -102,7 +110,11 @@ class TestGet:
         assert_problem(await client.get(f"{URL}/{typo}", headers=headers), 422, "invalid_token")
 
     async def test_roles(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         code = (await create_voucher(session, settings)).code
         await session.commit()  # keep the set-up when a refused request rolls back
@@ -123,7 +135,11 @@ class TestGet:
 
 class TestList:
     async def test_filters_pages_and_status_as_seen_today(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         headers = await headers_for(Role.accountant)
         programme = await create_programme(session)
@@ -149,7 +165,7 @@ class TestList:
         assert issued.json()["total"] == 3
 
     async def test_bad_filters(
-        self, client: AsyncClient, session: AsyncSession, headers_for
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
     ) -> None:
         headers = await headers_for(Role.admin)
         await session.commit()  # keep the login when a refused request rolls back
@@ -161,7 +177,11 @@ class TestList:
 
 class TestCancel:
     async def test_unredeemed_amount_goes_back_to_the_envelope(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         programme = await create_programme(session, budget_cents=1_000_000)
         issued = await create_voucher(session, settings, programme)
@@ -186,7 +206,11 @@ class TestCancel:
         assert (await audit_actions(session, voucher_id))[-1] == "voucher.cancelled"
 
     async def test_redeemed_cheques_stay(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
     ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 200_000, TODAY)

@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -26,11 +27,13 @@ from tests.fixtures.databases import fresh_database_url
 from tests.fixtures.servers import serve
 from tests.fixtures.vouchers import seed_redemption_load
 
+Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+
 
 async def measure(
-    client: httpx.AsyncClient, calls: list, clients: int
+    client: httpx.AsyncClient, calls: list[Call], clients: int
 ) -> tuple[float, list[float]]:
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[Call] = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
     latencies: list[float] = []
@@ -48,8 +51,8 @@ async def measure(
     return len(calls) / (time.perf_counter() - started), latencies
 
 
-def redeem_call(token: str, today: str):
-    def call(client: httpx.AsyncClient):
+def redeem_call(token: str, today: str) -> Call:
+    def call(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
         body = {"token": token, "coaching_date": today, "invoice_reference": "BENCH"}
         return client.post("/api/v1/redemptions", json=body)
 

@@ -37,7 +37,7 @@ def api_routes() -> Iterator[tuple[str, str, tuple[Role, ...] | None, APIRoute]]
     for context in iter_route_contexts(app.routes):
         route, path = context.original_route, context.path_format or ""
         if isinstance(route, APIRoute) and path.startswith("/api/"):
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 yield method, path, _roles(route.dependant), route
 
 

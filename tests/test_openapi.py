@@ -1,6 +1,7 @@
 """The committed spec is the app's spec, and every operation follows the house rules."""
 
 import json
+from typing import Any
 
 from voucher_service.app import create_app
 from voucher_service.core import openapi
@@ -9,7 +10,7 @@ from voucher_service.core.config import Settings
 spec = json.loads(openapi.render(create_app(Settings(_env_file=None))))
 
 
-def operations() -> list[tuple[str, str, dict]]:
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (path, method, operation)
         for path, item in spec["paths"].items()

@@ -1,6 +1,7 @@
 """The review queue: list, read, approve within the envelope, reject, bulk, recheck, purge."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -63,7 +64,7 @@ class TestQueue:
         await create_application(session, programme, S.ineligible)
 
         async def ids(**query: object) -> list[int]:
-            params = {"programme_id": programme.id, **query}
+            params: dict[str, Any] = {"programme_id": programme.id, **query}
             response = await client.get(URL, params=params, headers=admin)
             assert response.status_code == 200, response.text
             return [item["id"] for item in response.json()["items"]]

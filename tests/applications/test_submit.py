@@ -1,5 +1,7 @@
 """POST /api/v1/applications: validation, eligibility against the registry, duplicates."""
 
+from typing import Any
+
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
@@ -25,7 +27,7 @@ def online(app: FastAPI, fake_registry: FakeRegistry) -> FakeRegistry:
     return fake_registry
 
 
-def rules(body: dict) -> dict[str, str]:
+def rules(body: dict[str, Any]) -> dict[str, str]:
     return {rule["rule"]: rule["outcome"] for rule in body["eligibility"]["rules"]}
 
 

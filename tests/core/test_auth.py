@@ -1,6 +1,6 @@
 """Accounts, bearer tokens, roles and login throttling."""
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
@@ -9,7 +9,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 
 
-async def login(client: AsyncClient, email: str, password: str = PASSWORD):
+async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
     return await client.post("/api/v1/auth/token", data={"username": email, "password": password})
 
 

@@ -1,7 +1,10 @@
 """Every error path answers in RFC 9457 problem+json with a stable code."""
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from tests.fixtures.factories import HeadersFor
 from voucher_service.core.auth.models import Role
@@ -11,10 +14,10 @@ from voucher_service.core.errors import ServiceError
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(response, status: int, code: str) -> dict:
+def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"].endswith("/" + code)
@@ -72,7 +75,7 @@ class TestProblemFormat:
     async def test_oversized_chunked_body(
         self, client: AsyncClient, settings: Settings, headers_for: HeadersFor
     ) -> None:
-        async def chunks():
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(settings.max_body_bytes // 65536 + 2):
                 yield b"x" * 65536
 

@@ -1,5 +1,7 @@
 """Production refuses unsafe settings with a message that says what to set."""
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -13,7 +15,7 @@ PAYING_ACCOUNT = {
 }
 
 
-def make(**values: object) -> Settings:
+def make(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 

@@ -107,7 +107,7 @@ def is_unavailable(response: httpx.Response) -> bool:
     content_type = response.headers.get("content-type", "").split(";")[0]
     if response.status_code != 503 or content_type != PROBLEM_JSON:
         return False
-    return response.json().get("code") == "database_unavailable"
+    return bool(response.json().get("code") == "database_unavailable")
 
 
 async def redeem_part(
@@ -185,6 +185,11 @@ async def run_load(target: Target, cluster: PostgresCluster) -> Tally:
     return tally
 
 
+def stored_id(value: int | None) -> int:
+    assert value is not None, "a stored row has an id"
+    return value
+
+
 async def read_back(url: str) -> Stored:
     database = Database.from_settings(make_settings(url))
     active = col(Redemption.status) == RedemptionStatus.active
@@ -200,9 +205,9 @@ async def read_back(url: str) -> Stored:
     finally:
         await database.engine.dispose()
     return Stored(
-        [int(i) for i in ids],
+        [stored_id(i) for i in ids],
         {int(v): int(s) for v, s in by_voucher},
-        [(int(i), int(a), int(b)) for i, a, b in voucher_rows],
+        [(stored_id(i), int(a), int(b)) for i, a, b in voucher_rows],
         int(refused),
     )
 

@@ -93,6 +93,7 @@ class TestRaces:
         headers, [issued] = await seed(database, settings, 1)
         responses = await fire(server, headers, [redemption(issued.token)] * 50)
         assert outcomes(responses) == {"ok": 1, "already_redeemed": 49}
+        assert issued.voucher.id is not None
         assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)
 
     async def test_ten_cheques_twenty_attempts_each(
@@ -103,6 +104,7 @@ class TestRaces:
         responses = await fire(server, headers, bodies)
         assert outcomes(responses) == {"ok": 10, "already_redeemed": 190}
         for voucher in issued:
+            assert voucher.voucher.id is not None
             assert (await stored(database, voucher.voucher.id))[:1] == (1,)
 
     async def test_partial_amounts_never_overdraw(
@@ -114,6 +116,7 @@ class TestRaces:
         counted = outcomes(responses)
         assert counted["ok"] == 4 and sum(counted.values()) == 30
         assert set(counted) <= {"ok", "insufficient_balance", "already_redeemed"}
+        assert issued.voucher.id is not None
         assert await stored(database, issued.voucher.id) == (4, 4 * part, 0)
 
 
@@ -139,6 +142,7 @@ class TestDroppedResponse:
             )
         assert retry.status_code == 201, retry.text
         assert again.json() == retry.json()
+        assert issued.voucher.id is not None
         assert await stored(database, issued.voucher.id) == (1, issued.voucher.amount_cents, 0)
 
 

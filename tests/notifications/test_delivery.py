@@ -47,8 +47,9 @@ class TestDelivery:
         assert message["Message-ID"] == queued.message_id
         assert message["Reply-To"] == "moncoachdigital@maregionsud.fr"
         assert "2\u202f000,00\u00a0€" in message["Subject"]
-        text = message.get_body(("plain",)).get_content()
-        html = message.get_body(("html",)).get_content()
+        text_part, html_part = message.get_body(("plain",)), message.get_body(("html",))
+        assert text_part is not None and html_part is not None
+        text, html = text_part.get_content(), html_part.get_content()
         assert "Bonjour Élodie Martin" in text and "Bonne nouvelle" in text
         assert "http://testserver/status/4f1c2b9e8d7a" in text
         assert 'href="http://testserver/status/4f1c2b9e8d7a"' in html and 'lang="fr"' in html

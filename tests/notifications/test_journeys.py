@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from email.message import EmailMessage, MIMEPart
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -21,10 +22,10 @@ from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import paris_today
 
 
-def parts(message) -> tuple[str, str, list]:
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
-    return text, html, list(message.iter_attachments())
+def parts(message: EmailMessage) -> tuple[str, str, list[MIMEPart]]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content(), list(message.iter_attachments())
 
 
 @asynccontextmanager
@@ -52,6 +53,7 @@ class TestApplicationMail:
             database, ApplicationStatus.eligible, "elodie"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
@@ -77,6 +79,7 @@ class TestApplicationMail:
             database, ApplicationStatus.needs_review, "karim"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.reject(
@@ -99,6 +102,7 @@ class TestApplicationMail:
             database, ApplicationStatus.eligible, "rollback"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session:
                 await applications.approve(session, application.id, settings)
@@ -120,6 +124,7 @@ class TestExpiryReminder:
             database, ApplicationStatus.eligible, "rappel"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
@@ -135,7 +140,9 @@ class TestExpiryReminder:
                 await delivery.drain(database, settings)
         reminders = [m for m in smtp_server.received_by(email) if "expire" in m["Subject"]]
         assert len(reminders) == 1
-        assert "Petit rappel" in reminders[0].get_body(("plain",)).get_content()
+        reminder = reminders[0].get_body(("plain",))
+        assert reminder is not None
+        assert "Petit rappel" in reminder.get_content()
 
 
 class TestResendCheque:
@@ -151,6 +158,7 @@ class TestResendCheque:
             database, ApplicationStatus.eligible, "renvoi"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)

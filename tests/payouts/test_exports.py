@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -23,6 +24,7 @@ PERIOD = {"from": TODAY.replace(day=1).isoformat(), "to": TODAY.isoformat()}
 
 async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
     await batches.sepa_file(session, batch.id, settings)
     entry = StatementEntry(batch.total_cents, booking_date=TODAY, batch_message_id=batch.message_id)
     await statements.import_statement(
@@ -50,7 +52,7 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
     session: AsyncSession,
     settings: Settings,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     await settle_everything(session, settings)
     rows = await reconciliation_rows(client, headers_for)
@@ -73,7 +75,9 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
 
 
 def test_discrepancies_are_named() -> None:
-    def state(status: VoucherStatus, redeemed: int, paid: int, **flags: bool) -> tuple:
+    def state(
+        status: VoucherStatus, redeemed: int, paid: int, **flags: bool
+    ) -> tuple[str, list[str]]:
         twice, overdue = flags.get("twice", False), flags.get("overdue", False)
         return reconcile_state(status, redeemed, paid, twice, overdue, unused=0)
 
@@ -114,7 +118,7 @@ async def test_every_fec_entry_balances_with_18_columns(
     session: AsyncSession,
     settings: Settings,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     await settle_everything(session, settings)
     response = await client.get(
@@ -189,7 +193,7 @@ async def test_an_old_unpaid_redemption_is_a_discrepancy(
     client: AsyncClient,
     session: AsyncSession,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     old = two_experts["r3"]
     old.redeemed_at = old.redeemed_at - timedelta(days=61)
@@ -206,7 +210,7 @@ async def test_a_cheque_used_in_part_then_past_its_last_day_has_its_balance_rele
     session: AsyncSession,
     settings: Settings,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     """Even before the sweep records the expiry, the CSV says the balance is released."""
     await settle_everything(session, settings)

@@ -2,6 +2,7 @@
 entries, bank entries on the bank's booking date, and nothing that ever moves."""
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -33,7 +34,9 @@ def cents(text: str) -> int:
     return int(text.replace(",", "")) if text else 0
 
 
-async def fec_lines(client: AsyncClient, headers: dict, start: date, end: date) -> list[str]:
+async def fec_lines(
+    client: AsyncClient, headers: dict[str, str], start: date, end: date
+) -> list[str]:
     response = await client.get(
         "/api/v1/exports/fec.txt",
         params={"from": start.isoformat(), "to": end.isoformat()},
@@ -92,7 +95,7 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     session: AsyncSession,
     settings: Settings,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     today = paris_today()
     start, headers = today.replace(day=1), await headers_for(Role.accountant)
@@ -104,7 +107,9 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     before = await fec_lines(client, headers, start, today)
 
     await returned(session, settings, transfers[-1], today)
+    assert unused.voucher.id is not None
     await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")
+    assert undone.id is not None
     await redemptions.cancel(session, expert, undone.id, settings)
     after = await fec_lines(client, headers, start, today)
 
@@ -125,7 +130,7 @@ async def test_a_payment_is_dated_by_the_bank_booking_date(
     session: AsyncSession,
     settings: Settings,
     headers_for: HeadersFor,
-    two_experts: dict,
+    two_experts: dict[str, Any],
 ) -> None:
     new_year_eve = paris_today().replace(month=1, day=1) - timedelta(days=1)
     transfers = await paid_batch(session, settings, new_year_eve)
@@ -140,9 +145,10 @@ async def test_a_payment_is_dated_by_the_bank_booking_date(
 
 
 async def test_an_expired_cheque_releases_only_its_unused_balance(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     expert = await session.get(Expert, two_experts["first"].id)
+    assert expert is not None
     partial = await redeemed(session, settings, expert, amount=150_000)
     voucher = await session.get(Voucher, partial.voucher_id)
     assert voucher is not None
@@ -185,8 +191,10 @@ async def test_the_migration_books_what_was_recorded_before_the_ledger(
             for amount in (None, 50_000):
                 await redeemed(session, settings, expert, amount)
             undone = await redeemed(session, settings, expert)
+            assert undone.id is not None
             await redemptions.cancel(session, expert, undone.id, settings)
             unused = await create_voucher(session, settings)
+            assert unused.voucher.id is not None
             await vouchers.cancel(session, unused.voucher.id, "Doublon")
             await paid_batch(session, settings, paris_today())
             await session.commit()
@@ -199,7 +207,7 @@ async def test_the_migration_books_what_was_recorded_before_the_ledger(
         await engine.dispose()
 
 
-async def ledger_rows(session: AsyncSession) -> list[tuple]:
+async def ledger_rows(session: AsyncSession) -> list[tuple[object, ...]]:
     entries = (await session.execute(select(LedgerEntry))).scalars()
     rows = [
         (

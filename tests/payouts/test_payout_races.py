@@ -170,7 +170,7 @@ async def check_round(database: Database, seeded: Round, tally: Tally) -> None:
                     col(Redemption.status) == RedemptionStatus.active,
                 )
             )
-            assert voucher is not None
+            assert voucher is not None and taken is not None
             if voucher.balance_cents != voucher.amount_cents - taken:
                 tally.defects.append(f"cheque {voucher.code}: balance {voucher.balance_cents}")
 

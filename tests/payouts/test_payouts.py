@@ -4,6 +4,7 @@ bank statement → paid cheques."""
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 import pytest
 import xmlschema
@@ -62,7 +63,7 @@ def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransf
 
 
 async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
     assert batch.id is not None and batch.status is BatchStatus.draft
@@ -82,17 +83,19 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
 
 
 async def test_the_cut_off_leaves_later_redemptions_out(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     with pytest.raises(NothingToPay):
         await batches.create_batch(session, TODAY - timedelta(days=2))
 
 
 async def test_a_redemption_cannot_be_in_two_live_batches(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
     transfer = (await batches.transfers_of(session, batch.id))[0]
+    assert transfer.id is not None
     query = select(PayoutItem).where(col(PayoutItem.transfer_id) == transfer.id)
     item = (await session.execute(query)).scalars().first()
     assert item is not None
@@ -110,22 +113,25 @@ async def test_a_redemption_cannot_be_in_two_live_batches(
 
 
 async def test_cancelling_a_draft_frees_the_redemptions(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
     await batches.cancel_batch(session, batch.id)
     assert await state_of(session, two_experts["r1"]) is PayoutState.unpaid
     again = await batches.create_batch(session, TODAY)
     assert again.id != batch.id
+    assert again.id is not None
     await batches.sepa_file(session, again.id, settings)
     with pytest.raises(BatchNotCancellable):
         await batches.cancel_batch(session, again.id)
 
 
 async def test_the_sepa_file_validates_sums_and_is_stable(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
     document = await batches.sepa_file(session, batch.id, settings)
     assert batch.status is BatchStatus.exported
     assert await batches.sepa_file(session, batch.id, settings) == document
@@ -148,11 +154,12 @@ def file_fields(document: bytes) -> dict[str, list[str]]:
 
 
 async def test_the_execution_date_is_set_when_the_file_is_produced(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
     batch.created_at -= timedelta(days=10)
     await session.flush()
+    assert batch.id is not None
     fields = file_fields(await batches.sepa_file(session, batch.id, settings))
     stamped = batch.file_created_at
     assert stamped is not None and stamped > batch.created_at + timedelta(days=9)
@@ -163,7 +170,7 @@ async def test_the_execution_date_is_set_when_the_file_is_produced(
 
 
 async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the_dates(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, TODAY)
     assert batch.id is not None
@@ -184,14 +191,17 @@ async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the
     assert restamped.replace(b">2027-06-08<", b">2027-06-07<") == morning
 
 
-async def exported(session: AsyncSession, settings: Settings) -> tuple[PayoutBatch, list]:
+async def exported(
+    session: AsyncSession, settings: Settings
+) -> tuple[PayoutBatch, list[PayoutTransfer]]:
     batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
     await batches.sepa_file(session, batch.id, settings)
     return batch, await batches.transfers_of(session, batch.id)
 
 
 async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_ones(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     first = transfer_of(transfers, two_experts["first"])
@@ -254,13 +264,14 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     assert await state_of(session, two_experts["r3"]) is PayoutState.unpaid
     # the returned redemption is free for the next batch
     nxt = await batches.create_batch(session, TODAY)
+    assert nxt.id is not None
     assert [t.expert_id for t in await batches.transfers_of(session, nxt.id)] == [
         two_experts["second"].id
     ]
 
 
 async def test_a_batch_booked_debit_settles_the_whole_batch(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     entry = StatementEntry(
@@ -277,7 +288,7 @@ async def test_a_batch_booked_debit_settles_the_whole_batch(
 
 
 async def test_a_wrong_amount_is_kept_unmatched(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     first = transfers[0]
@@ -296,7 +307,7 @@ async def test_a_wrong_amount_is_kept_unmatched(
 
 
 async def test_the_api_batches_downloads_and_imports(
-    client: AsyncClient, headers_for: HeadersFor, two_experts: dict
+    client: AsyncClient, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     created = await client.post(

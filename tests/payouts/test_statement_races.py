@@ -30,6 +30,7 @@ async def seed(database: Database, settings: Settings) -> tuple[dict[str, str], 
         expert = await create_expert(session)
         await redeemed(session, settings, expert)
         batch = await batches.create_batch(session, TODAY)
+        assert batch.id is not None
         await batches.sepa_file(session, batch.id, settings)
         [transfer] = [
             t for t in await batches.transfers_of(session, batch.id) if t.expert_id == expert.id

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,7 +33,7 @@ class Operator:
     async def cli(self, *args: str) -> Result:
         return await run_cli(*args, env=self.env)
 
-    async def issue(self, **validity: object) -> IssuedVoucher:
+    async def issue(self, **validity: date | None) -> IssuedVoucher:
         async with self.database.sessionmaker() as session, session.begin():
             programme = await self._programme(session)
             return await create_voucher(session, self.settings, programme, **validity)
@@ -43,9 +43,9 @@ class Operator:
             programme = await create_programme(session)
             self.programme_id = programme.id
             return programme
-        programme = await session.get(Programme, self.programme_id)
-        assert programme is not None
-        return programme
+        stored = await session.get(Programme, self.programme_id)
+        assert stored is not None
+        return stored
 
     async def forge_expired(self, voucher_id: int) -> str:
         """A token our active key signed, whose expiry has passed."""

@@ -135,6 +135,7 @@ class TestWorkerProcesses:
         )
         assert len({len(pdf) for pdf in pdfs}) == 1
         assert read_qr_codes(pdfs[-1], tmp_path) == [f"{settings.public_url}/r/{issued.token}"]
+        assert pdf_workers._pool is not None
         workers = set(pdf_workers._pool._processes)
         assert len(workers) == settings.pdf_workers == 2 and os.getpid() not in workers
 
@@ -144,6 +145,7 @@ class TestWorkerProcesses:
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
         await service.render_pdf(issued.voucher, programme, settings)
+        assert pdf_workers._pool is not None
         for pid in list(pdf_workers._pool._processes):
             os.kill(pid, signal.SIGKILL)
         pdf = await service.render_pdf(issued.voucher, programme, settings)

@@ -171,7 +171,7 @@ class TestPayment:
         with pytest.raises(VouchersNotPayable) as refused:
             await service.mark_paid(session, [*ids, unused.id or 0])
         assert refused.value.extra == {"voucher_ids": [unused.id]}
-        assert {(await session.get(Voucher, i)).status for i in ids} == {VoucherStatus.redeemed}
+        assert {(await session.get_one(Voucher, i)).status for i in ids} == {VoucherStatus.redeemed}
         paid = await service.mark_paid(session, ids)
         assert [(v.status, v.paid_at is not None) for v in paid] == [(VoucherStatus.paid, True)] * 2
         unpaid = await service.mark_unpaid(session, ids)

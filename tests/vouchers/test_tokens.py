@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,8 +32,9 @@ from voucher_service.vouchers.validity import end_of_validity, paris_today
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def segment_json(segment: str) -> dict:
-    return json.loads(tokens.b64url_decode(segment))
+def segment_json(segment: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(tokens.b64url_decode(segment))
+    return decoded
 
 
 def altered(token: str, position: int) -> str:

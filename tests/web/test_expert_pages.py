@@ -347,7 +347,12 @@ def camera_file(text: str, folder: Path) -> Path:
     """A Y4M video of a QR code held in front of the camera, for Chromium's fake camera."""
     width, height = 640, 480
     frame = Image.new("RGB", (width, height), "white")
-    qr = qrcode.make(text, border=4).get_image().convert("RGB").resize((400, 400), Image.NEAREST)
+    qr = (
+        qrcode.make(text, border=4)
+        .get_image()
+        .convert("RGB")
+        .resize((400, 400), Image.Resampling.NEAREST)
+    )
     frame.paste(qr, ((width - 400) // 2, (height - 400) // 2))
     y, cb, cr = frame.convert("YCbCr").split()
     half = (width // 2, height // 2)

@@ -15,6 +15,7 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
+from typing import Any
 
 import httpx
 
@@ -32,7 +33,7 @@ LATENCY = 0.050
 
 
 class SlowRegistry(FakeRegistry):
-    def answer(self, query: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    def answer(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
         time.sleep(LATENCY)
         return super().answer(query)
 
@@ -61,7 +62,7 @@ async def submit_all(base: str, programme_id: int, count: int, clients: int) -> 
         application_body(make_siret(make_siren(10_000 + n)), programme_id=programme_id)
         for n in range(count)
     ]
-    queue: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
 

@@ -108,9 +108,8 @@ async def copy(database: Database) -> int:
 
     async with database.engine.connect() as connection:
         raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_from_query(  # type: ignore[union-attr]
-            ROWS, output=sink, format="csv", delimiter=";"
-        )
+        assert raw.driver_connection is not None
+        await raw.driver_connection.copy_from_query(ROWS, output=sink, format="csv", delimiter=";")
     return produced
 
 

@@ -115,7 +115,7 @@ def main() -> None:
     arguments = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="mcd-bench-"))
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env=Environment.test,
         database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
         secret_key=SecretStr("bench-secret-that-is-long-enough-0123456789"),

@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -27,11 +28,13 @@ from tests.fixtures.databases import fresh_database_url
 from tests.fixtures.servers import serve
 from tests.fixtures.vouchers import seed_redemption_load
 
+Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+
 
 async def measure(
-    client: httpx.AsyncClient, calls: list, clients: int
-) -> tuple[float, list[float]]:  # type: ignore[type-arg]
-    queue: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+    client: httpx.AsyncClient, calls: list[Call], clients: int
+) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[Call] = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
     latencies: list[float] = []
@@ -49,8 +52,8 @@ async def measure(
     return len(calls) / (time.perf_counter() - started), latencies
 
 
-def redeem_call(token: str, today: str):  # type: ignore[no-untyped-def]
-    def call(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+def redeem_call(token: str, today: str) -> Call:
+    def call(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
         body = {"token": token, "coaching_date": today, "invoice_reference": "BENCH"}
         return client.post("/api/v1/redemptions", json=body)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import accounting, messages, registry
 from experts.errors import (
@@ -42,7 +43,7 @@ def _recent_failures(expert_id: Any, settings: Settings) -> ScalarSelect[int]:
         .select_from(RedemptionAttempt)
         .where(
             RedemptionAttempt.expert_id == expert_id,
-            RedemptionAttempt.attempted_at >= utcnow() - window,
+            col(RedemptionAttempt.attempted_at) >= utcnow() - window,
         )
         .scalar_subquery()
     )
@@ -62,7 +63,9 @@ async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: 
 async def redeeming_expert(session: AsyncSession, user: User, settings: Settings) -> Expert:
     """The user's expert and its refusals in the window, read in one statement; an expert
     refused too often in the window waits (429)."""
-    query = select(Expert, _recent_failures(Expert.id, settings)).where(Expert.user_id == user.id)
+    query = select(Expert, _recent_failures(col(Expert.id), settings)).where(
+        col(Expert.user_id) == user.id
+    )
     row = (await session.execute(query)).first()
     if row is None:
         raise ExpertNotFound(registry.NOT_AN_EXPERT)
@@ -127,6 +130,7 @@ async def redeem(
     await session.flush()
     voucher = await vouchers.take_amount(session, voucher.id, amount, paris_today())
     if voucher.balance_cents + amount < voucher.amount_cents:
+        assert voucher.id is not None
         await _ensure_single_expert(session, voucher.id, expert.id)
     audit.record(
         session,
@@ -149,10 +153,10 @@ async def _ensure_single_expert(session: AsyncSession, voucher_id: int, expert_i
     """Partial redemptions belong to one expert. Read after the voucher row was taken: a
     concurrent taker waited on that row, so it sees the other's redemption here. A cheque
     whose whole balance was left until this take has no other redemption to look for."""
-    query = select(Redemption.id).where(
-        Redemption.voucher_id == voucher_id,
-        Redemption.expert_id != expert_id,
-        Redemption.status == RedemptionStatus.active,
+    query = select(col(Redemption.id)).where(
+        col(Redemption.voucher_id) == voucher_id,
+        col(Redemption.expert_id) != expert_id,
+        col(Redemption.status) == RedemptionStatus.active,
     )
     if (await session.execute(query)).first() is not None:
         raise RedeemedByAnotherExpert()
@@ -170,7 +174,7 @@ async def cancel(
     the undo and leaves the cancelled redemption out."""
     query = (
         select(Redemption)
-        .where(Redemption.id == redemption_id)
+        .where(col(Redemption.id) == redemption_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -204,11 +208,11 @@ async def cancel(
 async def list_for(session: AsyncSession, expert: Expert) -> list[tuple[Redemption, Voucher]]:
     query = (
         select(Redemption, Voucher)
-        .join(Voucher, Voucher.id == Redemption.voucher_id)
-        .where(Redemption.expert_id == expert.id)
-        .order_by(Redemption.redeemed_at.desc())
+        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
+        .where(col(Redemption.expert_id) == expert.id)
+        .order_by(col(Redemption.redeemed_at).desc())
         .limit(200)
-    )  # type: ignore[attr-defined]
+    )
     return [(r, v) for r, v in (await session.execute(query)).all()]
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import messages
 from experts.errors import (
@@ -49,7 +50,7 @@ NOT_AN_EXPERT = "Ce compte n'est rattaché à aucun expert."
 
 
 async def for_user(session: AsyncSession, user: User) -> Expert:
-    query = select(Expert).where(Expert.user_id == user.id)
+    query = select(Expert).where(col(Expert.user_id) == user.id)
     expert = (await session.execute(query)).scalar_one_or_none()
     if expert is None:
         raise ExpertNotFound(NOT_AN_EXPERT)
@@ -64,16 +65,16 @@ def ensure_can_redeem(expert: Expert) -> None:
 async def list_all(session: AsyncSession, status: Accreditation | None) -> list[Expert]:
     query = select(Expert).order_by(Expert.legal_name)
     if status is not None:
-        query = query.where(Expert.status == status)
+        query = query.where(col(Expert.status) == status)
     return list((await session.execute(query)).scalars())
 
 
 async def history(session: AsyncSession, expert_id: int) -> list[AccreditationChange]:
     query = (
         select(AccreditationChange)
-        .where(AccreditationChange.expert_id == expert_id)
-        .order_by(AccreditationChange.id)
-    )  # type: ignore[arg-type]
+        .where(col(AccreditationChange.expert_id) == expert_id)
+        .order_by(col(AccreditationChange.id))
+    )
     return list((await session.execute(query)).scalars())
 
 
@@ -130,7 +131,7 @@ def _hash(token: str) -> str:
 
 
 async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
-    query = select(Invitation).where(Invitation.token_hash == _hash(token)).with_for_update()
+    query = select(Invitation).where(col(Invitation.token_hash) == _hash(token)).with_for_update()
     invitation = (await session.execute(query)).scalar_one_or_none()
     if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
         raise InvitationInvalid()

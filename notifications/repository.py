@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications.models import Notification, NotificationAttachment, NotificationStatus
 from notifications.schemas import Attachment
@@ -50,8 +51,8 @@ async def attachments_of(
 ) -> dict[int, list[Attachment]]:
     query = (
         select(NotificationAttachment)
-        .where(NotificationAttachment.notification_id.in_(notification_ids))  # type: ignore[attr-defined]
-        .order_by(NotificationAttachment.id)
+        .where(col(NotificationAttachment.notification_id).in_(notification_ids))
+        .order_by(col(NotificationAttachment.id))
     )
     found: dict[int, list[Attachment]] = {}
     for row in (await session.execute(query)).scalars():
@@ -65,22 +66,22 @@ async def page(
     session: AsyncSession, status: Status | None, offset: int, limit: int
 ) -> tuple[list[Notification], int]:
     """One page, newest first, and the total matching."""
-    where = [] if status is None else [Notification.status == status]
-    query = select(Notification).where(*where).order_by(Notification.id.desc())  # type: ignore[union-attr]
+    where = [] if status is None else [col(Notification.status) == status]
+    query = select(Notification).where(*where).order_by(col(Notification.id).desc())
     rows = (await session.execute(query.offset(offset).limit(limit))).scalars().all()
     total = await session.execute(select(func.count()).select_from(Notification).where(*where))
     return list(rows), int(total.scalar_one())
 
 
 async def count_by_status(session: AsyncSession) -> dict[Status, int]:
-    query = select(Notification.status, func.count()).group_by(Notification.status)
+    query = select(col(Notification.status), func.count()).group_by(col(Notification.status))
     counts = {status: 0 for status in Status}
     counts.update({status: count for status, count in (await session.execute(query)).all()})
     return counts
 
 
 async def get_for_update(session: AsyncSession, notification_id: int) -> Notification | None:
-    query = select(Notification).where(Notification.id == notification_id).with_for_update()
+    query = select(Notification).where(col(Notification.id) == notification_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -94,13 +95,18 @@ async def claim_due(
     lease expired (it crashed); the other workers skip the rows this one has locked.
     """
     due = or_(
-        and_(Notification.status == Status.queued, Notification.next_attempt_at <= due_before),
-        and_(Notification.status == Status.sending, Notification.locked_until <= due_before),  # type: ignore[operator]
+        and_(
+            col(Notification.status) == Status.queued,
+            col(Notification.next_attempt_at) <= due_before,
+        ),
+        and_(
+            col(Notification.status) == Status.sending, col(Notification.locked_until) <= due_before
+        ),
     )
     query = (
         select(Notification)
         .where(due)
-        .order_by(Notification.next_attempt_at, Notification.id)
+        .order_by(col(Notification.next_attempt_at), col(Notification.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -121,11 +127,11 @@ async def finish_attempt(
     statement = (
         update(Notification)
         .where(
-            Notification.id == notification_id,
-            Notification.status == Status.sending,
-            Notification.lease_token == lease_token,
+            col(Notification.id) == notification_id,
+            col(Notification.status) == Status.sending,
+            col(Notification.lease_token) == lease_token,
         )
         .values(locked_until=None, lease_token=None, **values)
-        .returning(Notification.id)
+        .returning(col(Notification.id))
     )
     return (await session.execute(statement)).first() is not None

@@ -23,10 +23,12 @@ CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance"]
 
 async def seed_callers(session: AsyncSession) -> dict[str, User]:
     expert = await create_expert(session)
+    expert_user = await session.get(User, expert.user_id)
+    assert expert_user is not None
     return {
         "admin": await create_user(session, Role.admin),
         "accountant": await create_user(session, Role.accountant),
-        "expert": await session.get(User, expert.user_id),  # type: ignore[dict-item]
+        "expert": expert_user,
     }
 
 
@@ -63,7 +65,7 @@ async def test_no_operation_misbehaves_for_any_caller(empty_database_url: str) -
     settings = make_settings(empty_database_url)
     await database.engine.dispose()
     async with serve(empty_database_url, MCD_LOGIN_MAX_FAILURES="1000000") as server:
-        runs = [("anonymous", [], 5)] + [
+        runs: list[tuple[str, list[str], int]] = [("anonymous", [], 5)] + [
             (
                 name,
                 [

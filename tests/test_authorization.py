@@ -143,7 +143,7 @@ PATH_VALUES = {
 
 def app_routes() -> set[tuple[str, str]]:
     """(method, path) of every route the app serves, HEAD aside (it follows GET)."""
-    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None))
     found: set[tuple[str, str]] = set()
     for context in iter_route_contexts(app.routes):
         route, path = context.original_route, context.path_format or ""

@@ -6,7 +6,7 @@ twice changes nothing."""
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from experts.models import Accreditation, Expert
 from notifications.models import Notification
@@ -32,7 +32,7 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 
 async def demo_programme(session: AsyncSession) -> Programme:
     name = demo.demo_programme(paris_today()).name
-    query = select(Programme).where(Programme.name == name)
+    query = select(Programme).where(col(Programme.name) == name)
     return (await session.execute(query)).scalar_one()
 
 
@@ -69,19 +69,21 @@ async def test_the_seed_creates_what_the_demo_promises_once(
     assert programme.opens_on <= paris_today() <= programme.closes_on
     assert (programme.cheque_amount_cents, programme.budget_cents) == (200_000, 50_000_000)
 
-    query = select(Application).where(Application.programme_id == programme.id)
+    query = select(Application).where(col(Application.programme_id) == programme.id)
     applications = (await session.execute(query)).scalars().all()
     assert sorted(a.siret for a in applications) == sorted(s for s, *_ in demo.DEMO_APPLICATIONS)
     assert {a.status for a in applications} == {ApplicationStatus.needs_review}
-    query = select(Notification).where(Notification.event == "application_needs_review")
-    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(query)).all()}
+    sent = select(Notification).where(col(Notification.event) == "application_needs_review")
+    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(sent)).all()}
     for application in applications:  # told it waits for review, with a link to this service
         assert application.email is not None
         link = received[application.email]
         assert link == f"{settings.public_url}/status/{application.status_token}"
 
-    user = (await session.execute(select(User).where(User.email == demo.DEMO_EXPERT.email))).one()
-    expert = (await session.execute(select(Expert).where(Expert.user_id == user[0].id))).one()
+    user = (
+        await session.execute(select(User).where(col(User.email) == demo.DEMO_EXPERT.email))
+    ).one()
+    expert = (await session.execute(select(Expert).where(col(Expert.user_id) == user[0].id))).one()
     assert user[0].role is Role.expert and user[0].email == login_for(Role.expert).email
     assert expert[0].status is Accreditation.accredited
 

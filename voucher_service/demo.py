@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import registry as expert_registry
 from experts.models import Accreditation
@@ -115,7 +116,7 @@ async def seed(session: AsyncSession, settings: Settings | None = None) -> list[
         if await auth_service.get_by_email(session, login.email) is None:
             await auth_service.create_user(session, login.email, login.role, login.password)
     body = demo_programme(paris_today())
-    query = select(Programme).where(Programme.name == body.name)
+    query = select(Programme).where(col(Programme.name) == body.name)
     programme = (await session.execute(query)).scalar_one_or_none()
     if programme is None:
         programme = await programme_service.create(session, body)

@@ -45,7 +45,7 @@ class TestConcurrentApprovals:
                 await committed_application(database, programme, ApplicationStatus.eligible)
                 for _ in range(20)
             ]
-            responses = await approve_all(live_server, headers, [a.id for a in applications])  # type: ignore[misc]
+            responses = await approve_all(live_server, headers, [a.id or 0 for a in applications])
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] * 10 + [409] * 10, [r.text for r in responses]
         refused = [r.json()["code"] for r in responses if r.status_code == 409]

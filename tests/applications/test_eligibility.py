@@ -74,7 +74,8 @@ def facts(
 
 
 def outcome(rule: str, given: Facts) -> Outcome:
-    return getattr(eligibility, rule)(given).outcome
+    found: Outcome = getattr(eligibility, rule)(given).outcome
+    return found
 
 
 class TestRules:

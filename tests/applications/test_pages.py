@@ -1,6 +1,7 @@
 """The form, the status page and the review queue as browsers see them."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -28,7 +29,7 @@ def csrf_of(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
 
 
-def as_form(body: dict) -> dict[str, str]:  # type: ignore[type-arg]
+def as_form(body: dict[str, Any]) -> dict[str, str]:
     form = {k: str(v) for k, v in body.items() if not isinstance(v, bool)}
     form.update({k: "on" for k, v in body.items() if v is True})
     return form

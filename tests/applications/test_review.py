@@ -1,16 +1,18 @@
 """The review queue: list, read, approve within the envelope, reject, bulk, recheck, purge."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.applications import create_application
-from tests.fixtures.factories import create_programme
+from tests.fixtures.factories import HeadersFor, create_programme
 from tests.fixtures.registry import SIRETS, FakeRegistry
 from voucher_service.applications import service
 from voucher_service.applications.models import ApplicationStatus
@@ -26,7 +28,7 @@ S = ApplicationStatus
 
 
 @pytest.fixture
-async def admin(headers_for) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def admin(headers_for: HeadersFor) -> dict[str, str]:
     return await headers_for(Role.admin)
 
 
@@ -43,8 +45,8 @@ class TestAccess:
         ],
     )
     async def test_admins_only(
-        self, client: AsyncClient, headers_for, method: str, path: str
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, headers_for: HeadersFor, method: str, path: str
+    ) -> None:
         assert_problem(await client.request(method, path), 401, "not_authenticated")
         for role in (Role.expert, Role.accountant):
             response = await client.request(method, path, headers=await headers_for(role))
@@ -62,7 +64,7 @@ class TestQueue:
         await create_application(session, programme, S.ineligible)
 
         async def ids(**query: object) -> list[int]:
-            params = {"programme_id": programme.id, **query}
+            params: dict[str, Any] = {"programme_id": programme.id, **query}
             response = await client.get(URL, params=params, headers=admin)
             assert response.status_code == 200, response.text
             return [item["id"] for item in response.json()["items"]]
@@ -109,8 +111,8 @@ class TestApprove:
         event = (
             await session.execute(
                 select(AuditEvent).where(
-                    AuditEvent.action == "application.approved",
-                    AuditEvent.entity_id == str(application.id),
+                    col(AuditEvent.action) == "application.approved",
+                    col(AuditEvent.entity_id) == str(application.id),
                 )
             )
         ).scalar_one()
@@ -272,9 +274,9 @@ class TestPurge:
         assert await service.purge(session, settings) == 0
         await session.commit()
         ids = [str(application.id) for application in cases.values()]
-        query = select(AuditEvent.entity_id).where(
-            AuditEvent.action == "application.purged",
-            AuditEvent.entity_id.in_(ids),  # type: ignore[union-attr]
+        query = select(col(AuditEvent.entity_id)).where(
+            col(AuditEvent.action) == "application.purged",
+            col(AuditEvent.entity_id).in_(ids),
         )
         purged_ids = set((await session.execute(query)).scalars())
         assert purged_ids == {str(cases["old_rejected"].id), str(cases["old_ineligible"].id)}

@@ -1,14 +1,15 @@
 """Accounts, bearer tokens, roles and login throttling."""
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import PASSWORD, create_user
+from tests.fixtures.factories import PASSWORD, HeadersFor, create_user
 from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
 
 
-async def login(client: AsyncClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
     return await client.post("/api/v1/auth/token", data={"username": email, "password": password})
 
 
@@ -36,8 +37,8 @@ class TestToken:
         assert_problem(await login(client, "nobody@example.fr"), 401, "invalid_credentials")
 
     async def test_repeated_failures_are_throttled(
-        self, client: AsyncClient, session: AsyncSession, settings
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
         user = await create_user(session, Role.admin)
         for _ in range(settings.login_max_failures):
             assert (await login(client, user.email, "guess guess guess")).status_code == 401
@@ -56,7 +57,7 @@ class TestRoles:
         response = await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer x.y.z"})
         assert_problem(response, 401, "not_authenticated")
 
-    async def test_wrong_role_is_403(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_wrong_role_is_403(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         for role in (Role.expert, Role.accountant):
             response = await client.post(
                 "/api/v1/users",
@@ -65,7 +66,9 @@ class TestRoles:
             )
             assert_problem(response, 403, "forbidden")
 
-    async def test_admin_creates_a_login(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_admin_creates_a_login(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = {"email": "compta@example.fr", "role": "accountant", "password": "a long password"}
         headers = await headers_for(Role.admin)
         created = await client.post("/api/v1/users", headers=headers, json=body)

@@ -59,12 +59,15 @@ def test_the_late_evening_is_when_utc_and_paris_disagree_on_the_day() -> None:
 @pytest.mark.parametrize(
     ("name", "before", "after"), [("spring-forward", 1, 2), ("fall-back", 2, 1)]
 )
+def offset(moment: datetime) -> timedelta | None:
+    return moment.astimezone(PARIS).utcoffset()
+
+
 def test_a_run_shifted_to_a_change_crosses_it_minutes_later(
     name: str, before: int, after: int
 ) -> None:
     start = instant(name, NOW)
     assert NOW < start < NOW + timedelta(days=366)
-    offset = lambda moment: moment.astimezone(PARIS).utcoffset()  # noqa: E731
     assert offset(start) == timedelta(hours=before)
     assert offset(start + timedelta(minutes=6)) == timedelta(hours=after)
 

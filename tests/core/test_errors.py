@@ -1,18 +1,23 @@
 """Every error path answers in RFC 9457 problem+json with a stable code."""
 
-import pytest
-from httpx import AsyncClient
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
+from httpx import AsyncClient, Response
+
+from tests.fixtures.factories import HeadersFor
 from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
 from voucher_service.core.errors import ServiceError
 
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"].endswith("/" + code)
@@ -28,7 +33,7 @@ class TestProblemFormat:
     async def test_wrong_method(self, client: AsyncClient) -> None:
         assert_problem(await client.delete("/api/v1/auth/token"), 405, "method_not_allowed")
 
-    async def test_malformed_json(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_malformed_json(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         headers = await headers_for(Role.admin)
         response = await client.post(
             "/api/v1/users",
@@ -38,7 +43,7 @@ class TestProblemFormat:
         body = assert_problem(response, 422, "validation_error")
         assert "JSON" in body["detail"]
 
-    async def test_wrong_content_type(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_wrong_content_type(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         headers = await headers_for(Role.admin)
         response = await client.post(
             "/api/v1/users",
@@ -47,7 +52,9 @@ class TestProblemFormat:
         )
         assert_problem(response, 415, "unsupported_media_type")
 
-    async def test_field_errors_name_the_field(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_field_errors_name_the_field(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         headers = await headers_for(Role.admin)
         response = await client.post(
             "/api/v1/users",
@@ -57,7 +64,7 @@ class TestProblemFormat:
         body = assert_problem(response, 422, "validation_error")
         assert ["body", "email"] in [error["loc"] for error in body["errors"]]
 
-    async def test_oversized_body(self, client: AsyncClient, settings) -> None:  # type: ignore[no-untyped-def]
+    async def test_oversized_body(self, client: AsyncClient, settings: Settings) -> None:
         response = await client.post(
             "/api/v1/auth/token",
             content=b"x" * (settings.max_body_bytes + 1),
@@ -65,8 +72,10 @@ class TestProblemFormat:
         )
         assert_problem(response, 413, "payload_too_large")
 
-    async def test_oversized_chunked_body(self, client: AsyncClient, settings, headers_for) -> None:  # type: ignore[no-untyped-def]
-        async def chunks():  # type: ignore[no-untyped-def]
+    async def test_oversized_chunked_body(
+        self, client: AsyncClient, settings: Settings, headers_for: HeadersFor
+    ) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(settings.max_body_bytes // 65536 + 2):
                 yield b"x" * 65536
 
@@ -93,21 +102,23 @@ class TestEdgeInput:
         assert response.headers["allow"] == "GET, POST"
 
     async def test_an_id_out_of_range_is_422_not_500(
-        self, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         response = await client.get(
             "/api/v1/programmes/99999999999999999999999", headers=await headers_for(Role.admin)
         )
         assert_problem(response, 422, "validation_error")
 
-    async def test_json_of_the_wrong_shape_is_422(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_json_of_the_wrong_shape_is_422(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         response = await client.post(
             "/api/v1/users", json=[None, None], headers=await headers_for(Role.admin)
         )
         assert_problem(response, 422, "validation_error")
 
 
-async def test_a_query_id_out_of_range_is_422(client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_query_id_out_of_range_is_422(client: AsyncClient, headers_for: HeadersFor) -> None:
     response = await client.get(
         "/api/v1/vouchers", params={"programme_id": 10**22}, headers=await headers_for(Role.admin)
     )
@@ -116,8 +127,8 @@ async def test_a_query_id_out_of_range_is_422(client: AsyncClient, headers_for) 
 
 class TestNulCharacters:
     async def test_a_nul_in_json_is_refused_before_parsing(
-        self, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         response = await client.post(
             "/api/v1/users", json={"email": "a\x00@b.fr"}, headers=await headers_for(Role.admin)
         )

@@ -5,6 +5,7 @@ from httpx import ASGITransport, AsyncClient
 from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
 from voucher_service.app import create_app
+from voucher_service.core.db import Database
 
 
 async def client_on(url: str) -> AsyncClient:
@@ -13,7 +14,7 @@ async def client_on(url: str) -> AsyncClient:
 
 
 class TestReadiness:
-    async def test_ready_on_a_migrated_database(self, database) -> None:  # type: ignore[no-untyped-def]
+    async def test_ready_on_a_migrated_database(self, database: Database) -> None:
         url = database.engine.url.render_as_string(hide_password=False)
         async with await client_on(url) as client:
             response = await client.get("/readyz")

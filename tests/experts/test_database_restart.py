@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from experts.models import Redemption, RedemptionAttempt, RedemptionStatus
 from tests.fixtures.databases import make_settings
@@ -106,7 +107,7 @@ def is_unavailable(response: httpx.Response) -> bool:
     content_type = response.headers.get("content-type", "").split(";")[0]
     if response.status_code != 503 or content_type != PROBLEM_JSON:
         return False
-    return response.json().get("code") == "database_unavailable"
+    return bool(response.json().get("code") == "database_unavailable")
 
 
 async def redeem_part(
@@ -184,24 +185,29 @@ async def run_load(target: Target, cluster: PostgresCluster) -> Tally:
     return tally
 
 
+def stored_id(value: int | None) -> int:
+    assert value is not None, "a stored row has an id"
+    return value
+
+
 async def read_back(url: str) -> Stored:
     database = Database.from_settings(make_settings(url))
-    active = Redemption.status == RedemptionStatus.active
-    spent = select(Redemption.voucher_id, func.sum(Redemption.amount_cents)).where(active)
-    vouchers = select(Voucher.id, Voucher.amount_cents, Voucher.balance_cents)
+    active = col(Redemption.status) == RedemptionStatus.active
+    spent = select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents))).where(active)
+    vouchers = select(col(Voucher.id), col(Voucher.amount_cents), col(Voucher.balance_cents))
     refusals = select(func.count()).select_from(RedemptionAttempt)
     try:
         async with database.sessionmaker() as session:
-            ids = (await session.execute(select(Redemption.id).where(active))).scalars().all()
-            by_voucher = (await session.execute(spent.group_by(Redemption.voucher_id))).all()
+            ids = (await session.execute(select(col(Redemption.id)).where(active))).scalars().all()
+            by_voucher = (await session.execute(spent.group_by(col(Redemption.voucher_id)))).all()
             voucher_rows = (await session.execute(vouchers)).all()
             refused = (await session.execute(refusals)).scalar_one()
     finally:
         await database.engine.dispose()
     return Stored(
-        [int(i) for i in ids],
+        [stored_id(i) for i in ids],
         {int(v): int(s) for v, s in by_voucher},
-        [(int(i), int(a), int(b)) for i, a, b in voucher_rows],
+        [(stored_id(i), int(a), int(b)) for i, a, b in voucher_rows],
         int(refused),
     )
 

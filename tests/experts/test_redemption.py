@@ -6,6 +6,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Accreditation, PayoutState, Redemption, RedemptionAttempt
 from tests.core.test_errors import assert_problem
@@ -115,8 +116,8 @@ class TestRedeem:
         attempts = (
             (
                 await session.execute(
-                    select(RedemptionAttempt.code).where(
-                        RedemptionAttempt.presented == issued.token[:200]
+                    select(col(RedemptionAttempt.code)).where(
+                        col(RedemptionAttempt.presented) == issued.token[:200]
                     )
                 )
             )
@@ -135,7 +136,9 @@ class TestRedeem:
         await _move_validity(session, early.voucher, days=+10)
         cancelled = await create_voucher(session, settings)
         await session.execute(
-            update(Voucher).where(Voucher.id == cancelled.voucher.id).values(status="cancelled")
+            update(Voucher)
+            .where(col(Voucher.id) == cancelled.voucher.id)
+            .values(status="cancelled")
         )
         forged = cancelled.token[:-3] + ("AAA" if not cancelled.token.endswith("AAA") else "BBB")
         for token, status, code in (
@@ -173,7 +176,7 @@ class TestIdempotency:
             await session.execute(
                 select(func.count())
                 .select_from(Redemption)
-                .where(Redemption.voucher_id == issued.voucher.id)
+                .where(col(Redemption.voucher_id) == issued.voucher.id)
             )
         ).scalar_one()
         assert rows == 1
@@ -249,7 +252,7 @@ class TestCheck:
 async def _move_validity(session: AsyncSession, voucher: Voucher, days: int) -> None:
     await session.execute(
         update(Voucher)
-        .where(Voucher.id == voucher.id)
+        .where(col(Voucher.id) == voucher.id)
         .values(
             valid_from=voucher.valid_from + timedelta(days=days),
             valid_until=voucher.valid_until + timedelta(days=days),

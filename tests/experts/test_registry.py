@@ -6,12 +6,13 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import registry
 from experts.models import Accreditation, Invitation
 from notifications.models import Notification
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import PASSWORD, create_expert, expert_body
+from tests.fixtures.factories import PASSWORD, HeadersFor, create_expert, expert_body
 from voucher_service.core.auth.models import Role
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.config import Settings
@@ -21,8 +22,8 @@ URL = "/api/v1/experts"
 
 class TestRegister:
     async def test_admin_registers_an_expert_who_can_log_in(
-        self, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = expert_body(iban="fr76 3000 6000 0112 3456 7890 189")
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         assert response.status_code == 201, response.text
@@ -34,8 +35,8 @@ class TestRegister:
         assert token.json()["role"] == "expert"
 
     async def test_identifiers_are_checked_not_just_shaped(
-        self, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = expert_body(
             siret="73282932000075", iban="FR7630006000011234567890188", bic="AGRIXXPP"
         )
@@ -55,13 +56,15 @@ class TestRegister:
         assert token is not None
         queued = (
             await session.execute(
-                select(Notification).where(Notification.recipient == expert.email)
+                select(Notification).where(col(Notification.recipient) == expert.email)
             )
         ).scalar_one()
         assert queued.event == "expert_invitation"
         assert queued.data["invitation_url"] == f"{settings.public_url}/invitation/{token}"
         stored = (
-            await session.execute(select(Invitation).where(Invitation.user_id == expert.user_id))
+            await session.execute(
+                select(Invitation).where(col(Invitation.user_id) == expert.user_id)
+            )
         ).scalar_one()
         assert token not in stored.token_hash
         user = await registry.accept_invitation(session, token, "my own long password")
@@ -81,7 +84,7 @@ class TestRegister:
         with pytest.raises(InvitationInvalid):
             await registry.accept_invitation(session, token, "another long password")
 
-    async def test_same_email_twice(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_same_email_twice(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         headers = await headers_for(Role.admin)
         body = expert_body()
         assert (await client.post(URL, json=body, headers=headers)).status_code == 201
@@ -93,7 +96,7 @@ class TestAccreditation:
         self,
         client: AsyncClient,
         session: AsyncSession,
-        headers_for,  # type: ignore[no-untyped-def]
+        headers_for: HeadersFor,
     ) -> None:
         expert = await create_expert(session, Accreditation.pending)
         headers = await headers_for(Role.admin)
@@ -121,8 +124,8 @@ class TestAccreditation:
         assert all(h["decided_by"] for h in history[1:])
 
     async def test_revoked_is_final(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         expert = await create_expert(session, Accreditation.revoked)
         response = await client.post(
             f"{URL}/{expert.id}/accredit", headers=await headers_for(Role.admin)
@@ -133,7 +136,7 @@ class TestAccreditation:
         self,
         client: AsyncClient,
         session: AsyncSession,
-        settings,  # type: ignore[no-untyped-def]
+        settings: Settings,
     ) -> None:
         expert = await create_expert(session, Accreditation.suspended)
         token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
@@ -143,8 +146,12 @@ class TestAccreditation:
 
 class TestBankDetails:
     async def test_new_iban_waits_for_an_admin(
-        self, client: AsyncClient, session: AsyncSession, settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         expert = await create_expert(session)
         token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
         expert_headers = {"Authorization": f"Bearer {token}"}

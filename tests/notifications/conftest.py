@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from notifications import service
 from notifications.models import Notification
@@ -66,5 +67,5 @@ async def queue(
 
 async def reload(database: Database, notification_id: int | None) -> Notification:
     async with database.sessionmaker() as session:
-        query = select(Notification).where(Notification.id == notification_id)
+        query = select(Notification).where(col(Notification.id) == notification_id)
         return (await session.execute(query)).scalar_one()

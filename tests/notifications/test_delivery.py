@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from notifications import delivery, repository, service
 from notifications.models import Notification, NotificationStatus
@@ -30,7 +31,7 @@ async def make_due(database: Database, notification_id: int | None) -> None:
     async with database.sessionmaker() as session, session.begin():
         await session.execute(
             update(Notification)
-            .where(Notification.id == notification_id)
+            .where(col(Notification.id) == notification_id)
             .values(next_attempt_at=utcnow() - timedelta(seconds=1))
         )
 
@@ -47,8 +48,9 @@ class TestDelivery:
         assert message["Message-ID"] == queued.message_id
         assert message["Reply-To"] == "moncoachdigital@maregionsud.fr"
         assert "2\u202f000,00\u00a0€" in message["Subject"]
-        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        text_part, html_part = message.get_body(("plain",)), message.get_body(("html",))
+        assert text_part is not None and html_part is not None
+        text, html = text_part.get_content(), html_part.get_content()
         assert "Bonjour Élodie Martin" in text and "Bonne nouvelle" in text
         assert "http://testserver/status/4f1c2b9e8d7a" in text
         assert 'href="http://testserver/status/4f1c2b9e8d7a"' in html and 'lang="fr"' in html
@@ -278,7 +280,7 @@ async def expire_leases(database: Database) -> None:
     async with database.sessionmaker() as session, session.begin():
         await session.execute(
             update(Notification)
-            .where(Notification.status == NotificationStatus.sending)
+            .where(col(Notification.status) == NotificationStatus.sending)
             .values(locked_until=utcnow() - timedelta(seconds=1))
         )
 
@@ -288,7 +290,7 @@ async def wait_until_sent(database: Database, queued: list[Notification]) -> Non
     unsent = (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.id.in_(ids), Notification.status != NotificationStatus.sent)  # type: ignore[union-attr]
+        .where(col(Notification.id).in_(ids), col(Notification.status) != NotificationStatus.sent)
     )
     async with asyncio.timeout(30):
         while True:

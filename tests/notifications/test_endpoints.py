@@ -5,10 +5,12 @@ import uuid
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import service
 from notifications.models import Notification, NotificationStatus
 from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import HeadersFor
 from tests.notifications.samples import sample
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
@@ -32,8 +34,8 @@ async def queued(session: AsyncSession, status: NotificationStatus) -> Notificat
 
 class TestList:
     async def test_filters_by_status_newest_first(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         waiting = await queued(session, NotificationStatus.queued)
         older = await queued(session, NotificationStatus.dead)
         newer = await queued(session, NotificationStatus.dead)
@@ -50,7 +52,9 @@ class TestList:
         assert first["last_error"] == "550 5.1.1 Adresse inconnue"
         assert "data" not in first
 
-    async def test_pages(self, client: AsyncClient, session: AsyncSession, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_pages(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         for _ in range(5):
             await queued(session, NotificationStatus.queued)
         headers = await headers_for(Role.admin)
@@ -59,7 +63,9 @@ class TestList:
         assert (body["page"], body["per_page"], len(body["items"])) == (2, 2, 2)
         assert body["total"] >= 5
 
-    async def test_an_unknown_status_is_422(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_unknown_status_is_422(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         response = await client.get(
             URL, params={"status": "lost"}, headers=await headers_for(Role.admin)
         )
@@ -68,8 +74,8 @@ class TestList:
 
 class TestRequeue:
     async def test_a_dead_message_goes_back_to_the_queue(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         dead = await queued(session, NotificationStatus.dead)
         response = await client.post(
             f"{URL}/{dead.id}/requeue", headers=await headers_for(Role.admin)
@@ -80,8 +86,8 @@ class TestRequeue:
         assert body["message_id"] == dead.message_id
         audit = await session.execute(
             select(AuditEvent).where(
-                AuditEvent.action == "notification.requeued",
-                AuditEvent.entity_id == str(dead.id),
+                col(AuditEvent.action) == "notification.requeued",
+                col(AuditEvent.entity_id) == str(dead.id),
             )
         )
         event = audit.scalars().all()[-1]
@@ -89,15 +95,17 @@ class TestRequeue:
         assert event.actor_role == "admin"
 
     async def test_only_a_dead_message_can_be_requeued(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         sent = await queued(session, NotificationStatus.sent)
         response = await client.post(
             f"{URL}/{sent.id}/requeue", headers=await headers_for(Role.admin)
         )
         assert_problem(response, 409, "notification_not_dead")
 
-    async def test_an_unknown_message_is_404(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_unknown_message_is_404(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         response = await client.post(
             f"{URL}/999999999/requeue", headers=await headers_for(Role.admin)
         )
@@ -109,7 +117,7 @@ class TestAccess:
         assert_problem(await client.get(URL), 401, "not_authenticated")
         assert_problem(await client.post(f"{URL}/1/requeue"), 401, "not_authenticated")
 
-    async def test_other_roles_are_403(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_other_roles_are_403(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         for role in (Role.accountant, Role.expert):
             # a refused request rolls back the test transaction, and its user with it
             listing = await client.get(URL, headers=await headers_for(role))

@@ -5,14 +5,16 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from email.message import EmailMessage, MIMEPart
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from notifications import delivery
 from tests.fixtures.applications import committed_application, committed_programme
 from tests.fixtures.smtp import SmtpServer
 from tests.notifications.conftest import MailSettings
-from voucher_service.applications import messages
+from voucher_service.applications import links, messages
 from voucher_service.applications import service as applications
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.clock import paris_today
@@ -20,10 +22,10 @@ from voucher_service.core.db import Database
 from voucher_service.vouchers.models import Voucher
 
 
-def parts(message) -> tuple[str, str, list]:  # type: ignore[no-untyped-def]
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
-    return text, html, list(message.iter_attachments())
+def parts(message: EmailMessage) -> tuple[str, str, list[MIMEPart]]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content(), list(message.iter_attachments())
 
 
 @asynccontextmanager
@@ -51,6 +53,7 @@ class TestApplicationMail:
             database, ApplicationStatus.eligible, "elodie"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
@@ -58,7 +61,7 @@ class TestApplicationMail:
         [message] = smtp_server.received_by(email)
         text, html, attachments = parts(message)
         assert "Bonne nouvelle" in text and "acceptée" in html
-        assert applications.status_url(settings, application) in text
+        assert links.status_url(settings, application) in text
         assert "{{" not in text + html and "{%" not in text + html
         [pdf] = attachments
         assert pdf.get_content_type() == "application/pdf"
@@ -76,6 +79,7 @@ class TestApplicationMail:
             database, ApplicationStatus.needs_review, "karim"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.reject(
@@ -98,6 +102,7 @@ class TestApplicationMail:
             database, ApplicationStatus.eligible, "rollback"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session:
                 await applications.approve(session, application.id, settings)
@@ -119,12 +124,13 @@ class TestExpiryReminder:
             database, ApplicationStatus.eligible, "rappel"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)
                 await session.execute(
                     update(Voucher)
-                    .where(Voucher.application_id == application.id)
+                    .where(col(Voucher.application_id) == application.id)
                     .values(valid_until=paris_today() + timedelta(days=3))
                 )
             await delivery.drain(database, settings)
@@ -134,7 +140,9 @@ class TestExpiryReminder:
                 await delivery.drain(database, settings)
         reminders = [m for m in smtp_server.received_by(email) if "expire" in m["Subject"]]
         assert len(reminders) == 1
-        assert "Petit rappel" in reminders[0].get_body(("plain",)).get_content()
+        reminder = reminders[0].get_body(("plain",))
+        assert reminder is not None
+        assert "Petit rappel" in reminder.get_content()
 
 
 class TestResendCheque:
@@ -150,6 +158,7 @@ class TestResendCheque:
             database, ApplicationStatus.eligible, "renvoi"
         ) as application:
             email = application.email
+            assert email is not None
             assert application.id is not None
             async with database.sessionmaker() as session, session.begin():
                 await applications.approve(session, application.id, settings)

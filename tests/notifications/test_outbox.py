@@ -6,6 +6,7 @@ import uuid
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import repository, service
 from notifications.errors import UnknownEvent
@@ -23,7 +24,9 @@ def unique_recipient() -> str:
 
 async def count_for(session: AsyncSession, recipient: str) -> int:
     query = (
-        select(func.count()).select_from(Notification).where(Notification.recipient == recipient)
+        select(func.count())
+        .select_from(Notification)
+        .where(col(Notification.recipient) == recipient)
     )
     return int((await session.execute(query)).scalar_one())
 
@@ -89,7 +92,9 @@ class TestDedupe:
         assert sum(result is not None for result in results) == 1
         async with database.sessionmaker() as session:
             assert await count_for(session, recipient) == 1
-            await session.execute(delete(Notification).where(Notification.recipient == recipient))
+            await session.execute(
+                delete(Notification).where(col(Notification.recipient) == recipient)
+            )
             await session.commit()
 
 

@@ -1,5 +1,7 @@
 """Experts with redemptions waiting to be paid."""
 
+from typing import Any
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +29,7 @@ async def redeemed(
 
 
 @pytest.fixture
-async def two_experts(session: AsyncSession, settings: Settings) -> dict:
+async def two_experts(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     first = await create_expert(session, name="Hélène Conseil Numérique")
     second = await create_expert(session, iban="FR1420041010050500013M02606", bic="PSSTFRPPMAR")
     return {

@@ -1,6 +1,7 @@
 """The accountant's page: batches, the SEPA download, a statement upload, the exports."""
 
 import re
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -30,7 +31,7 @@ async def test_other_roles_are_refused(
 
 
 async def test_an_accountant_pays_the_experts_from_the_page(
-    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     await log_in(client, session, settings, Role.accountant)
     page = await client.get(PAGE, headers=HTML)
@@ -100,11 +101,16 @@ class TestRefusalsStayOnThePage:
         assert "Lots de virements" in response.text
 
     async def test_cancelling_a_batch_sent_to_the_bank(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
     ) -> None:
         csrf = await self._page(client, session, settings)
         batch = await batches.create_batch(session, paris_today())
-        await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+        assert batch.id is not None
+        await batches.sepa_file(session, batch.id, settings)
         response = await client.post(
             f"{PAGE}/batches/{batch.id}/cancel", data={"csrf_token": csrf}, headers=HTML
         )
@@ -174,13 +180,14 @@ def _visible_text(html: str) -> str:
 
 
 async def _settled_and_returned(
-    session: AsyncSession, settings: Settings, experts: dict
+    session: AsyncSession, settings: Settings, experts: dict[str, Any]
 ) -> tuple[PayoutBatch, str]:
     """A batch sent to the bank: the first expert paid, the second's transfer returned
     (AC04), and a bank fee left unmatched; returns the batch and the statement id."""
     batch = await batches.create_batch(session, paris_today())
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
-    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}  # type: ignore[arg-type]
+    assert batch.id is not None
+    await batches.sepa_file(session, batch.id, settings)
+    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}
     first, second = transfers[experts["first"].id], transfers[experts["second"].id]
     paid = [
         StatementEntry(
@@ -209,7 +216,11 @@ async def _settled_and_returned(
 
 class TestBatchAndStatementViews:
     async def test_a_batch_shows_its_transfers_and_the_cheques_they_pay(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
     ) -> None:
         batch, _ = await _settled_and_returned(session, settings, two_experts)
         await log_in(client, session, settings, Role.accountant)
@@ -230,7 +241,11 @@ class TestBatchAndStatementViews:
         assert ENGLISH_STATES.search(text) is None, ENGLISH_STATES.search(text)
 
     async def test_the_statements_imported_are_listed_with_their_lines(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
     ) -> None:
         _, statement_id = await _settled_and_returned(session, settings, two_experts)
         await log_in(client, session, settings, Role.accountant)
@@ -250,7 +265,11 @@ class TestBatchAndStatementViews:
         assert ENGLISH_STATES.search(text) is None, ENGLISH_STATES.search(text)
 
     async def test_only_the_accounting_roles_see_them(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
     ) -> None:
         batch, _ = await _settled_and_returned(session, settings, two_experts)
         paths = [f"{PAGE}/batches/{batch.id}", f"{PAGE}/statements/1"]

@@ -16,7 +16,7 @@ FORMATTED_NUMBER = re.compile(r"-?[0-9]+(,[0-9]+)?")
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def read_back(header: Sequence[str], rows: list[Sequence[object]]) -> list[list[str]]:
+def read_back(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[list[str]]:
     """Parse the output as a French Excel export is read: UTF-8 with BOM, ';'."""
     data = "".join(write_csv(header, rows)).encode("utf-8")
     text = data.decode("utf-8-sig")

@@ -8,6 +8,7 @@ from httpx import AsyncClient
 
 from tests.fixtures.cli import Result, run_cli
 from tests.fixtures.databases import TEST_SECRET
+from tests.fixtures.factories import HeadersFor
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.payouts.fec import fec_filename
@@ -32,7 +33,7 @@ def untraced(result: Result, code: int) -> None:
 
 @pytest.mark.parametrize("kind", EXPORTS)
 async def test_a_reversed_period_is_refused_with_the_apis_message(
-    settings: Settings, client: AsyncClient, headers_for, tmp_path: Path, kind: str
+    settings: Settings, client: AsyncClient, headers_for: HeadersFor, tmp_path: Path, kind: str
 ) -> None:
     api = await client.get(
         f"/api/v1/exports/{EXPORTS[kind]}",

@@ -3,11 +3,13 @@
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, build_statement
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
@@ -26,7 +28,8 @@ def this_month() -> dict[str, str]:
 
 async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     batch = await batches.create_batch(session, paris_today())
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    assert batch.id is not None
+    await batches.sepa_file(session, batch.id, settings)
     entry = StatementEntry(
         batch.total_cents, booking_date=paris_today(), batch_message_id=batch.message_id
     )
@@ -35,7 +38,7 @@ async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     )
 
 
-async def reconciliation_rows(client: AsyncClient, headers_for) -> list[list[str]]:
+async def reconciliation_rows(client: AsyncClient, headers_for: HeadersFor) -> list[list[str]]:
     """The reconciliation CSV of this month, read back as French Excel reads it."""
     response = await client.get(
         "/api/v1/exports/reconciliation.csv",
@@ -54,8 +57,8 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     await settle_everything(session, settings)
     rows = await reconciliation_rows(client, headers_for)
@@ -78,7 +81,9 @@ async def test_the_reconciliation_csv_gives_the_database_figures(
 
 
 def test_discrepancies_are_named() -> None:
-    def state(status: VoucherStatus, redeemed: int, paid: int, **flags: bool) -> tuple:
+    def state(
+        status: VoucherStatus, redeemed: int, paid: int, **flags: bool
+    ) -> tuple[str, list[str]]:
         twice, overdue = flags.get("twice", False), flags.get("overdue", False)
         return reconcile_state(status, redeemed, paid, twice, overdue, unused=0)
 
@@ -118,8 +123,8 @@ async def test_every_fec_entry_balances_with_18_columns(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     await settle_everything(session, settings)
     response = await client.get(
@@ -145,7 +150,9 @@ async def test_every_fec_entry_balances_with_18_columns(
 
 
 @pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
-async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, path: str) -> None:
+async def test_a_reversed_period_is_refused(
+    client: AsyncClient, headers_for: HeadersFor, path: str
+) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
         params={"from": date(2027, 2, 1).isoformat(), "to": date(2027, 1, 1).isoformat()},
@@ -158,7 +165,9 @@ async def test_a_reversed_period_is_refused(client: AsyncClient, headers_for, pa
 
 
 @pytest.mark.parametrize("path", ["reconciliation.csv", "fec.txt"])
-async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for, path: str) -> None:
+async def test_a_period_over_ten_years_says_so(
+    client: AsyncClient, headers_for: HeadersFor, path: str
+) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
         params={"from": "2010-01-01", "to": "2025-01-01"},
@@ -175,7 +184,7 @@ async def test_a_period_over_ten_years_says_so(client: AsyncClient, headers_for,
     ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
 )
 async def test_days_out_of_any_era_are_refused_not_a_500(
-    client: AsyncClient, headers_for, path: str, start: str, end: str
+    client: AsyncClient, headers_for: HeadersFor, path: str, start: str, end: str
 ) -> None:
     response = await client.get(
         f"/api/v1/exports/{path}",
@@ -189,8 +198,8 @@ async def test_days_out_of_any_era_are_refused_not_a_500(
 async def test_an_old_unpaid_redemption_is_a_discrepancy(
     client: AsyncClient,
     session: AsyncSession,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     old = two_experts["r3"]
     old.redeemed_at = old.redeemed_at - timedelta(days=61)
@@ -206,8 +215,8 @@ async def test_a_cheque_used_in_part_then_past_its_last_day_has_its_balance_rele
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     """Even before the sweep records the expiry, the CSV says the balance is released."""
     await settle_everything(session, settings)

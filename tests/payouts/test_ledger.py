@@ -2,17 +2,19 @@
 entries, bank entries on the bank's booking date, and nothing that ever moves."""
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import col
 
 from experts import redemption as redemptions
 from experts.models import Expert
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import create_expert
+from tests.fixtures.factories import HeadersFor, create_expert
 from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import redeemed
@@ -32,7 +34,9 @@ def cents(text: str) -> int:
     return int(text.replace(",", "")) if text else 0
 
 
-async def fec_lines(client: AsyncClient, headers: dict, start: date, end: date) -> list[str]:
+async def fec_lines(
+    client: AsyncClient, headers: dict[str, str], start: date, end: date
+) -> list[str]:
     response = await client.get(
         "/api/v1/exports/fec.txt",
         params={"from": start.isoformat(), "to": end.isoformat()},
@@ -90,8 +94,8 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     today = paris_today()
     start, headers = today.replace(day=1), await headers_for(Role.accountant)
@@ -103,8 +107,10 @@ async def test_an_export_is_never_rewritten_by_what_happens_later(
     before = await fec_lines(client, headers, start, today)
 
     await returned(session, settings, transfers[-1], today)
-    await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")  # type: ignore[arg-type]
-    await redemptions.cancel(session, expert, undone.id, settings)  # type: ignore[arg-type]
+    assert unused.voucher.id is not None
+    await vouchers.cancel(session, unused.voucher.id, "Entreprise radiée")
+    assert undone.id is not None
+    await redemptions.cancel(session, expert, undone.id, settings)
     after = await fec_lines(client, headers, start, today)
 
     assert after[: len(before)] == before, "an exported line changed or disappeared"
@@ -123,8 +129,8 @@ async def test_a_payment_is_dated_by_the_bank_booking_date(
     client: AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    headers_for,
-    two_experts: dict,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     new_year_eve = paris_today().replace(month=1, day=1) - timedelta(days=1)
     transfers = await paid_batch(session, settings, new_year_eve)
@@ -139,10 +145,11 @@ async def test_a_payment_is_dated_by_the_bank_booking_date(
 
 
 async def test_an_expired_cheque_releases_only_its_unused_balance(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     expert = await session.get(Expert, two_experts["first"].id)
-    partial = await redeemed(session, settings, expert, amount=150_000)  # type: ignore[arg-type]
+    assert expert is not None
+    partial = await redeemed(session, settings, expert, amount=150_000)
     voucher = await session.get(Voucher, partial.voucher_id)
     assert voucher is not None
     voucher.valid_from = paris_today() - timedelta(days=30)
@@ -150,7 +157,7 @@ async def test_an_expired_cheque_releases_only_its_unused_balance(
     await session.flush()
     await vouchers.sweep_expired(session, paris_today())
     source = f"voucher:{voucher.id}:expired"
-    query = select(LedgerEntry).where(LedgerEntry.source == source)  # type: ignore[arg-type]
+    query = select(LedgerEntry).where(col(LedgerEntry.source) == source)
     release = (await session.execute(query)).scalar_one()
     assert release.amount_cents == voucher.amount_cents - 150_000
     assert (release.debit_account, release.credit_account) == ("programme", "commitment")
@@ -184,9 +191,11 @@ async def test_the_migration_books_what_was_recorded_before_the_ledger(
             for amount in (None, 50_000):
                 await redeemed(session, settings, expert, amount)
             undone = await redeemed(session, settings, expert)
-            await redemptions.cancel(session, expert, undone.id, settings)  # type: ignore[arg-type]
+            assert undone.id is not None
+            await redemptions.cancel(session, expert, undone.id, settings)
             unused = await create_voucher(session, settings)
-            await vouchers.cancel(session, unused.voucher.id, "Doublon")  # type: ignore[arg-type]
+            assert unused.voucher.id is not None
+            await vouchers.cancel(session, unused.voucher.id, "Doublon")
             await paid_batch(session, settings, paris_today())
             await session.commit()
             booked = await ledger_rows(session)
@@ -198,7 +207,7 @@ async def test_the_migration_books_what_was_recorded_before_the_ledger(
         await engine.dispose()
 
 
-async def ledger_rows(session: AsyncSession) -> list[tuple]:
+async def ledger_rows(session: AsyncSession) -> list[tuple[object, ...]]:
     entries = (await session.execute(select(LedgerEntry))).scalars()
     rows = [
         (

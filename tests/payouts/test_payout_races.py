@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from experts.redemption import redeem
@@ -127,16 +128,16 @@ async def check_batch(database: Database, batch_id: int, tally: Tally) -> None:
         batch = await session.get(PayoutBatch, batch_id)
         assert batch is not None
         transfers = await session.scalar(
-            select(func.coalesce(func.sum(PayoutTransfer.amount_cents), 0)).where(
-                PayoutTransfer.batch_id == batch_id
+            select(func.coalesce(func.sum(col(PayoutTransfer.amount_cents)), 0)).where(
+                col(PayoutTransfer.batch_id) == batch_id
             )
         )
         items = (
             await session.execute(
-                select(PayoutItem.amount_cents, Redemption)
-                .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)
-                .join(Redemption, Redemption.id == PayoutItem.redemption_id)
-                .where(PayoutTransfer.batch_id == batch_id)
+                select(col(PayoutItem.amount_cents), Redemption)
+                .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+                .join(Redemption, col(Redemption.id) == col(PayoutItem.redemption_id))
+                .where(col(PayoutTransfer.batch_id) == batch_id)
             )
         ).all()
     for amount, item in items:
@@ -153,7 +154,7 @@ async def check_round(database: Database, seeded: Round, tally: Tally) -> None:
     async with database.sessionmaker() as session:
         redemptions = (
             await session.execute(
-                select(Redemption).where(Redemption.id.in_(seeded.redemption_ids))  # type: ignore[union-attr]
+                select(Redemption).where(col(Redemption.id).in_(seeded.redemption_ids))
             )
         ).scalars()
         for r in redemptions:
@@ -164,12 +165,12 @@ async def check_round(database: Database, seeded: Round, tally: Tally) -> None:
         for voucher_id in seeded.voucher_ids:
             voucher = await session.get(Voucher, voucher_id)
             taken = await session.scalar(
-                select(func.coalesce(func.sum(Redemption.amount_cents), 0)).where(
-                    Redemption.voucher_id == voucher_id,
-                    Redemption.status == RedemptionStatus.active,
+                select(func.coalesce(func.sum(col(Redemption.amount_cents)), 0)).where(
+                    col(Redemption.voucher_id) == voucher_id,
+                    col(Redemption.status) == RedemptionStatus.active,
                 )
             )
-            assert voucher is not None
+            assert voucher is not None and taken is not None
             if voucher.balance_cents != voucher.amount_cents - taken:
                 tally.defects.append(f"cheque {voucher.code}: balance {voucher.balance_cents}")
 

@@ -4,6 +4,7 @@ bank statement → paid cheques."""
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 import pytest
 import xmlschema
@@ -12,10 +13,12 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Expert, PayoutState, Redemption
 from notifications import payload, rendering
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import PARIS, paris_today
@@ -58,7 +61,7 @@ def transfer_of(transfers: list[PayoutTransfer], expert: Expert) -> PayoutTransf
 
 
 async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None and batch.status is BatchStatus.draft
@@ -78,25 +81,27 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
 
 
 async def test_the_cut_off_leaves_later_redemptions_out(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     with pytest.raises(NothingToPay):
         await batches.create_batch(session, paris_today() - timedelta(days=2))
 
 
 async def test_a_redemption_cannot_be_in_two_live_batches(
-    session: AsyncSession, two_experts: dict
+    session: AsyncSession, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
-    transfer = (await batches.transfers_of(session, batch.id))[0]  # type: ignore[arg-type]
-    query = select(PayoutItem).where(PayoutItem.transfer_id == transfer.id)  # type: ignore[arg-type]
+    assert batch.id is not None
+    transfer = (await batches.transfers_of(session, batch.id))[0]
+    assert transfer.id is not None
+    query = select(PayoutItem).where(col(PayoutItem.transfer_id) == transfer.id)
     item = (await session.execute(query)).scalars().first()
     assert item is not None
     with pytest.raises(IntegrityError):
         async with session.begin_nested():
             session.add(
                 PayoutItem(
-                    transfer_id=transfer.id,  # type: ignore[arg-type]
+                    transfer_id=transfer.id,
                     redemption_id=item.redemption_id,
                     live_redemption_id=item.redemption_id,
                     amount_cents=1,
@@ -106,25 +111,28 @@ async def test_a_redemption_cannot_be_in_two_live_batches(
 
 
 async def test_cancelling_a_draft_frees_the_redemptions(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
-    await batches.cancel_batch(session, batch.id)  # type: ignore[arg-type]
+    assert batch.id is not None
+    await batches.cancel_batch(session, batch.id)
     assert await state_of(session, two_experts["r1"]) is PayoutState.unpaid
     again = await batches.create_batch(session, paris_today())
     assert again.id != batch.id
-    await batches.sepa_file(session, again.id, settings)  # type: ignore[arg-type]
+    assert again.id is not None
+    await batches.sepa_file(session, again.id, settings)
     with pytest.raises(BatchNotCancellable):
-        await batches.cancel_batch(session, again.id)  # type: ignore[arg-type]
+        await batches.cancel_batch(session, again.id)
 
 
 async def test_the_sepa_file_validates_sums_and_is_stable(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
-    document = await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    assert batch.id is not None
+    document = await batches.sepa_file(session, batch.id, settings)
     assert batch.status is BatchStatus.exported
-    assert await batches.sepa_file(session, batch.id, settings) == document  # type: ignore[arg-type]
+    assert await batches.sepa_file(session, batch.id, settings) == document
     xsd = resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"
     xmlschema.XMLSchema(str(xsd)).validate(document.decode())
     root = etree.fromstring(document)
@@ -144,12 +152,13 @@ def file_fields(document: bytes) -> dict[str, list[str]]:
 
 
 async def test_the_execution_date_is_set_when_the_file_is_produced(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     batch.created_at -= timedelta(days=10)
     await session.flush()
-    fields = file_fields(await batches.sepa_file(session, batch.id, settings))  # type: ignore[arg-type]
+    assert batch.id is not None
+    fields = file_fields(await batches.sepa_file(session, batch.id, settings))
     stamped = batch.file_created_at
     assert stamped is not None and stamped > batch.created_at + timedelta(days=9)
     expected = requested_execution_date(stamped, settings.payout_cutoff_hour)
@@ -159,7 +168,7 @@ async def test_the_execution_date_is_set_when_the_file_is_produced(
 
 
 async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the_dates(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
@@ -180,14 +189,17 @@ async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the
     assert restamped.replace(b">2027-06-08<", b">2027-06-07<") == morning
 
 
-async def exported(session: AsyncSession, settings: Settings) -> tuple[PayoutBatch, list]:
+async def exported(
+    session: AsyncSession, settings: Settings
+) -> tuple[PayoutBatch, list[PayoutTransfer]]:
     batch = await batches.create_batch(session, paris_today())
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
-    return batch, await batches.transfers_of(session, batch.id)  # type: ignore[arg-type]
+    assert batch.id is not None
+    await batches.sepa_file(session, batch.id, settings)
+    return batch, await batches.transfers_of(session, batch.id)
 
 
 async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_ones(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     first = transfer_of(transfers, two_experts["first"])
@@ -234,9 +246,7 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     await session.refresh(batch)
     assert batch.status is BatchStatus.partially_settled
     sent = (
-        await session.execute(
-            select(Notification).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
-        )
+        await session.execute(select(Notification).where(col(Notification.event) == "payout_sent"))
     ).scalars()
     mine = [n for n in sent if n.recipient == two_experts["first"].email]
     assert len(mine) == 1
@@ -252,13 +262,14 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     assert await state_of(session, two_experts["r3"]) is PayoutState.unpaid
     # the returned redemption is free for the next batch
     nxt = await batches.create_batch(session, paris_today())
-    assert [t.expert_id for t in await batches.transfers_of(session, nxt.id)] == [  # type: ignore[arg-type]
+    assert nxt.id is not None
+    assert [t.expert_id for t in await batches.transfers_of(session, nxt.id)] == [
         two_experts["second"].id
     ]
 
 
 async def test_a_batch_booked_debit_settles_the_whole_batch(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     entry = StatementEntry(
@@ -275,7 +286,7 @@ async def test_a_batch_booked_debit_settles_the_whole_batch(
 
 
 async def test_a_wrong_amount_is_kept_unmatched(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch, transfers = await exported(session, settings)
     first = transfers[0]
@@ -294,7 +305,7 @@ async def test_a_wrong_amount_is_kept_unmatched(
 
 
 async def test_the_api_batches_downloads_and_imports(
-    client: AsyncClient, headers_for, two_experts: dict
+    client: AsyncClient, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     created = await client.post(
@@ -333,7 +344,9 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">&lol3;</Document>"""
 
 
-async def test_a_billion_laughs_upload_is_refused(client: AsyncClient, headers_for) -> None:
+async def test_a_billion_laughs_upload_is_refused(
+    client: AsyncClient, headers_for: HeadersFor
+) -> None:
     headers = await headers_for(Role.accountant)
     files = {"file": ("lol.xml", BILLION_LAUGHS, "application/xml")}
     response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
@@ -342,7 +355,9 @@ async def test_a_billion_laughs_upload_is_refused(client: AsyncClient, headers_f
 
 
 @pytest.mark.parametrize("role", [Role.expert])
-async def test_other_roles_are_refused(client: AsyncClient, headers_for, role: Role) -> None:
+async def test_other_roles_are_refused(
+    client: AsyncClient, headers_for: HeadersFor, role: Role
+) -> None:
     headers = await headers_for(role)
     response = await client.get("/api/v1/payout-batches", headers=headers)
     assert response.status_code == 403

@@ -2,6 +2,7 @@ import string
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 import pytest
 import xmlschema
@@ -60,7 +61,7 @@ def transfers() -> list[Transfer]:
 
 
 def build(**overrides: object) -> bytes:
-    arguments: dict = {
+    arguments: dict[str, Any] = {
         "message_id": batch_message_id(42),
         "execution_date": EXECUTION,
         "created_at": CREATED_AT,
@@ -69,7 +70,7 @@ def build(**overrides: object) -> bytes:
 
 
 def texts(document: bytes, path: str) -> list[str]:
-    return [node.text for node in etree.fromstring(document).iterfind(path, NS)]
+    return [node.text or "" for node in etree.fromstring(document).iterfind(path, NS)]
 
 
 class TestBuildCreditTransfers:
@@ -178,12 +179,16 @@ class TestBuildCreditTransfers:
     def test_transfer_fields_outside_sepa_rules_are_refused(
         self, field: str, value: object
     ) -> None:
-        fields = {"end_to_end_id": "MCD-1", "creditor_name": "Expert", "iban": REGION.iban}
+        fields: dict[str, Any] = {
+            "end_to_end_id": "MCD-1",
+            "creditor_name": "Expert",
+            "iban": REGION.iban,
+        }
         fields |= {"bic": REGION.bic, "amount_cents": 100, "remittance": "x", field: value}
         with pytest.raises(InvalidTransfer) as caught:
             build_credit_transfers(
                 REGION,
-                [Transfer(**fields)],  # type: ignore[arg-type]
+                [Transfer(**fields)],
                 message_id="M",
                 execution_date=EXECUTION,
                 created_at=CREATED_AT,
@@ -206,7 +211,7 @@ class TestBuildCreditTransfers:
             {"execution_date": datetime(2027, 3, 1, 9, 0, tzinfo=UTC)},
         ],
     )
-    def test_file_parameters_are_checked(self, overrides: dict) -> None:
+    def test_file_parameters_are_checked(self, overrides: dict[str, Any]) -> None:
         with pytest.raises(InvalidTransfer) as caught:
             build(**overrides)
         assert caught.value.extra["errors"][0]["loc"] == list(overrides)

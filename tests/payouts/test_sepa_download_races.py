@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from tests.fixtures.factories import bearer, create_expert, create_user
 from tests.fixtures.servers import LiveServer, serve
@@ -58,7 +59,7 @@ async def test_concurrent_first_downloads_get_the_same_file(
         assert batch is not None and batch.status is BatchStatus.exported
         assert batch.file_created_at is not None
         exports = select(func.count()).where(
-            AuditEvent.action == "payout_batch.exported",
-            AuditEvent.entity_id == str(batch_id),
+            col(AuditEvent.action) == "payout_batch.exported",
+            col(AuditEvent.entity_id) == str(batch_id),
         )
         assert (await session.execute(exports)).scalar_one() == 1

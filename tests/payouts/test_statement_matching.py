@@ -2,13 +2,16 @@
 when amount, direction, state, account and currency agree."""
 
 from datetime import date
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import PayoutState, Redemption
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import (
     REGION_IBAN,
     StatementEntry,
@@ -26,13 +29,15 @@ from voucher_service.payouts.statements import ImportedStatement
 
 async def exported(session: AsyncSession, settings: Settings) -> PayoutBatch:
     batch = await batches.create_batch(session, paris_today())
-    await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+    assert batch.id is not None
+    await batches.sepa_file(session, batch.id, settings)
     return batch
 
 
 async def transfers(session: AsyncSession, batch: PayoutBatch) -> list[PayoutTransfer]:
     """The batch's transfers, largest first: 2,500 € (two cheques), then 2,000 €."""
-    found = await batches.transfers_of(session, batch.id)  # type: ignore[arg-type]
+    assert batch.id is not None
+    found = await batches.transfers_of(session, batch.id)
     return sorted(found, key=lambda t: -t.amount_cents)
 
 
@@ -41,7 +46,7 @@ async def imported(
     settings: Settings,
     entries: list[StatementEntry],
     statement_id: str,
-    **options: str,
+    **options: Any,
 ) -> ImportedStatement:
     data = build_statement(entries, statement_id=statement_id, **options)
     [result] = await statements.import_statement(session, data, settings)
@@ -56,7 +61,7 @@ def paid(transfer: PayoutTransfer, amount: int | None = None) -> StatementEntry:
     )
 
 
-def returned(transfer: PayoutTransfer, amount: int | None = None, **options) -> StatementEntry:
+def returned(transfer: PayoutTransfer, amount: int | None = None, **options: Any) -> StatementEntry:
     """The credit of a return (AC04, account closed) of one transfer."""
     cents = transfer.amount_cents if amount is None else amount
     return StatementEntry(
@@ -70,20 +75,22 @@ def returned(transfer: PayoutTransfer, amount: int | None = None, **options) -> 
     )
 
 
-async def states(session: AsyncSession, *rows: PayoutTransfer | Redemption) -> list:
+async def states(
+    session: AsyncSession, *rows: PayoutTransfer | Redemption
+) -> list[TransferStatus | PayoutState]:
     for row in rows:
         await session.refresh(row)
     return [row.status if isinstance(row, PayoutTransfer) else row.payout_state for row in rows]
 
 
 async def payout_mails(session: AsyncSession) -> int:
-    query = select(func.count()).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
+    query = select(func.count()).where(col(Notification.event) == "payout_sent")
     return (await session.execute(query)).scalar_one()
 
 
 class TestAmounts:
     async def test_named_transfers_without_amounts_settle_only_for_their_total(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, small = await transfers(session, await exported(session, settings))
         names = [StatementTransaction(big.end_to_end_id), StatementTransaction(small.end_to_end_id)]
@@ -107,7 +114,7 @@ class TestAmounts:
         assert whole.lines[0].matched and whole.lines[0].matched_transfer_id is None
 
     async def test_a_transfer_named_twice_in_one_entry_settles_nothing(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         twice = [StatementTransaction(big.end_to_end_id)] * 2
@@ -116,7 +123,7 @@ class TestAmounts:
         assert result.settled == [] and "deux fois" in result.lines[0].note
 
     async def test_a_one_cent_return_does_not_undo_a_2000_euro_transfer(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
         assert small.amount_cents == 200_000
@@ -132,7 +139,7 @@ class TestAmounts:
 
 class TestDirection:
     async def test_a_credit_naming_a_transfer_does_not_settle_it(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         credit = paid(big)
@@ -141,7 +148,7 @@ class TestDirection:
         assert result.settled == [] and "Hors virements" in result.lines[0].note
 
     async def test_a_debit_marked_as_reversal_returns_nothing(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         await imported(session, settings, [paid(big)], "STMT-DIR-2")
@@ -155,7 +162,7 @@ class TestDirection:
         ]
 
     async def test_a_return_before_its_debit_is_seen_returns_the_pending_transfer(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
         result = await imported(session, settings, [returned(small)], "STMT-DIR-4")
@@ -170,7 +177,7 @@ class TestDirection:
 
 class TestGuards:
     async def test_a_transfer_is_never_settled_twice(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         first = await imported(session, settings, [paid(big), paid(big)], "STMT-TWICE-1")
@@ -182,7 +189,7 @@ class TestGuards:
         assert await payout_mails(session) == 1
 
     async def test_a_returned_transfer_is_never_returned_twice(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         _, small = await transfers(session, await exported(session, settings))
         await imported(session, settings, [paid(small)], "STMT-RTWICE-1")
@@ -193,7 +200,7 @@ class TestGuards:
         assert "déjà retourné" in again.lines[0].note
 
     async def test_a_rejection_returns_only_a_pending_transfer(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, small = await transfers(session, await exported(session, settings))
         await imported(session, settings, [paid(big)], "STMT-RJCT-1")
@@ -221,7 +228,7 @@ OTHER_IBAN = "DE89370400440532013000"
 
 class TestAccountAndCurrency:
     async def test_a_statement_of_another_account_settles_nothing_and_says_so(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         result = await imported(session, settings, [paid(big)], "STMT-ACCT-1", iban=OTHER_IBAN)
@@ -233,7 +240,7 @@ class TestAccountAndCurrency:
         assert again.already_imported and again.paying_account is False
 
     async def test_the_paying_account_is_recognised_however_it_is_written(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         spaced = " ".join(REGION_IBAN[i : i + 4] for i in range(0, len(REGION_IBAN), 4))
@@ -242,7 +249,7 @@ class TestAccountAndCurrency:
         assert result.settled == [big.end_to_end_id]
 
     async def test_an_entry_in_another_currency_settles_nothing(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, small = await transfers(session, await exported(session, settings))
         await imported(session, settings, [paid(small)], "STMT-CCY-1")
@@ -256,7 +263,11 @@ class TestAccountAndCurrency:
 
 
 async def test_the_api_reports_a_statement_of_another_account(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     big, _ = await transfers(session, await exported(session, settings))
     data = build_statement([paid(big)], statement_id="STMT-ACCT-API", iban=OTHER_IBAN)
@@ -271,7 +282,7 @@ async def test_the_api_reports_a_statement_of_another_account(
 
 class TestStatementIdentity:
     async def test_another_accounts_statement_with_the_same_id_does_not_hide_ours(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, _ = await transfers(session, await exported(session, settings))
         theirs = await imported(session, settings, [paid(big)], "STMT-SAME", iban=OTHER_IBAN)
@@ -286,11 +297,12 @@ class TestStatementIdentity:
 
 class TestCancelledBatch:
     async def test_a_cancelled_batch_settles_nothing(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         batch = await batches.create_batch(session, paris_today())
         big, small = await transfers(session, batch)
-        await batches.cancel_batch(session, batch.id)  # type: ignore[arg-type]
+        assert batch.id is not None
+        await batches.cancel_batch(session, batch.id)
         assert await states(session, big, small) == [TransferStatus.cancelled] * 2
         by_batch = StatementEntry(batch.total_cents, batch_message_id=batch.message_id)
         result = await imported(session, settings, [paid(big), by_batch], "STMT-CANCEL")
@@ -305,7 +317,7 @@ class TestCancelledBatch:
 
 class TestBatchBookingAndVersions:
     async def test_a_batch_booked_by_its_payment_information_id_is_settled(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         batch = await exported(session, settings)
         entry = StatementEntry(batch.total_cents, batch_payment_id=batch.message_id, batch_count=2)
@@ -317,7 +329,7 @@ class TestBatchBookingAndVersions:
         )
 
     async def test_a_batch_booking_must_count_and_total_its_transfers(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         batch = await exported(session, settings)
         miscounted = StatementEntry(
@@ -328,7 +340,7 @@ class TestBatchBookingAndVersions:
         assert result.settled == [] and not any(line.matched for line in result.lines)
 
     async def test_a_camt_053_001_04_statement_settles_and_returns(
-        self, session: AsyncSession, settings: Settings, two_experts: dict
+        self, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
     ) -> None:
         big, small = await transfers(session, await exported(session, settings))
         entries = [paid(big), paid(small), returned(small)]
@@ -361,7 +373,11 @@ def busy_day(ours: list[PayoutTransfer], entries: int = 1_300) -> bytes:
 
 
 async def test_a_1300_entry_statement_imports_through_the_api(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     ours = await transfers(session, await exported(session, settings))
     data = busy_day(ours)
@@ -376,7 +392,7 @@ async def test_a_1300_entry_statement_imports_through_the_api(
 
 
 async def test_a_statement_over_its_own_limit_is_refused_with_413(
-    client: AsyncClient, settings: Settings, headers_for
+    client: AsyncClient, settings: Settings, headers_for: HeadersFor
 ) -> None:
     headers = await headers_for(Role.accountant)
     over = b" " * (settings.max_statement_bytes + 1)
@@ -390,7 +406,7 @@ async def test_a_statement_over_its_own_limit_is_refused_with_413(
 
 
 async def test_the_page_takes_a_1300_entry_statement_too(
-    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     ours = await transfers(session, await exported(session, settings))
     await log_in(client, session, settings, Role.accountant)
@@ -406,7 +422,7 @@ async def test_the_page_takes_a_1300_entry_statement_too(
 
 
 async def test_the_page_says_a_statement_is_of_another_account(
-    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict
+    client: AsyncClient, session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     big, _ = await transfers(session, await exported(session, settings))
     await log_in(client, session, settings, Role.accountant)

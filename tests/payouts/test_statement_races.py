@@ -6,6 +6,7 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from notifications.models import Notification
 from tests.fixtures.factories import bearer, create_expert, create_user
@@ -30,11 +31,10 @@ async def seed(database: Database, settings: Settings) -> tuple[dict[str, str], 
         expert = await create_expert(session)
         await redeemed(session, settings, expert)
         batch = await batches.create_batch(session, paris_today())
-        await batches.sepa_file(session, batch.id, settings)  # type: ignore[arg-type]
+        assert batch.id is not None
+        await batches.sepa_file(session, batch.id, settings)
         [transfer] = [
-            t
-            for t in await batches.transfers_of(session, batch.id)  # type: ignore[arg-type]
-            if t.expert_id == expert.id
+            t for t in await batches.transfers_of(session, batch.id) if t.expert_id == expert.id
         ]
         accountant = await create_user(session, Role.accountant)
     return bearer(settings, accountant), transfer
@@ -71,11 +71,11 @@ async def test_statements_naming_one_transfer_at_once_settle_it_once(
         stored = await session.get(PayoutTransfer, transfer.id)
         assert stored is not None and stored.status is TransferStatus.settled
         audits = select(func.count()).where(
-            AuditEvent.action == "payout_transfer.settled",  # type: ignore[arg-type]
-            AuditEvent.entity_id == str(transfer.id),  # type: ignore[arg-type]
+            col(AuditEvent.action) == "payout_transfer.settled",
+            col(AuditEvent.entity_id) == str(transfer.id),
         )
         assert (await session.execute(audits)).scalar_one() == 1
         mails = select(func.count()).where(
-            Notification.dedupe_key == f"payout_sent:{transfer.end_to_end_id}"  # type: ignore[arg-type]
+            col(Notification.dedupe_key) == f"payout_sent:{transfer.end_to_end_id}"
         )
         assert (await session.execute(mails)).scalar_one() == 1

@@ -4,6 +4,7 @@ import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.factories import HeadersFor, create_programme, programme_body
@@ -16,7 +17,9 @@ URL = "/api/v1/programmes"
 
 
 class TestCreate:
-    async def test_admin_creates_a_programme(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_admin_creates_a_programme(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = programme_body(departments=["84", "13", "13"])
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         assert response.status_code == 201, response.text
@@ -25,7 +28,9 @@ class TestCreate:
         assert created["balance_cents"] == body["budget_cents"]
         assert created["rules_version"] == 1
 
-    async def test_other_roles_are_refused(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_other_roles_are_refused(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         for role in (Role.accountant, Role.expert):
             response = await client.post(
                 URL, json=programme_body(), headers=await headers_for(role)
@@ -33,19 +38,21 @@ class TestCreate:
             assert_problem(response, 403, "forbidden")
         assert_problem(await client.get(URL), 401, "not_authenticated")
 
-    async def test_invalid_fields_are_named(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_invalid_fields_are_named(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
         body = programme_body(departments=["13", "99"], cheque_amount_cents=0)
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         problem = assert_problem(response, 422, "validation_error")
         fields = {tuple(error["loc"]) for error in problem["errors"]}
         assert ("body", "departments", 1) in fields and ("body", "cheque_amount_cents") in fields
 
-    async def test_window_in_order(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_window_in_order(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         body = programme_body(opens_on="2027-12-31", closes_on="2027-01-01")
         response = await client.post(URL, json=body, headers=await headers_for(Role.admin))
         assert_problem(response, 422, "validation_error")
 
-    async def test_duplicate_name(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_duplicate_name(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         headers = await headers_for(Role.admin)
         body = programme_body()
         assert (await client.post(URL, json=body, headers=headers)).status_code == 201
@@ -56,8 +63,8 @@ class TestCreate:
 
 class TestEdit:
     async def test_rule_change_makes_a_new_version(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         programme = await create_programme(session)
         headers = await headers_for(Role.admin)
         renamed = await client.patch(
@@ -72,8 +79,8 @@ class TestEdit:
             (
                 await session.execute(
                     select(ProgrammeRulesVersion)
-                    .where(ProgrammeRulesVersion.programme_id == programme.id)
-                    .order_by(ProgrammeRulesVersion.version)
+                    .where(col(ProgrammeRulesVersion.programme_id) == programme.id)
+                    .order_by(col(ProgrammeRulesVersion.version))
                 )
             )
             .scalars()
@@ -81,23 +88,23 @@ class TestEdit:
         )
         assert [(v.version, v.rules["max_headcount"]) for v in versions] == [(1, 19), (2, 9)]
 
-    async def test_unknown_programme(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_unknown_programme(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         response = await client.patch(
             f"{URL}/999999", json={"name": "Nouveau nom"}, headers=await headers_for(Role.admin)
         )
         assert_problem(response, 404, "programme_not_found")
 
     async def test_budget_cannot_drop_below_committed(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         programme, response = await lower_budget(client, session, headers_for, 500_000)
         assert_problem(response, 409, "budget_below_committed")
         await session.refresh(programme)
         assert programme.budget_cents == 1_000_000
 
     async def test_budget_can_drop_to_what_is_committed(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         _, response = await lower_budget(client, session, headers_for, 600_000)
         assert response.status_code == 200, response.text
         assert response.json()["budget_cents"] == 600_000
@@ -135,8 +142,8 @@ class TestEnvelope:
 
 class TestEditCoherence:
     async def test_an_edit_that_breaks_the_window_is_422(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         programme = await create_programme(session)
         response = await client.patch(
             f"{URL}/{programme.id}",

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,19 +33,19 @@ class Operator:
     async def cli(self, *args: str) -> Result:
         return await run_cli(*args, env=self.env)
 
-    async def issue(self, **validity: object) -> IssuedVoucher:
+    async def issue(self, **validity: date | None) -> IssuedVoucher:
         async with self.database.sessionmaker() as session, session.begin():
             programme = await self._programme(session)
-            return await create_voucher(session, self.settings, programme, **validity)  # type: ignore[arg-type]
+            return await create_voucher(session, self.settings, programme, **validity)
 
     async def _programme(self, session: AsyncSession) -> Programme:
         if self.programme_id is None:
             programme = await create_programme(session)
             self.programme_id = programme.id
             return programme
-        programme = await session.get(Programme, self.programme_id)
-        assert programme is not None
-        return programme
+        stored = await session.get(Programme, self.programme_id)
+        assert stored is not None
+        return stored
 
     async def forge_expired(self, voucher_id: int) -> str:
         """A token our active key signed, whose expiry has passed."""

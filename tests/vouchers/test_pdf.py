@@ -17,6 +17,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
+from tests.fixtures.factories import HeadersFor
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
@@ -101,8 +102,12 @@ class TestPdf:
 
 class TestPdfEndpoint:
     async def test_admin_downloads_the_pdf(
-        self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        client: AsyncClient,
+        headers_for: HeadersFor,
+    ) -> None:
         issued = await create_voucher(session, settings)
         response = await client.get(
             f"/api/v1/vouchers/{issued.code.lower()}/pdf", headers=await headers_for(Role.admin)
@@ -112,7 +117,7 @@ class TestPdfEndpoint:
         assert issued.code in response.headers["content-disposition"]
         assert response.content.startswith(b"%PDF-")
 
-    async def test_unknown_cheque(self, client: AsyncClient, headers_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_unknown_cheque(self, client: AsyncClient, headers_for: HeadersFor) -> None:
         response = await client.get(
             f"/api/v1/vouchers/{codes.new_code()}/pdf", headers=await headers_for(Role.admin)
         )
@@ -130,7 +135,8 @@ class TestWorkerProcesses:
         )
         assert len({len(pdf) for pdf in pdfs}) == 1
         assert read_qr_codes(pdfs[-1], tmp_path) == [f"{settings.public_url}/r/{issued.token}"]
-        workers = set(pdf_workers._pool._processes)  # type: ignore[union-attr]
+        assert pdf_workers._pool is not None
+        workers = set(pdf_workers._pool._processes)
         assert len(workers) == settings.pdf_workers == 2 and os.getpid() not in workers
 
     async def test_a_worker_that_died_is_replaced(
@@ -139,7 +145,8 @@ class TestWorkerProcesses:
         issued = await create_voucher(session, settings)
         programme = await programme_service.get(session, issued.voucher.programme_id)
         await service.render_pdf(issued.voucher, programme, settings)
-        for pid in list(pdf_workers._pool._processes):  # type: ignore[union-attr]
+        assert pdf_workers._pool is not None
+        for pid in list(pdf_workers._pool._processes):
             os.kill(pid, signal.SIGKILL)
         pdf = await service.render_pdf(issued.voucher, programme, settings)
         assert pdf.startswith(b"%PDF-")

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.fixtures.factories import create_programme
 from tests.fixtures.vouchers import create_voucher
@@ -31,8 +32,8 @@ from voucher_service.vouchers.validity import end_of_validity, last_valid_day
 
 
 async def history(session: AsyncSession, voucher_id: int) -> list[str]:
-    query = select(VoucherEvent.action).where(VoucherEvent.voucher_id == voucher_id)
-    return list((await session.execute(query.order_by(VoucherEvent.id))).scalars())
+    query = select(col(VoucherEvent.action)).where(col(VoucherEvent.voucher_id) == voucher_id)
+    return list((await session.execute(query.order_by(col(VoucherEvent.id)))).scalars())
 
 
 class TestTakeAmount:
@@ -168,7 +169,7 @@ class TestPayment:
         with pytest.raises(VouchersNotPayable) as refused:
             await service.mark_paid(session, [*ids, unused.id or 0])
         assert refused.value.extra == {"voucher_ids": [unused.id]}
-        assert {(await session.get(Voucher, i)).status for i in ids} == {VoucherStatus.redeemed}  # type: ignore[union-attr]
+        assert {(await session.get_one(Voucher, i)).status for i in ids} == {VoucherStatus.redeemed}
         paid = await service.mark_paid(session, ids)
         assert [(v.status, v.paid_at is not None) for v in paid] == [(VoucherStatus.paid, True)] * 2
         unpaid = await service.mark_unpaid(session, ids)

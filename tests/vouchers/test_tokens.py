@@ -2,15 +2,18 @@
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
+from tests.fixtures.factories import HeadersFor
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
@@ -30,8 +33,9 @@ from voucher_service.vouchers.validity import end_of_validity
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def segment_json(segment: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(tokens.b64url_decode(segment))
+def segment_json(segment: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(tokens.b64url_decode(segment))
+    return decoded
 
 
 def altered(token: str, position: int) -> str:
@@ -165,7 +169,7 @@ class TestKeys:
     ) -> None:
         key = await keys.create_key(session, settings)
         stored = (
-            await session.execute(select(SigningKey).where(SigningKey.kid == key.kid))
+            await session.execute(select(SigningKey).where(col(SigningKey.kid) == key.kid))
         ).scalar_one()
         private_key = keys.decrypt_private_key(settings, stored)
         raw = private_key.private_bytes_raw()
@@ -213,8 +217,12 @@ class TestJwks:
 
 class TestLookupProblems:
     async def test_altered_and_foreign_tokens_are_distinct_problems(
-        self, session: AsyncSession, settings: Settings, client: AsyncClient, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        client: AsyncClient,
+        headers_for: HeadersFor,
+    ) -> None:
         headers = await headers_for(Role.accountant)
         issued = await create_voucher(session, settings)
         ok = await client.get(f"/api/v1/vouchers/{issued.token}", headers=headers)

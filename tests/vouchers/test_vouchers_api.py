@@ -7,9 +7,10 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import create_programme
+from tests.fixtures.factories import HeadersFor, create_programme
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
@@ -26,9 +27,11 @@ async def audit_actions(session: AsyncSession, voucher_id: int) -> list[str]:
     """The cheque's audit trail once the work so far committed (events are chained then)."""
     await session.commit()
     query = (
-        select(AuditEvent.action)
-        .where(AuditEvent.entity_type == "voucher", AuditEvent.entity_id == str(voucher_id))
-        .order_by(AuditEvent.id)  # type: ignore[arg-type]
+        select(col(AuditEvent.action))
+        .where(
+            col(AuditEvent.entity_type) == "voucher", col(AuditEvent.entity_id) == str(voucher_id)
+        )
+        .order_by(col(AuditEvent.id))
     )
     return list((await session.execute(query)).scalars())
 
@@ -53,7 +56,8 @@ class TestIssue:
         assert await audit_actions(session, voucher.id or 0) == ["voucher.issued"]
         issued_event = await session.scalar(
             select(AuditEvent).where(
-                AuditEvent.action == "voucher.issued", AuditEvent.entity_id == str(voucher.id)
+                col(AuditEvent.action) == "voucher.issued",
+                col(AuditEvent.entity_id) == str(voucher.id),
             )
         )
         assert issued_event is not None and issued_event.after is not None
@@ -63,8 +67,12 @@ class TestIssue:
 
 class TestGet:
     async def test_the_cheque_its_token_and_history(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 50_000, paris_today())
         typed = issued.code.removeprefix("MCD-").lower().replace("-", "")
@@ -85,8 +93,12 @@ class TestGet:
         assert body["history"][1]["amount_cents"] == 50_000
 
     async def test_unknown_or_mistyped_code(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         headers = await headers_for(Role.admin)
         issued = await create_voucher(session, settings)
         await session.commit()  # keep the set-up when a refused request rolls back
@@ -97,8 +109,12 @@ class TestGet:
         assert_problem(await client.get(f"{URL}/{typo}", headers=headers), 422, "invalid_token")
 
     async def test_roles(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         code = (await create_voucher(session, settings)).code
         await session.commit()  # keep the set-up when a refused request rolls back
         for path in (f"{URL}/{code}", URL, f"{URL}/{code}/pdf"):
@@ -118,8 +134,12 @@ class TestGet:
 
 class TestList:
     async def test_filters_pages_and_status_as_seen_today(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         headers = await headers_for(Role.accountant)
         programme = await create_programme(session)
         fresh = [(await create_voucher(session, settings, programme)).voucher for _ in range(3)]
@@ -133,7 +153,7 @@ class TestList:
         assert (body["total"], len(body["items"]), body["page"]) == (4, 2, 1)
         second = await client.get(URL, params={**mine, "page_size": 2, "page": 2}, headers=headers)
         listed = [item["id"] for item in body["items"] + second.json()["items"]]
-        assert sorted(listed) == sorted([v.id for v in [*fresh, unswept]])
+        assert sorted(listed) == sorted([v.id or 0 for v in [*fresh, unswept]])
         assert other.id not in listed
 
         expired = await client.get(URL, params={**mine, "status": "expired"}, headers=headers)
@@ -144,8 +164,8 @@ class TestList:
         assert issued.json()["total"] == 3
 
     async def test_bad_filters(
-        self, client: AsyncClient, session: AsyncSession, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
         headers = await headers_for(Role.admin)
         await session.commit()  # keep the login when a refused request rolls back
         response = await client.get(URL, params={"status": "lost"}, headers=headers)
@@ -156,8 +176,12 @@ class TestList:
 
 class TestCancel:
     async def test_unredeemed_amount_goes_back_to_the_envelope(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         programme = await create_programme(session, budget_cents=1_000_000)
         issued = await create_voucher(session, settings, programme)
         voucher_id = issued.voucher.id or 0
@@ -181,8 +205,12 @@ class TestCancel:
         assert (await audit_actions(session, voucher_id))[-1] == "voucher.cancelled"
 
     async def test_redeemed_cheques_stay(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, headers_for
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
         issued = await create_voucher(session, settings)
         await service.take_amount(session, issued.voucher.id or 0, 200_000, paris_today())
         with pytest.raises(VoucherNotCancellable):

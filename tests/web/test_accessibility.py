@@ -12,6 +12,7 @@ from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.applications.models import ApplicationStatus
 from voucher_service.core.auth.models import Role
+from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 
 pytestmark = pytest.mark.browser
@@ -92,8 +93,8 @@ class TestAccessibility:
         assert await violations(audited_page, f"{live_server.url}/accounting") == []
 
     async def test_expert_pages(
-        self, audited_page: Page, live_server: LiveServer, database: Database, settings
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, audited_page: Page, live_server: LiveServer, database: Database, settings: Settings
+    ) -> None:
         async with database.sessionmaker() as session, session.begin():
             expert = await create_expert(session)
             issued = await create_voucher(session, settings)

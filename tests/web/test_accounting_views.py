@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from playwright.async_api import Page
 from sqlalchemy import delete, func, select, update
+from sqlmodel import col
 
 from experts.models import Redemption
 from experts.redemption import redeem
@@ -55,7 +56,7 @@ async def _paid_and_returned(database: Database, settings: Settings) -> tuple[in
                 redemption, _ = await redeem(session, expert, body, settings)
                 await session.execute(
                     update(Redemption)
-                    .where(Redemption.id == redemption.id)  # type: ignore[arg-type]
+                    .where(col(Redemption.id) == redemption.id)
                     .values(redeemed_at=datetime(2019, 6, 3, 10, tzinfo=UTC))
                 )
             batch = await batches.create_batch(session, LONG_AGO)
@@ -138,7 +139,7 @@ async def test_batch_and_statement_views_on_a_phone(
         await _browse(audited_page, live_server.url, batch_id, statement_id, email)
     finally:  # the e-mails of this data would show on the administrators' page of later tests
         async with database.sessionmaker() as session, session.begin():
-            await session.execute(delete(Notification).where(Notification.id > last))  # type: ignore[arg-type, operator]
+            await session.execute(delete(Notification).where(col(Notification.id) > last))
 
 
 async def _browse(page: Page, base: str, batch_id: int, statement_id: str, email: str) -> None:

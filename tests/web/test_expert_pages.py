@@ -12,6 +12,7 @@ from PIL import Image
 from playwright.async_api import Page, Request, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts import redemption
 from experts import registry as expert_registry
@@ -214,7 +215,7 @@ class TestPages:
         assert refused.status_code == 403
         assert "Votre accréditation ne permet pas d'encaisser de chèque" in refused.text
         attempts = await session.execute(
-            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+            select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         assert list(attempts.scalars()) == ["not_accredited"]
 
@@ -256,7 +257,7 @@ class TestPages:
         receipt = await client.get(first.headers["location"])
         assert "Chèque encaissé" in receipt.text and "FAC-9" in receipt.text
         attempts = await session.execute(
-            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+            select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         assert list(attempts.scalars()) == []
 
@@ -346,7 +347,12 @@ def camera_file(text: str, folder: Path) -> Path:
     """A Y4M video of a QR code held in front of the camera, for Chromium's fake camera."""
     width, height = 640, 480
     frame = Image.new("RGB", (width, height), "white")
-    qr = qrcode.make(text, border=4).get_image().convert("RGB").resize((400, 400), Image.NEAREST)
+    qr = (
+        qrcode.make(text, border=4)
+        .get_image()
+        .convert("RGB")
+        .resize((400, 400), Image.Resampling.NEAREST)
+    )
     frame.paste(qr, ((width - 400) // 2, (height - 400) // 2))
     y, cb, cr = frame.convert("YCbCr").split()
     half = (width // 2, height // 2)

@@ -9,6 +9,7 @@ from httpx import AsyncClient
 from playwright.async_api import Page
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import rendering, service
 from notifications.models import Notification, NotificationStatus
@@ -122,4 +123,4 @@ class TestInTheBrowser:
             assert f"Le message n°{dead.id} est remis en file" in await status.inner_text()
         finally:
             async with database.sessionmaker() as session, session.begin():
-                await session.execute(delete(Notification).where(Notification.id == dead.id))
+                await session.execute(delete(Notification).where(col(Notification.id) == dead.id))

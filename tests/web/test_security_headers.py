@@ -1,5 +1,7 @@
 """Pages are served with a strict CSP and safe cookies."""
 
+from pathlib import Path
+
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 
@@ -21,7 +23,7 @@ class TestSecurityHeaders:
         assert "mcd_csrf=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         assert "secure" not in cookie
 
-    async def test_production_over_https(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_production_over_https(self, tmp_path: Path) -> None:
         settings = make_settings(
             f"sqlite+aiosqlite:///{tmp_path}/p.db",
             env="production",

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from voucher_service.applications import service
+from voucher_service.applications import links, service
 from voucher_service.applications.errors import (
     ApplicationNotFound,
     DuplicateApplication,
@@ -52,7 +52,7 @@ async def public(
     return ApplicationPublic.model_validate(
         {
             **application.model_dump(),
-            "status_url": service.status_url(settings, application),
+            "status_url": links.status_url(settings, application),
             "cheque": ChequeIssued.model_validate(cheque) if cheque else None,
         }
     )
@@ -72,8 +72,8 @@ async def submit(
     return ApplicationReceipt(
         id=application.id,
         status=application.status,
-        status_url=service.status_url(settings, application),
-        eligibility=application.eligibility,  # type: ignore[arg-type]
+        status_url=links.status_url(settings, application),
+        eligibility=application.eligibility,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import service as notifications
 from notifications.schemas import Attachment
@@ -99,12 +100,12 @@ async def remind_expiring(session: AsyncSession, today: date, settings: Settings
     """Tell beneficiaries, once, that an unused cheque expires within a week."""
     query = (
         select(Voucher, Application, Programme)
-        .join(Application, Application.id == Voucher.application_id)
-        .join(Programme, Programme.id == Voucher.programme_id)
+        .join(Application, col(Application.id) == col(Voucher.application_id))
+        .join(Programme, col(Programme.id) == col(Voucher.programme_id))
         .where(
-            Voucher.status.in_(SPENDABLE),  # type: ignore[attr-defined]
-            Voucher.valid_until >= today,
-            Voucher.valid_until <= today + timedelta(days=REMINDER_DAYS),
+            col(Voucher.status).in_(SPENDABLE),
+            col(Voucher.valid_until) >= today,
+            col(Voucher.valid_until) <= today + timedelta(days=REMINDER_DAYS),
         )
     )
     sent = 0

@@ -2,10 +2,11 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from voucher_service.applications.models import LIVE_STATUSES, Application, ApplicationStatus
 
@@ -15,15 +16,15 @@ async def get(session: AsyncSession, application_id: int) -> Application | None:
 
 
 async def by_token(session: AsyncSession, token: str) -> Application | None:
-    query = select(Application).where(Application.status_token == token)
+    query = select(Application).where(col(Application.status_token) == token)
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def live_for(session: AsyncSession, programme_id: int, siren: str) -> Application | None:
     query = select(Application).where(
-        Application.programme_id == programme_id,
-        Application.siren == siren,
-        Application.status.in_(LIVE_STATUSES),  # type: ignore[attr-defined]
+        col(Application.programme_id) == programme_id,
+        col(Application.siren) == siren,
+        col(Application.status).in_(LIVE_STATUSES),
     )
     return (await session.execute(query)).scalars().first()
 
@@ -31,18 +32,18 @@ async def live_for(session: AsyncSession, programme_id: int, siren: str) -> Appl
 async def has_approved(
     session: AsyncSession, programme_id: int, siren: str, other_than: int | None = None
 ) -> bool:
-    query = select(Application.id).where(
-        Application.programme_id == programme_id,
-        Application.siren == siren,
-        Application.status == ApplicationStatus.approved,
+    query = select(col(Application.id)).where(
+        col(Application.programme_id) == programme_id,
+        col(Application.siren) == siren,
+        col(Application.status) == ApplicationStatus.approved,
     )
     if other_than is not None:
-        query = query.where(Application.id != other_than)
+        query = query.where(col(Application.id) != other_than)
     return (await session.execute(query.limit(1))).first() is not None
 
 
 async def programmes_of(session: AsyncSession, application_ids: Sequence[int]) -> set[int]:
-    query = select(Application.programme_id).where(Application.id.in_(application_ids))  # type: ignore[attr-defined]
+    query = select(col(Application.programme_id)).where(col(Application.id).in_(application_ids))
     return set((await session.execute(query)).scalars())
 
 
@@ -56,9 +57,9 @@ async def update_if_status(
     database decides between concurrent changes. None when it was not."""
     statement = (
         update(Application)
-        .where(Application.id == application_id, Application.status == expected)
+        .where(col(Application.id) == application_id, col(Application.status) == expected)
         .values(**values)
-        .returning(Application.id)
+        .returning(col(Application.id))
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(statement)).first() is None:
@@ -85,24 +86,32 @@ async def queue(
 
 
 async def ids_in(session: AsyncSession, statuses: Sequence[ApplicationStatus]) -> list[int]:
-    query = select(Application.id).where(Application.status.in_(statuses)).order_by(Application.id)  # type: ignore[attr-defined]
-    return [row[0] for row in await session.execute(query)]
+    query = (
+        select(col(Application.id))
+        .where(col(Application.status).in_(statuses))
+        .order_by(col(Application.id))
+    )
+    # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+    return cast(list[int], [row[0] for row in await session.execute(query)])
 
 
 async def purgeable(session: AsyncSession, before: datetime) -> list[Application]:
     """Refused applications, last changed before the cutoff, whose personal data remain."""
     query = select(Application).where(
-        Application.status.in_([ApplicationStatus.rejected, ApplicationStatus.ineligible]),  # type: ignore[attr-defined]
-        Application.updated_at < before,
-        Application.purged_at.is_(None),  # type: ignore[union-attr]
+        col(Application.status).in_([ApplicationStatus.rejected, ApplicationStatus.ineligible]),
+        col(Application.updated_at) < before,
+        col(Application.purged_at).is_(None),
     )
-    return list((await session.execute(query.order_by(Application.id))).scalars())
+    return list((await session.execute(query.order_by(col(Application.id)))).scalars())
 
 
 async def departments_and_themes(session: AsyncSession) -> tuple[list[str], list[str]]:
     """The values the queue can be filtered on."""
     departments = await session.execute(
-        select(Application.department).where(Application.department.is_not(None)).distinct()  # type: ignore[union-attr]
+        select(col(Application.department))
+        .where(col(Application.department).is_not(None))
+        .distinct()
     )
-    themes = await session.execute(select(Application.theme).distinct())
-    return sorted(r[0] for r in departments), sorted(r[0] for r in themes)
+    themes = await session.execute(select(col(Application.theme)).distinct())
+    # No NULL department is selected.
+    return sorted(cast(str, r[0]) for r in departments), sorted(r[0] for r in themes)

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 from stdnum.fr import siret as siret_number
 
 from voucher_service.applications.models import ApplicationStatus
@@ -118,7 +118,7 @@ CUSTOM_ERRORS = {
 }
 
 
-def french_errors(errors: list[dict[str, Any]]) -> dict[str, str]:
+def french_errors(errors: list[ErrorDetails]) -> dict[str, str]:
     """Field → French message (the first error of each field), from pydantic's errors."""
     messages: dict[str, str] = {}
     for error in errors:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from voucher_service.core.clock import utcnow
 from voucher_service.core.context import current_actor, request_id
@@ -113,7 +113,7 @@ async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = F
     ``wait``, 0 at once when another sealer holds the head."""
     head_query = (
         select(AuditHead)
-        .where(AuditHead.id == 1)
+        .where(col(AuditHead.id) == 1)
         .with_for_update(skip_locked=not wait)
         .execution_options(populate_existing=True)  # as locked, not as this session saw it
     )
@@ -121,7 +121,10 @@ async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = F
     if head is None:  # locked by another sealer (a missing head fails verify_chain)
         return 0
     unsealed = (
-        select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(limit)  # type: ignore[union-attr]
+        select(AuditEvent)
+        .where(col(AuditEvent.seq).is_(None))
+        .order_by(col(AuditEvent.id))
+        .limit(limit)
     )
     events = (await session.execute(unsealed)).scalars().all()
     for event in events:
@@ -158,7 +161,8 @@ async def keep_sealing(database: Database, interval: float) -> None:
 def _jsonable(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
-    return json.loads(json.dumps(data, default=str))
+    jsonable: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return jsonable
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ class ChainBreak:
 
 
 async def _events(session: AsyncSession, last_seq: int) -> AsyncIterator[AuditEvent]:
-    sealed = select(AuditEvent).where(AuditEvent.seq <= last_seq).order_by(AuditEvent.seq)  # type: ignore[operator,arg-type]
+    sealed = select(AuditEvent).where(col(AuditEvent.seq) <= last_seq).order_by(col(AuditEvent.seq))
     result = await session.stream_scalars(sealed)
     async for event in result:
         yield event

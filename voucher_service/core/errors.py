@@ -178,7 +178,8 @@ class InternalError(ServiceError):
 def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: each status with the problem codes it may carry."""
     by_status: dict[int, list[type[ServiceError]]] = {}
-    for error in (*errors, Unprocessable):
+    documented: tuple[type[ServiceError], ...] = (*errors, Unprocessable)
+    for error in documented:
         by_status.setdefault(error.status, []).append(error)
     return {
         status: {

@@ -10,12 +10,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Column, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, Column, CursorResult, UniqueConstraint, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from voucher_service.core.clock import utcnow
 from voucher_service.core.db import UTCDateTime
@@ -57,17 +57,17 @@ async def claim(
     session: AsyncSession, owner: str, key: str, request_print: str
 ) -> StoredResponse | None:
     """None when this request owns the key; else the first request's stored answer."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(IdempotencyRecord)
         .values(owner=owner, key=key, fingerprint=request_print, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["owner", "key"])
-        .returning(IdempotencyRecord.id)
+        .returning(col(IdempotencyRecord.id))
     )
     if (await session.execute(statement)).first() is not None:
         return None
     query = select(IdempotencyRecord).where(
-        IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
+        col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key
     )
     record = (await session.execute(query)).scalar_one()
     if record.fingerprint != request_print or record.status_code is None:
@@ -81,14 +81,20 @@ async def complete(
     """Store the answer with the claim, in the same transaction as the work it describes."""
     await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key)
+        .where(col(IdempotencyRecord.owner) == owner, col(IdempotencyRecord.key) == key)
         .values(status_code=status_code, body=json.loads(json.dumps(body, default=str)))
     )
 
 
 async def purge_expired(session: AsyncSession) -> int:
     """Forget keys older than the retention (24 hours)."""
-    result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+    # A DELETE's result is a CursorResult, which the typed execute() does not say.
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.created_at) < utcnow() - RETENTION
+            )
+        ),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

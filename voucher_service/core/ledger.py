@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from voucher_service.core.clock import utcnow
 from voucher_service.core.db import UTCDateTime, enum_column
@@ -106,7 +106,7 @@ async def reverse(
 ) -> LedgerEntry | None:
     """A new entry that mirrors the one ``source`` booked (all of it, or ``amount_cents``),
     booked as ``{source}:{reason}``; None when that event booked nothing."""
-    query = select(LedgerEntry).where(LedgerEntry.source == source)  # type: ignore[arg-type]
+    query = select(LedgerEntry).where(col(LedgerEntry.source) == source)
     original = (await session.execute(query)).scalar_one_or_none()
     if original is None:
         return None
@@ -125,10 +125,10 @@ async def reverse(
     return mirror
 
 
-def entries_between(start: date, end: date) -> Select[tuple[LedgerEntry]]:
+def entries_between(start: date, end: date) -> Select[LedgerEntry]:
     """The entries dated in [start, end], in the order they were booked."""
     return (
         select(LedgerEntry)
-        .where(LedgerEntry.entry_date >= start, LedgerEntry.entry_date <= end)  # type: ignore[arg-type]
-        .order_by(LedgerEntry.booked_at, LedgerEntry.id)  # type: ignore[arg-type]
+        .where(col(LedgerEntry.entry_date) >= start, col(LedgerEntry.entry_date) <= end)
+        .order_by(col(LedgerEntry.booked_at), col(LedgerEntry.id))
     )

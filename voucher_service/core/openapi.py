@@ -68,7 +68,7 @@ def _auth_errors(app: FastAPI, spec: dict[str, Any]) -> None:
         if not isinstance(route, APIRoute) or not _guarded(route.dependant):
             continue
         operations = spec["paths"].get(context.path_format or "", {})
-        for method in route.methods:
+        for method in route.methods or ():
             responses = operations.get(method.lower(), {}).get("responses", {})
             for status, description in AUTH_ERRORS.items():
                 responses.setdefault(status, {"description": description, "content": problem})
@@ -94,7 +94,7 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = build_spec(app)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def render(app: FastAPI) -> str:

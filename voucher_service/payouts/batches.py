@@ -5,11 +5,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import CursorResult, Row, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
 from voucher_service.core import audit, clock
@@ -44,17 +45,17 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     """A draft batch of every active, unpaid redemption made up to the end of ``cut_off``
     (Paris time) by an expert whose bank details are confirmed; they become ``batched``."""
     query = (
-        select(Redemption, Voucher.code, Expert)
-        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
-        .join(Expert, Expert.id == Redemption.expert_id)  # type: ignore[arg-type]
+        select(Redemption, col(Voucher.code), Expert)
+        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
+        .join(Expert, col(Expert.id) == col(Redemption.expert_id))
         .where(
-            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
-            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
-            Redemption.redeemed_at < clock.end_of_paris_day(cut_off),  # type: ignore[arg-type, operator]
-            Expert.iban != "",  # type: ignore[arg-type]
-            Expert.bic != "",  # type: ignore[arg-type]
+            col(Redemption.status) == RedemptionStatus.active,
+            col(Redemption.payout_state) == PayoutState.unpaid,
+            col(Redemption.redeemed_at) < clock.end_of_paris_day(cut_off),
+            col(Expert.iban) != "",
+            col(Expert.bic) != "",
         )
-        .order_by(Redemption.expert_id, Redemption.id)  # type: ignore[arg-type]
+        .order_by(col(Redemption.expert_id), col(Redemption.id))
     )
     rows = await _claim(session, (await session.execute(query)).all())
     if not rows:
@@ -62,6 +63,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     owed: dict[int, list[_Owed]] = defaultdict(list)
     experts: dict[int, Expert] = {}
     for redemption, code, expert in rows:
+        assert expert.id is not None
         owed[expert.id].append(_Owed(redemption, code))
         experts[expert.id] = expert
     ids = [r.redemption.id for group in owed.values() for r in group]
@@ -93,6 +95,7 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
                 await session.flush()
                 assert transfer.id is not None
                 for item in group:
+                    assert item.redemption.id is not None
                     session.add(
                         PayoutItem(
                             transfer_id=transfer.id,
@@ -122,7 +125,9 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     return batch
 
 
-async def _claim(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+async def _claim(
+    session: AsyncSession, rows: Sequence[Row[Redemption, str, Expert]]
+) -> list[Row[Redemption, str, Expert]]:
     """The rows whose redemption this batch took: a conditional update that takes only
     those still active and unpaid. It waits for an undo or another batch holding the row,
     then decides on the row as they left it; a redemption lost to them is left out."""
@@ -131,12 +136,12 @@ async def _claim(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[An
     claimed = await session.execute(
         update(Redemption)
         .where(
-            Redemption.id.in_([row[0].id for row in rows]),  # type: ignore[union-attr]
-            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
-            Redemption.payout_state == PayoutState.unpaid,  # type: ignore[arg-type]
+            col(Redemption.id).in_([row[0].id for row in rows]),
+            col(Redemption.status) == RedemptionStatus.active,
+            col(Redemption.payout_state) == PayoutState.unpaid,
         )
         .values(payout_state=PayoutState.batched)
-        .returning(Redemption.id)
+        .returning(col(Redemption.id))
         .execution_options(synchronize_session="fetch")
     )
     taken = set(claimed.scalars())
@@ -153,7 +158,7 @@ async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
 async def list_batches(
     session: AsyncSession, offset: int = 0, limit: int = 50
 ) -> list[PayoutBatch]:
-    query = select(PayoutBatch).order_by(PayoutBatch.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    query = select(PayoutBatch).order_by(col(PayoutBatch.id).desc()).offset(offset).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
@@ -164,8 +169,8 @@ async def count_batches(session: AsyncSession) -> int:
 async def transfers_of(session: AsyncSession, batch_id: int) -> list[PayoutTransfer]:
     query = (
         select(PayoutTransfer)
-        .where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
-        .order_by(PayoutTransfer.id)  # type: ignore[arg-type]
+        .where(col(PayoutTransfer.batch_id) == batch_id)
+        .order_by(col(PayoutTransfer.id))
     )
     return list((await session.execute(query)).scalars())
 
@@ -175,19 +180,19 @@ async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[
     returns the redemption ids."""
     items = (
         await session.execute(
-            select(PayoutItem).where(PayoutItem.transfer_id.in_(transfer_ids))  # type: ignore[attr-defined]
+            select(PayoutItem).where(col(PayoutItem.transfer_id).in_(transfer_ids))
         )
     ).scalars()
     redemption_ids = [item.redemption_id for item in items]
     await session.execute(
         update(PayoutItem)
-        .where(PayoutItem.transfer_id.in_(transfer_ids))  # type: ignore[attr-defined]
+        .where(col(PayoutItem.transfer_id).in_(transfer_ids))
         .values(live_redemption_id=None)
     )
     if redemption_ids:
         await session.execute(
             update(Redemption)
-            .where(Redemption.id.in_(redemption_ids))  # type: ignore[union-attr]
+            .where(col(Redemption.id).in_(redemption_ids))
             .values(payout_state=PayoutState.unpaid)
         )
     return redemption_ids
@@ -238,15 +243,15 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
     if batch.file_created_at is not None and file_created_at(batch, now) == batch.file_created_at:
         return batch.file_created_at
     today = paris_today(now)
-    stamped = PayoutBatch.file_created_at
+    stamped = col(PayoutBatch.file_created_at)
     await session.execute(
         update(PayoutBatch)
         .where(
-            PayoutBatch.id == batch.id,  # type: ignore[arg-type]
+            col(PayoutBatch.id) == batch.id,
             or_(
-                stamped.is_(None),  # type: ignore[union-attr]
-                stamped < clock.end_of_paris_day(today - timedelta(days=1)),  # type: ignore[operator]
-                stamped >= clock.end_of_paris_day(today),  # type: ignore[operator]
+                stamped.is_(None),
+                stamped < clock.end_of_paris_day(today - timedelta(days=1)),
+                stamped >= clock.end_of_paris_day(today),
             ),
         )
         .values(file_created_at=now)
@@ -291,16 +296,20 @@ async def sepa_file(
 
 async def _mark_exported(session: AsyncSession, batch: PayoutBatch) -> None:
     """Draft to exported, recorded once however many first downloads run at a time."""
-    moved = await session.execute(
-        update(PayoutBatch)
-        .where(
-            PayoutBatch.id == batch.id,  # type: ignore[arg-type]
-            PayoutBatch.status == BatchStatus.draft,  # type: ignore[arg-type]
-        )
-        .values(status=BatchStatus.exported, exported_at=utcnow())
+    # An UPDATE's result is a CursorResult, which the typed execute() does not say.
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(PayoutBatch)
+            .where(
+                col(PayoutBatch.id) == batch.id,
+                col(PayoutBatch.status) == BatchStatus.draft,
+            )
+            .values(status=BatchStatus.exported, exported_at=utcnow())
+        ),
     )
     await session.refresh(batch, ["status", "exported_at"])
-    if moved.rowcount:  # type: ignore[attr-defined]
+    if moved.rowcount:
         audit.record(
             session,
             "payout_batch.exported",

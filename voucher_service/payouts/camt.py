@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 from lxml import etree
 from stdnum import iban as stdnum_iban
@@ -36,7 +36,17 @@ MAX_STATEMENT_BYTES: int = Settings.model_fields["max_statement_bytes"].default
 DECIMAL_AMOUNT = re.compile(r"[0-9]{1,18}(\.[0-9]{1,5})?")
 NOT_PROVIDED = "NOTPROVIDED"
 RETURN_SUB_FAMILIES = {"RRTN"}  # ISO bank transaction code: reversal due to payment return
-_HARDENING = {
+
+
+class _Hardening(TypedDict):
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    dtd_validation: bool
+    huge_tree: bool
+
+
+_HARDENING: _Hardening = {
     "resolve_entities": False,
     "no_network": True,
     "load_dtd": False,
@@ -141,7 +151,8 @@ class _PrologWatcher:
 
 
 def _declares_doctype(data: bytes) -> bool:
-    parser = etree.XMLParser(target=_PrologWatcher(), **_HARDENING)
+    # lxml calls only the target methods defined; its stubs want the whole ParserTarget.
+    parser = etree.XMLParser(target=_PrologWatcher(), **_HARDENING)  # type: ignore[call-overload]
     try:
         parser.feed(data)
         parser.close()
@@ -160,10 +171,11 @@ def _hardened_parser() -> etree.XMLParser:
 
 
 def _camt053_namespace(root: etree._Element) -> str:
-    namespace = etree.QName(root).namespace or ""
-    if etree.QName(root).localname != "Document" or namespace not in CAMT053_NAMESPACES:
+    name = etree.QName(root)
+    namespace = name.namespace or ""
+    if name.localname != "Document" or namespace not in CAMT053_NAMESPACES:
         versions = ", ".join(CAMT053_NAMESPACES.values())
-        _refuse(f"Ce n'est pas un relevé camt.053 ({versions}) : {namespace or root.tag}.")
+        _refuse(f"Ce n'est pas un relevé camt.053 ({versions}) : {namespace or name.localname}.")
     return namespace
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import Redemption
 from voucher_service.payouts import batches, statements
@@ -46,21 +47,21 @@ async def batch_detail(session: AsyncSession, batch_id: int) -> BatchDetail:
     batch = await batches.get_batch(session, batch_id)
     query = (
         select(
-            PayoutItem.transfer_id,
-            Voucher.code,
-            Redemption.invoice_reference,
-            Redemption.coaching_date,
-            PayoutItem.amount_cents,
+            col(PayoutItem.transfer_id),
+            col(Voucher.code),
+            col(Redemption.invoice_reference),
+            col(Redemption.coaching_date),
+            col(PayoutItem.amount_cents),
         )
-        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)  # type: ignore[arg-type]
-        .join(Redemption, Redemption.id == PayoutItem.redemption_id)  # type: ignore[arg-type]
-        .join(Voucher, Voucher.id == Redemption.voucher_id)  # type: ignore[arg-type]
-        .where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
-        .order_by(PayoutItem.transfer_id, PayoutItem.id)  # type: ignore[arg-type]
+        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+        .join(Redemption, col(Redemption.id) == col(PayoutItem.redemption_id))
+        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
+        .where(col(PayoutTransfer.batch_id) == batch_id)
+        .order_by(col(PayoutItem.transfer_id), col(PayoutItem.id))
     )
     cheques: dict[int, list[PaidCheque]] = defaultdict(list)
-    for transfer_id, *fields in (await session.execute(query)).all():
-        cheques[transfer_id].append(PaidCheque(*fields))
+    for transfer_id, code, invoice_reference, coaching_date, cents in await session.execute(query):
+        cheques[transfer_id].append(PaidCheque(code, invoice_reference, coaching_date, cents))
     transfers = await batches.transfers_of(session, batch_id)
     return BatchDetail(batch, [TransferDetail(t, cheques[t.id or 0]) for t in transfers])
 
@@ -74,12 +75,12 @@ class StatementSummary:
 
 async def imported_statements(session: AsyncSession, limit: int = 20) -> list[StatementSummary]:
     """The last statements imported, newest first, with how many lines matched a transfer."""
-    matched = func.coalesce(func.sum(case((StatementLine.matched, 1), else_=0)), 0)  # type: ignore[arg-type]
+    matched = func.coalesce(func.sum(case((col(StatementLine.matched), 1), else_=0)), 0)
     query = (
-        select(BankStatementImport, matched, func.count(StatementLine.id))  # type: ignore[arg-type]
-        .outerjoin(StatementLine, StatementLine.import_id == BankStatementImport.id)  # type: ignore[arg-type]
-        .group_by(BankStatementImport.id)  # type: ignore[arg-type]
-        .order_by(BankStatementImport.id.desc())  # type: ignore[union-attr]
+        select(BankStatementImport, matched, func.count(col(StatementLine.id)))
+        .outerjoin(StatementLine, col(StatementLine.import_id) == col(BankStatementImport.id))
+        .group_by(col(BankStatementImport.id))
+        .order_by(col(BankStatementImport.id).desc())
         .limit(limit)
     )
     rows = (await session.execute(query)).all()

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import PayoutState, Redemption, RedemptionStatus
 from voucher_service.core import clock, ledger
@@ -26,15 +27,15 @@ from voucher_service.vouchers.models import SPENDABLE, Voucher, VoucherStatus
 # never wait long behind an export (a few milliseconds a chunk).
 CHUNK = 100
 RECONCILED_COLUMNS = (
-    Voucher.id,
-    Voucher.code,
-    Voucher.company_name,
-    Voucher.siret,
-    Voucher.amount_cents,
-    Voucher.balance_cents,
-    Voucher.issued_at,
-    Voucher.valid_until,
-    Voucher.status,
+    col(Voucher.id),
+    col(Voucher.code),
+    col(Voucher.company_name),
+    col(Voucher.siret),
+    col(Voucher.amount_cents),
+    col(Voucher.balance_cents),
+    col(Voucher.issued_at),
+    col(Voucher.valid_until),
+    col(Voucher.status),
 )
 OVERDUE_DAYS = 60
 RECONCILIATION_HEADER = (
@@ -82,22 +83,24 @@ async def reconciliation_rows(
         yield [_reconciliation_row(row, today) for row in partition]
 
 
-def _reconciled(since: datetime, until: datetime) -> Select[Any]:
+def _reconciled(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
     """Each cheque issued in [since, until) with what was redeemed (active redemptions),
     what was paid (settled transfers), whether a redemption was paid twice and whether an
     active one is unpaid after OVERDUE_DAYS."""
-    active = Redemption.status == RedemptionStatus.active
+    active = col(Redemption.status) == RedemptionStatus.active
     used = (
-        select(Redemption.voucher_id, func.sum(Redemption.amount_cents).label("cents"))
+        select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents)).label("cents"))
         .where(active)
-        .group_by(Redemption.voucher_id)  # type: ignore[arg-type]
+        .group_by(col(Redemption.voucher_id))
         .subquery()
     )
     settled = (
-        select(Redemption.voucher_id, PayoutItem.redemption_id, PayoutItem.amount_cents)
-        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)  # type: ignore[arg-type]
-        .join(PayoutTransfer, PayoutTransfer.id == PayoutItem.transfer_id)  # type: ignore[arg-type]
-        .where(PayoutTransfer.status == TransferStatus.settled)
+        select(
+            col(Redemption.voucher_id), col(PayoutItem.redemption_id), col(PayoutItem.amount_cents)
+        )
+        .join(PayoutItem, col(PayoutItem.redemption_id) == col(Redemption.id))
+        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+        .where(col(PayoutTransfer.status) == TransferStatus.settled)
         .subquery()
     )
     paid = (
@@ -113,11 +116,11 @@ def _reconciled(since: datetime, until: datetime) -> Select[Any]:
         .subquery()
     )
     overdue = (
-        select(Redemption.voucher_id)
+        select(col(Redemption.voucher_id))
         .where(
             active,
-            Redemption.payout_state != PayoutState.paid,
-            Redemption.redeemed_at < utcnow() - timedelta(days=OVERDUE_DAYS),  # type: ignore[operator]
+            col(Redemption.payout_state) != PayoutState.paid,
+            col(Redemption.redeemed_at) < utcnow() - timedelta(days=OVERDUE_DAYS),
         )
         .distinct()
         .subquery()
@@ -134,8 +137,8 @@ def _reconciled(since: datetime, until: datetime) -> Select[Any]:
         .outerjoin(paid, paid.c.voucher_id == Voucher.id)
         .outerjoin(twice, twice.c.voucher_id == Voucher.id)
         .outerjoin(overdue, overdue.c.voucher_id == Voucher.id)
-        .where(Voucher.issued_at >= since, Voucher.issued_at < until)  # type: ignore[arg-type, operator]
-        .order_by(Voucher.issued_at, Voucher.id)  # type: ignore[arg-type]
+        .where(col(Voucher.issued_at) >= since, col(Voucher.issued_at) < until)
+        .order_by(col(Voucher.issued_at), col(Voucher.id))
     )
 
 

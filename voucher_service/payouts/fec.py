@@ -11,6 +11,7 @@ The text is kept within ISO-8859-15 (one of the character sets the article allow
 that ``"".join(write_fec(...)).encode(FEC_ENCODING)`` cannot fail.
 """
 
+import datetime
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -68,12 +69,12 @@ class JournalEntry:
 
     journal_code: str
     journal_label: str
-    date: date
+    date: datetime.date
     piece_ref: str
     label: str
     lines: Sequence[Line]
-    piece_date: date | None = None
-    validated_on: date | None = None
+    piece_date: datetime.date | None = None
+    validated_on: datetime.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +227,8 @@ def _latin9(character: str) -> str:
     try:
         character.encode(FEC_ENCODING)
     except UnicodeEncodeError:
-        return unidecode(character).translate(_FORBIDDEN_IN_TEXT)
+        ascii_text: str = unidecode(character)
+        return ascii_text.translate(_FORBIDDEN_IN_TEXT)
     return character
 
 

@@ -182,7 +182,8 @@ def _export_with_sepaxml(
                 "endtoend_id": transfer.end_to_end_id,
             }
         )
-    return sepa.export(validate=False)
+    produced: bytes = sepa.export(validate=False)
+    return produced
 
 
 def _stamp(produced: bytes, message_id: str, created_at: datetime) -> bytes:
@@ -192,10 +193,11 @@ def _stamp(produced: bytes, message_id: str, created_at: datetime) -> bytes:
     except etree.XMLSyntaxError as error:
         raise InvalidSepaFile(f"XML mal formé : {error.msg}") from None
     namespaces = {"p": NAMESPACE}
-    header = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", namespaces)
+    (header_message_id,) = root.findall("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces)
+    (header_created_at,) = root.findall("p:CstmrCdtTrfInitn/p:GrpHdr/p:CreDtTm", namespaces)
     (payment_id,) = root.findall("p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId", namespaces)
-    header.find("p:MsgId", namespaces).text = message_id
-    header.find("p:CreDtTm", namespaces).text = _creation_time(created_at)
+    header_message_id.text = message_id
+    header_created_at.text = _creation_time(created_at)
     payment_id.text = message_id
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
@@ -209,6 +211,7 @@ def _validate(document: bytes) -> None:
     schema = _pain001_schema()
     if not schema.validate(etree.fromstring(document, _safe_parser())):
         error = schema.error_log.last_error
+        assert error is not None, "a failed validation logs its error"
         raise InvalidSepaFile(f"Ligne {error.line} : {error.message}")
 
 

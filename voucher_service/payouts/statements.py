@@ -17,10 +17,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import cast
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from stdnum import iban as stdnum_iban
 
 from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
@@ -73,8 +75,8 @@ async def import_statement(
     for statement in statements:
         paying = statement.account_iban == paying_iban
         query = select(BankStatementImport).where(
-            BankStatementImport.account_iban == statement.account_iban,  # type: ignore[arg-type]
-            BankStatementImport.statement_id == statement.id,  # type: ignore[arg-type]
+            col(BankStatementImport.account_iban) == statement.account_iban,
+            col(BankStatementImport.statement_id) == statement.id,
         )
         known = (await session.execute(query)).scalar_one_or_none()
         if known is not None:
@@ -91,8 +93,8 @@ async def import_statement(
 async def lines_of(session: AsyncSession, import_id: int) -> list[StatementLine]:
     query = (
         select(StatementLine)
-        .where(StatementLine.import_id == import_id)  # type: ignore[arg-type]
-        .order_by(StatementLine.id)  # type: ignore[arg-type]
+        .where(col(StatementLine.import_id) == import_id)
+        .order_by(col(StatementLine.id))
     )
     return list((await session.execute(query)).scalars())
 
@@ -260,22 +262,22 @@ async def _by_batch(session: AsyncSession, entry: camt.Entry, references: list[s
     """A whole batch booked as one debit, named by the file's MsgId or its PmtInfId (the
     same in our files): every pending transfer of it, as many as the bank counts, their
     total being the entry's amount."""
-    query = select(PayoutBatch).where(PayoutBatch.message_id.in_(references))  # type: ignore[attr-defined]
+    query = select(PayoutBatch).where(col(PayoutBatch.message_id).in_(references))
     batch = (await session.execute(query)).scalars().first()
     if batch is None:
         return _unmatched(f"Lot {' / '.join(references)} inconnu")
     reference = batch.message_id
     if batch.status is BatchStatus.cancelled:
         return _unmatched(f"Lot {reference} annulé")
-    query = _locked(
+    transfers = _locked(
         select(PayoutTransfer)
         .where(
-            PayoutTransfer.batch_id == batch.id,  # type: ignore[arg-type]
-            PayoutTransfer.status == TransferStatus.pending,  # type: ignore[arg-type]
+            col(PayoutTransfer.batch_id) == batch.id,
+            col(PayoutTransfer.status) == TransferStatus.pending,
         )
-        .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
+        .order_by(col(PayoutTransfer.end_to_end_id))
     )
-    pending = list((await session.execute(query)).scalars())
+    pending = list((await session.execute(transfers)).scalars())
     total = sum(t.amount_cents for t in pending)
     if not pending or total != entry.amount_cents:
         return _unmatched(
@@ -327,14 +329,14 @@ async def _transfers_named(
     for start in range(0, len(ids), LOOKUP_CHUNK):
         query = _locked(
             select(PayoutTransfer)
-            .where(PayoutTransfer.end_to_end_id.in_(ids[start : start + LOOKUP_CHUNK]))  # type: ignore[attr-defined]
-            .order_by(PayoutTransfer.end_to_end_id)  # type: ignore[arg-type]
+            .where(col(PayoutTransfer.end_to_end_id).in_(ids[start : start + LOOKUP_CHUNK]))
+            .order_by(col(PayoutTransfer.end_to_end_id))
         )
         found.update((t.end_to_end_id, t) for t in (await session.execute(query)).scalars())
     return found
 
 
-def _locked(query: Select[tuple[PayoutTransfer]]) -> Select[tuple[PayoutTransfer]]:
+def _locked(query: Select[PayoutTransfer]) -> Select[PayoutTransfer]:
     """Rows locked for the transaction (PostgreSQL; SQLite's writers take turns anyway),
     with the values committed by whoever held the lock before."""
     return query.with_for_update().execution_options(populate_existing=True)
@@ -343,9 +345,9 @@ def _locked(query: Select[tuple[PayoutTransfer]]) -> Select[tuple[PayoutTransfer
 async def _redemptions_of(session: AsyncSession, transfer_id: int) -> list[Redemption]:
     query = (
         select(Redemption)
-        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)  # type: ignore[arg-type]
-        .where(PayoutItem.transfer_id == transfer_id)  # type: ignore[arg-type]
-        .order_by(Redemption.id)  # type: ignore[arg-type]
+        .join(PayoutItem, col(PayoutItem.redemption_id) == col(Redemption.id))
+        .where(col(PayoutItem.transfer_id) == transfer_id)
+        .order_by(col(Redemption.id))
     )
     return list((await session.execute(query)).scalars())
 
@@ -361,9 +363,7 @@ async def settle_transfer(
     redemptions = await _redemptions_of(session, transfer.id)
     ids = [r.id for r in redemptions]
     await session.execute(
-        update(Redemption)
-        .where(Redemption.id.in_(ids))  # type: ignore[union-attr]
-        .values(payout_state=PayoutState.paid)
+        update(Redemption).where(col(Redemption.id).in_(ids)).values(payout_state=PayoutState.paid)
     )
     await session.flush()
     voucher_ids = sorted({r.voucher_id for r in redemptions})
@@ -372,10 +372,10 @@ async def settle_transfer(
         voucher = await session.get(Voucher, voucher_id)
         if voucher is None or voucher.status is not VoucherStatus.redeemed:
             continue
-        query = select(Redemption.id).where(
-            Redemption.voucher_id == voucher_id,  # type: ignore[arg-type]
-            Redemption.status == RedemptionStatus.active,  # type: ignore[arg-type]
-            Redemption.payout_state != PayoutState.paid,  # type: ignore[arg-type]
+        query = select(col(Redemption.id)).where(
+            col(Redemption.voucher_id) == voucher_id,
+            col(Redemption.status) == RedemptionStatus.active,
+            col(Redemption.payout_state) != PayoutState.paid,
         )
         if (await session.execute(query)).first() is None:
             payable.append(voucher_id)
@@ -442,13 +442,14 @@ async def return_transfer(
     await session.flush()
     unpaid: list[int] = []
     if before is TransferStatus.settled:
-        query = select(Voucher.id).where(
-            Voucher.id.in_(  # type: ignore[union-attr]
-                select(Redemption.voucher_id).where(Redemption.id.in_(redemption_ids))  # type: ignore[union-attr]
+        query = select(col(Voucher.id)).where(
+            col(Voucher.id).in_(
+                select(col(Redemption.voucher_id)).where(col(Redemption.id).in_(redemption_ids))
             ),
-            Voucher.status == VoucherStatus.paid,  # type: ignore[arg-type]
+            col(Voucher.status) == VoucherStatus.paid,
         )
-        unpaid = list((await session.execute(query)).scalars())
+        # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+        unpaid = cast(list[int], list((await session.execute(query)).scalars()))
         if unpaid:
             await vouchers.mark_unpaid(session, unpaid)
         await accounting.reverse_payment(session, transfer, booked_on)
@@ -470,7 +471,7 @@ async def return_transfer(
 async def _update_batch(session: AsyncSession, batch_id: int) -> None:
     batch = await session.get(PayoutBatch, batch_id)
     assert batch is not None
-    query = select(PayoutTransfer.status).where(PayoutTransfer.batch_id == batch_id)  # type: ignore[arg-type]
+    query = select(col(PayoutTransfer.status)).where(col(PayoutTransfer.batch_id) == batch_id)
     statuses = list((await session.execute(query)).scalars())
     if all(s is TransferStatus.settled for s in statuses):
         status = BatchStatus.settled

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from voucher_service.core import audit
 from voucher_service.core.clock import utcnow
@@ -31,13 +32,15 @@ async def get(session: AsyncSession, programme_id: int) -> Programme:
 
 
 async def list_all(session: AsyncSession) -> list[Programme]:
-    result = await session.execute(select(Programme).order_by(Programme.opens_on.desc()))  # type: ignore[attr-defined]
+    result = await session.execute(select(Programme).order_by(col(Programme.opens_on).desc()))
     return list(result.scalars())
 
 
 async def open_on(session: AsyncSession, today: date) -> Programme:
     """The one programme open on that day; ambiguity is the caller's to resolve."""
-    query = select(Programme).where(Programme.opens_on <= today, Programme.closes_on >= today)
+    query = select(Programme).where(
+        col(Programme.opens_on) <= today, col(Programme.closes_on) >= today
+    )
     programmes = list((await session.execute(query)).scalars())
     if len(programmes) != 1:
         raise NoOpenProgramme()
@@ -45,7 +48,9 @@ async def open_on(session: AsyncSession, today: date) -> Programme:
 
 
 async def _ensure_name_free(session: AsyncSession, name: str, other_than: int | None) -> None:
-    query = select(Programme.id).where(Programme.name == name, Programme.id != other_than)
+    query = select(col(Programme.id)).where(
+        col(Programme.name) == name, col(Programme.id) != other_than
+    )
     if (await session.execute(query)).first() is not None:
         raise ProgrammeNameTaken(f"« {name} » existe déjà.")
 
@@ -109,9 +114,9 @@ async def lock(session: AsyncSession, programme_ids: Collection[int]) -> None:
     """Lock the programmes' rows in id order. Approvals take their programme's row before
     the application's, so that concurrent approvals always lock in the same order."""
     query = (
-        select(Programme.id)
-        .where(Programme.id.in_(sorted(programme_ids)))  # type: ignore[union-attr]
-        .order_by(Programme.id)  # type: ignore[arg-type]
+        select(col(Programme.id))
+        .where(col(Programme.id).in_(sorted(programme_ids)))
+        .order_by(col(Programme.id))
         .with_for_update()
     )
     await session.execute(query)
@@ -122,9 +127,9 @@ async def _set_budget(session: AsyncSession, programme: Programme, budget_cents:
     database against approvals running at the same time; else BudgetBelowCommitted."""
     statement = (
         update(Programme)
-        .where(Programme.id == programme.id, Programme.committed_cents <= budget_cents)
+        .where(col(Programme.id) == programme.id, col(Programme.committed_cents) <= budget_cents)
         .values(budget_cents=budget_cents)
-        .returning(Programme.id)
+        .returning(col(Programme.id))
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(statement)).first() is None:
@@ -137,11 +142,11 @@ async def commit_budget(session: AsyncSession, programme_id: int, amount_cents: 
     statement = (
         update(Programme)
         .where(
-            Programme.id == programme_id,
-            Programme.committed_cents + amount_cents <= Programme.budget_cents,
+            col(Programme.id) == programme_id,
+            col(Programme.committed_cents) + amount_cents <= col(Programme.budget_cents),
         )
         .values(committed_cents=Programme.committed_cents + amount_cents)
-        .returning(Programme.committed_cents)
+        .returning(col(Programme.committed_cents))
     )
     if (await session.execute(statement)).first() is None:
         raise BudgetExhausted()
@@ -152,7 +157,7 @@ async def release_budget(session: AsyncSession, programme_id: int, amount_cents:
     """Give an unused amount back to the envelope (a cancelled or expired cheque)."""
     statement = (
         update(Programme)
-        .where(Programme.id == programme_id)
+        .where(col(Programme.id) == programme_id)
         .values(committed_cents=Programme.committed_cents - amount_cents)
     )
     await session.execute(statement)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from voucher_service.core import audit
 from voucher_service.core.clock import utcnow
@@ -113,16 +114,16 @@ async def create_key(session: AsyncSession, settings: Settings) -> SigningKey:
 
 async def active_kid(session: AsyncSession) -> str | None:
     query = (
-        select(SigningKey.kid)
-        .where(SigningKey.retired_at.is_(None))  # type: ignore[union-attr]
-        .order_by(SigningKey.id.desc())  # type: ignore[union-attr]
+        select(col(SigningKey.kid))
+        .where(col(SigningKey.retired_at).is_(None))
+        .order_by(col(SigningKey.id).desc())
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def _by_kid(session: AsyncSession, kid: str) -> SigningKey | None:
-    query = select(SigningKey).where(SigningKey.kid == kid)
+    query = select(SigningKey).where(col(SigningKey.kid) == kid)
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -156,22 +157,22 @@ async def published(session: AsyncSession) -> list[SigningKey]:
     """Keys that still verify, newest first."""
     query = (
         select(SigningKey)
-        .where(SigningKey.retired_at.is_(None))  # type: ignore[union-attr]
-        .order_by(SigningKey.id.desc())  # type: ignore[union-attr]
+        .where(col(SigningKey.retired_at).is_(None))
+        .order_by(col(SigningKey.id).desc())
     )
     return list((await session.execute(query)).scalars())
 
 
 async def all_keys(session: AsyncSession) -> list[SigningKey]:
-    query = select(SigningKey).order_by(SigningKey.id.desc())  # type: ignore[union-attr]
+    query = select(SigningKey).order_by(col(SigningKey.id).desc())
     return list((await session.execute(query)).scalars())
 
 
 async def _live_cheques_signed_by(session: AsyncSession, kid: str, today: date) -> int:
     query = select(func.count()).where(
-        Voucher.key_id == kid,
-        Voucher.status.in_(SPENDABLE),  # type: ignore[attr-defined]
-        Voucher.valid_until >= today,
+        col(Voucher.key_id) == kid,
+        col(Voucher.status).in_(SPENDABLE),
+        col(Voucher.valid_until) >= today,
     )
     return int((await session.execute(query)).scalar_one())
 

@@ -57,12 +57,12 @@ async def render(voucher: Voucher, programme: Programme, settings: Settings) -> 
     from voucher_service.vouchers import pdf
 
     loop = asyncio.get_running_loop()
-    work = (pdf.render, voucher, programme, settings)
+    work = (voucher, programme, settings)
     try:
-        return await loop.run_in_executor(_executor(settings), *work)
+        return await loop.run_in_executor(_executor(settings), pdf.render, *work)
     except BrokenProcessPool:
         shutdown()
-        return await loop.run_in_executor(_executor(settings), *work)
+        return await loop.run_in_executor(_executor(settings), pdf.render, *work)
 
 
 def shutdown() -> None:

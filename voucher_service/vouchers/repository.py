@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import SPENDABLE, Voucher, VoucherEvent, VoucherStatus
@@ -23,15 +24,15 @@ async def many(session: AsyncSession, voucher_ids: Sequence[int]) -> list[Vouche
         return []
     query = (
         select(Voucher)
-        .where(Voucher.id.in_(voucher_ids))  # type: ignore[union-attr]
-        .order_by(Voucher.id)  # type: ignore[arg-type]
+        .where(col(Voucher.id).in_(voucher_ids))
+        .order_by(col(Voucher.id))
         .execution_options(populate_existing=True)
     )
     return list((await session.execute(query)).scalars())
 
 
 async def for_application(session: AsyncSession, application_id: int) -> Voucher | None:
-    query = select(Voucher).where(Voucher.application_id == application_id)
+    query = select(Voucher).where(col(Voucher.application_id) == application_id)
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -41,7 +42,7 @@ async def with_programme(
     """One cheque and its programme, read in one statement."""
     query = (
         select(Voucher, Programme)
-        .join(Programme, Programme.id == Voucher.programme_id)  # type: ignore[arg-type]
+        .join(Programme, col(Programme.id) == col(Voucher.programme_id))
         .where(criterion)
     )
     row = (await session.execute(query)).first()
@@ -50,15 +51,15 @@ async def with_programme(
 
 def seen_with_status(status: VoucherStatus, today: date) -> ColumnElement[bool]:
     """Cheques whose status, as people see it today, is ``status`` (see Voucher.status_on)."""
-    spendable = Voucher.status.in_(SPENDABLE)  # type: ignore[attr-defined]
+    spendable = col(Voucher.status).in_(SPENDABLE)
     if status is VoucherStatus.expired:
         return or_(
-            Voucher.status == VoucherStatus.expired,
-            and_(spendable, Voucher.valid_until < today),
+            col(Voucher.status) == VoucherStatus.expired,
+            and_(spendable, col(Voucher.valid_until) < today),
         )
     if status in SPENDABLE:
-        return and_(Voucher.status == status, Voucher.valid_until >= today)
-    return Voucher.status == status
+        return and_(col(Voucher.status) == status, col(Voucher.valid_until) >= today)
+    return col(Voucher.status) == status
 
 
 async def page(
@@ -73,7 +74,7 @@ async def page(
     query = (
         select(Voucher)
         .where(*filters)
-        .order_by(Voucher.issued_at.desc(), Voucher.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(col(Voucher.issued_at).desc(), col(Voucher.id).desc())
         .offset(offset)
         .limit(limit)
     )
@@ -82,6 +83,8 @@ async def page(
 
 async def history(session: AsyncSession, voucher_id: int) -> list[VoucherEvent]:
     query = (
-        select(VoucherEvent).where(VoucherEvent.voucher_id == voucher_id).order_by(VoucherEvent.id)  # type: ignore[arg-type]
+        select(VoucherEvent)
+        .where(col(VoucherEvent.voucher_id) == voucher_id)
+        .order_by(col(VoucherEvent.id))
     )
     return list((await session.execute(query)).scalars())

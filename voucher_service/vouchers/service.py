@@ -9,10 +9,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlmodel import col
 
 from notifications import service as notifications
 from voucher_service.core.clock import paris_today, utcnow
@@ -101,7 +103,7 @@ async def _by_typed_code(session: AsyncSession, typed: str) -> tuple[Voucher, Pr
     code = codes.normalise(typed)
     if code is None:
         raise InvalidToken("Ce code n'est pas un code de chèque valable : vérifiez la saisie.")
-    found = await repository.with_programme(session, Voucher.code == code)
+    found = await repository.with_programme(session, col(Voucher.code) == code)
     if found is None:
         raise VoucherNotFound(f"Aucun chèque {code}.")
     return found
@@ -116,7 +118,7 @@ async def _by_token(session: AsyncSession, token: str) -> tuple[Voucher, Program
         claims = tokens.verify(signed, public_key)
     except tokens.TokenRefused as refused:
         raise InvalidToken(f"Jeton refusé : {refused}.") from None
-    found = await repository.with_programme(session, Voucher.id == claims.voucher_id)
+    found = await repository.with_programme(session, col(Voucher.id) == claims.voucher_id)
     if found is None:
         raise VoucherNotFound(f"Aucun chèque n°{claims.voucher_id}.")
     if found[0].token != token:
@@ -169,16 +171,16 @@ async def _why_not_taken(
     return None
 
 
-def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
-    now, remaining = utcnow(), Voucher.balance_cents - amount_cents
+def _taking(voucher_id: int, amount_cents: int, today: date) -> ReturningUpdate[Voucher]:
+    now, remaining = utcnow(), col(Voucher.balance_cents) - amount_cents
     return (
         update(Voucher)
         .where(
-            Voucher.id == voucher_id,
-            Voucher.status.in_(SPENDABLE),  # type: ignore[attr-defined]
-            Voucher.balance_cents >= amount_cents,
-            Voucher.valid_from <= today,
-            Voucher.valid_until >= today,
+            col(Voucher.id) == voucher_id,
+            col(Voucher.status).in_(SPENDABLE),
+            col(Voucher.balance_cents) >= amount_cents,
+            col(Voucher.valid_from) <= today,
+            col(Voucher.valid_until) >= today,
         )
         .values(
             balance_cents=remaining,
@@ -186,7 +188,7 @@ def _taking(voucher_id: int, amount_cents: int, today: date) -> Any:
                 (remaining == 0, VoucherStatus.redeemed.value),
                 else_=VoucherStatus.partially_redeemed.value,
             ),
-            redeemed_at=case((remaining == 0, now), else_=Voucher.redeemed_at),
+            redeemed_at=case((remaining == 0, now), else_=col(Voucher.redeemed_at)),
             updated_at=now,
         )
         .returning(Voucher)
@@ -221,24 +223,24 @@ async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -
     """Undo a redemption of that amount (before the cheque is paid)."""
     if amount_cents <= 0:
         raise InvalidAmount()
-    restored = Voucher.balance_cents + amount_cents
+    restored = col(Voucher.balance_cents) + amount_cents
     statement = (
         update(Voucher)
         .where(
-            Voucher.id == voucher_id,
-            Voucher.status.in_(REDEEMED),  # type: ignore[attr-defined]
-            restored <= Voucher.amount_cents,
+            col(Voucher.id) == voucher_id,
+            col(Voucher.status).in_(REDEEMED),
+            restored <= col(Voucher.amount_cents),
         )
         .values(
             balance_cents=restored,
             status=case(
-                (restored == Voucher.amount_cents, VoucherStatus.issued.value),
+                (restored == col(Voucher.amount_cents), VoucherStatus.issued.value),
                 else_=VoucherStatus.partially_redeemed.value,
             ),
             redeemed_at=None,
             updated_at=utcnow(),
         )
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     found = (await session.execute(statement)).first()
@@ -270,9 +272,9 @@ async def _move_all(
     wanted = sorted(set(voucher_ids))
     statement = (
         update(Voucher)
-        .where(Voucher.id.in_(wanted), Voucher.status == source)  # type: ignore[union-attr]
+        .where(col(Voucher.id).in_(wanted), col(Voucher.status) == source)
         .values(**values, updated_at=utcnow())
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     async with session.begin_nested():
@@ -307,11 +309,11 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     now = utcnow()
     statement = (
         update(Voucher)
-        .where(Voucher.id == voucher_id, Voucher.status.in_(SPENDABLE))  # type: ignore[attr-defined]
+        .where(col(Voucher.id) == voucher_id, col(Voucher.status).in_(SPENDABLE))
         .values(
             status=VoucherStatus.cancelled, cancelled_at=now, cancel_reason=reason, updated_at=now
         )
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
     found = (await session.execute(statement)).first()
@@ -348,12 +350,14 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
     now = utcnow()
     statement = (
         update(Voucher)
-        .where(Voucher.status.in_(SPENDABLE), Voucher.valid_until < today)  # type: ignore[attr-defined]
+        .where(col(Voucher.status).in_(SPENDABLE), col(Voucher.valid_until) < today)
         .values(status=VoucherStatus.expired, expired_at=now, updated_at=now)
-        .returning(Voucher.id)
+        .returning(col(Voucher.id))
         .execution_options(synchronize_session=False)
     )
-    vouchers = await repository.many(session, list((await session.execute(statement)).scalars()))
+    # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+    expired = cast(list[int], list((await session.execute(statement)).scalars()))
+    vouchers = await repository.many(session, expired)
     released: dict[int, int] = defaultdict(int)
     for voucher in vouchers:
         released[voucher.programme_id] += voucher.balance_cents
@@ -381,7 +385,7 @@ async def list_vouchers(
     if status is not None:
         filters.append(repository.seen_with_status(status, today))
     if programme_id is not None:
-        filters.append(Voucher.programme_id == programme_id)  # type: ignore[arg-type]
+        filters.append(col(Voucher.programme_id) == programme_id)
     return await repository.page(session, filters, (page - 1) * page_size, page_size)
 
 

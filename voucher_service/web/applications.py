@@ -15,6 +15,7 @@ from voucher_service.applications.repository import by_token, departments_and_th
 from voucher_service.applications.schemas import ApplicationCreate, french_errors
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.clock import paris_today
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import ServiceError
 from voucher_service.programmes import service as programmes_service
@@ -47,7 +48,7 @@ templates.env.globals.update(
 
 async def _open_programme(session: DbSession) -> Programme | None:
     try:
-        return await programmes_service.open_on(session, service.paris_today())
+        return await programmes_service.open_on(session, paris_today())
     except NoOpenProgramme:
         return None
 
@@ -94,7 +95,7 @@ async def apply(
     try:
         body = ApplicationCreate.model_validate(values)
     except ValidationError as error:
-        errors = french_errors(error.errors())  # type: ignore[arg-type]
+        errors = french_errors(error.errors())
         programme = await _open_programme(session)
         return _form(request, programme, settings, values, errors, status_code=422)
     try:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlmodel import col
 
 from experts import redemption, registry
 from experts.errors import InvitationInvalid, RedemptionNotFound
@@ -251,9 +252,9 @@ async def _own_redemption(
 ) -> tuple[Redemption, Voucher]:
     query = (
         select(Redemption, Voucher)
-        .join(Voucher, Voucher.id == Redemption.voucher_id)
-        .where(Redemption.id == redemption_id, Redemption.expert_id == expert.id)
-    )  # type: ignore[attr-defined]
+        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
+        .where(col(Redemption.id) == redemption_id, col(Redemption.expert_id) == expert.id)
+    )
     row = (await session.execute(query)).first()
     if row is None:
         raise RedemptionNotFound()
@@ -344,10 +345,10 @@ async def undo(
 
 async def _invitation_usable(session: DbSession, token: str) -> bool:
     digest = hashlib.sha256(token.encode()).hexdigest()
-    query = select(Invitation.id).where(
-        Invitation.token_hash == digest,
-        Invitation.used_at.is_(None),  # type: ignore[union-attr]
-        Invitation.expires_at >= utcnow(),
+    query = select(col(Invitation.id)).where(
+        col(Invitation.token_hash) == digest,
+        col(Invitation.used_at).is_(None),
+        col(Invitation.expires_at) >= utcnow(),
     )
     return (await session.execute(query)).first() is not None
 

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -59,14 +59,14 @@ def set_cookie(
     name: str,
     value: str,
     max_age: int | None = None,
-    same_site: str = "lax",
+    same_site: Literal["lax", "strict", "none"] = "lax",
 ) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         httponly=True,
-        samesite=same_site,  # type: ignore[arg-type]
+        samesite=same_site,
         secure=_settings(request).public_url.startswith("https"),
         path="/",
     )

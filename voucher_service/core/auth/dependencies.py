@@ -88,7 +88,7 @@ def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
             raise Forbidden(f"Réservé aux rôles : {', '.join(r.value for r in roles)}.")
         return user
 
-    dependency.roles = roles  # type: ignore[attr-defined]
+    dependency.roles = roles  # type: ignore[attr-defined]  # read by the OpenAPI spec and its test
     return dependency
 
 

@@ -1,9 +1,11 @@
 """Accounts: creation, and authentication slowed down after repeated failures."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from voucher_service.core import audit
 from voucher_service.core.auth.models import LoginFailure, Role, User
@@ -19,7 +21,7 @@ class EmailTaken(Conflict):
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    result = await session.execute(select(User).where(col(User.email) == email.strip().lower()))
     return result.scalar_one_or_none()
 
 
@@ -39,12 +41,14 @@ async def create_user(session: AsyncSession, email: str, role: Role, password: s
     return user
 
 
-async def _recent_failures(session: AsyncSession, column: object, value: str, since: object) -> int:
+async def _recent_failures(
+    session: AsyncSession, column: Mapped[str], value: str, since: datetime
+) -> int:
     query = (
         select(func.count())
         .select_from(LoginFailure)
-        .where(column == value, LoginFailure.occurred_at >= since)
-    )  # type: ignore[operator]
+        .where(column == value, col(LoginFailure.occurred_at) >= since)
+    )
     return int((await session.execute(query)).scalar_one())
 
 
@@ -55,8 +59,8 @@ async def authenticate(
     email = email.strip().lower()
     window = timedelta(minutes=settings.login_window_minutes)
     since = utcnow() - window
-    by_account = await _recent_failures(session, LoginFailure.email, email, since)
-    by_address = await _recent_failures(session, LoginFailure.address, address, since)
+    by_account = await _recent_failures(session, col(LoginFailure.email), email, since)
+    by_address = await _recent_failures(session, col(LoginFailure.address), address, since)
     if by_account >= settings.login_max_failures or by_address >= 4 * settings.login_max_failures:
         raise TooManyRequests(
             "Trop de tentatives de connexion échouées. Réessayez plus tard.",

@@ -23,9 +23,10 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        _hasher.verify(password_hash or _DUMMY_HASH, password)  # raises unless it matches
     except (VerificationError, InvalidHashError):
         return False
+    return bool(password_hash)
 
 
 def issue_token(

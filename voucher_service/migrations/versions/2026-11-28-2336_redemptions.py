@@ -8,7 +8,7 @@ Create Date: 2026-11-28 23:36:02.267160
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import voucher_service.core.db

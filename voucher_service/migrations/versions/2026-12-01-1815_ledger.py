@@ -11,10 +11,11 @@ Create Date: 2026-12-01 18:15:00
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import voucher_service.core.db
@@ -29,11 +30,11 @@ PARIS = ZoneInfo("Europe/Paris")
 UTC_TYPE = voucher_service.core.db.UTCDateTime(timezone=True)
 
 
-def _text(name: str, length: int) -> sa.Column:
+def _text(name: str, length: int) -> sa.Column[str]:
     return sa.Column(name, sqlmodel.sql.sqltypes.AutoString(length=length), nullable=False)
 
 
-def _account(name: str) -> sa.Column:
+def _account(name: str) -> sa.Column[str]:
     kind = sa.Enum(*ACCOUNTS, name="account", native_enum=False, length=30)
     return sa.Column(name, kind, nullable=False)
 
@@ -111,7 +112,8 @@ def _day(moment: datetime) -> date:
 
 
 def _entry(source: str, journal: str, moment: datetime, piece: str, label: str, cents: int,
-           debit: tuple[str, str, str], credit: tuple[str, str, str]) -> dict:  # fmt: skip
+           debit: tuple[str, str, str], credit: tuple[str, str, str],
+           ) -> dict[str, Any]:  # fmt: skip
     return {
         "source": source, "journal": journal, "entry_date": _day(moment), "booked_at": moment,
         "piece_ref": piece[:60], "label": label[:200], "amount_cents": cents,
@@ -120,7 +122,9 @@ def _entry(source: str, journal: str, moment: datetime, piece: str, label: str, 
     }  # fmt: skip
 
 
-def _mirror(original: dict, suffix: str, moment: datetime, label: str, cents: int) -> dict:
+def _mirror(
+    original: dict[str, Any], suffix: str, moment: datetime, label: str, cents: int
+) -> dict[str, Any]:
     debit = (original["credit_account"], original["credit_aux"], original["credit_aux_label"])
     credit = (original["debit_account"], original["debit_aux"], original["debit_aux_label"])
     source = f"{original['source']}:{suffix}"
@@ -140,8 +144,8 @@ def _book_existing(ledger: sa.Table) -> None:
         ids[entry["source"]] = result.scalar_one()
 
 
-def _cheques(bind: sa.Connection) -> list[dict]:
-    rows = bind.execute(
+def _cheques(bind: sa.Connection) -> list[dict[str, Any]]:
+    rows: sa.CursorResult[Any] = bind.execute(
         sa.select(
             *(sa.column(name) for name in ("id", "code", "company_name", "programme_id")),
             sa.column("amount_cents"), sa.column("balance_cents"), sa.column("status"),
@@ -154,7 +158,7 @@ def _cheques(bind: sa.Connection) -> list[dict]:
             "FROM voucher JOIN programme ON programme.id = voucher.programme_id) AS v"
         ))
     )  # fmt: skip
-    entries = []
+    entries: list[dict[str, Any]] = []
     for row in rows:
         eng = _entry(f"voucher:{row.id}", "ENG", row.issued_at, row.code,
                      f"Chèque {row.code} {row.company_name}", row.amount_cents,
@@ -169,8 +173,8 @@ def _cheques(bind: sa.Connection) -> list[dict]:
     return entries
 
 
-def _redemptions(bind: sa.Connection) -> list[dict]:
-    rows = bind.execute(
+def _redemptions(bind: sa.Connection) -> list[dict[str, Any]]:
+    rows: sa.CursorResult[Any] = bind.execute(
         sa.select(
             sa.column("id"), sa.column("expert_id"), sa.column("amount_cents"),
             sa.column("invoice_reference"), sa.column("status"), sa.column("code"),
@@ -184,7 +188,7 @@ def _redemptions(bind: sa.Connection) -> list[dict]:
             "JOIN expert ON expert.id = redemption.expert_id) AS r"
         ))
     )  # fmt: skip
-    entries = []
+    entries: list[dict[str, Any]] = []
     for row in rows:
         ach = _entry(f"redemption:{row.id}", "ACH", row.redeemed_at,
                      row.invoice_reference or row.code, f"Chèque {row.code} prestation",
@@ -197,8 +201,8 @@ def _redemptions(bind: sa.Connection) -> list[dict]:
     return entries
 
 
-def _transfers(bind: sa.Connection) -> list[dict]:
-    rows = bind.execute(
+def _transfers(bind: sa.Connection) -> list[dict[str, Any]]:
+    rows: sa.CursorResult[Any] = bind.execute(
         sa.select(
             sa.column("id"), sa.column("expert_id"), sa.column("amount_cents"),
             sa.column("end_to_end_id"), sa.column("creditor_name"),

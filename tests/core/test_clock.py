@@ -56,13 +56,13 @@ def test_the_late_evening_is_when_utc_and_paris_disagree_on_the_day() -> None:
     assert summer.hour == 22 and paris_today(summer) == summer.date() + timedelta(days=1)
 
 
-@pytest.mark.parametrize(
-    ("name", "before", "after"), [("spring-forward", 1, 2), ("fall-back", 2, 1)]
-)
 def offset(moment: datetime) -> timedelta | None:
     return moment.astimezone(PARIS).utcoffset()
 
 
+@pytest.mark.parametrize(
+    ("name", "before", "after"), [("spring-forward", 1, 2), ("fall-back", 2, 1)]
+)
 def test_a_run_shifted_to_a_change_crosses_it_minutes_later(
     name: str, before: int, after: int
 ) -> None:

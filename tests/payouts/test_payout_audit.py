@@ -7,11 +7,15 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications import payload
+from notifications.models import Notification
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import TODAY
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.payouts.models import BankStatementImport
+from voucher_service.programmes.models import Programme
+from voucher_service.vouchers.models import Voucher
 
 
 async def trail(session: AsyncSession, since: int) -> list[tuple]:
@@ -222,3 +226,34 @@ async def test_a_cancelled_draft_and_a_batch_settled_whole_are_audited(
         "bank_statement.imported",
     ]
     assert events[6][4:] == ({"status": "exported"}, {"status": "settled"})
+
+
+async def test_the_expert_is_told_once_what_was_paid_for_which_cheques(
+    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+) -> None:
+    headers = await headers_for(Role.accountant)
+    batch = (
+        await client.post(
+            "/api/v1/payout-batches", json={"cut_off": TODAY.isoformat()}, headers=headers
+        )
+    ).json()
+    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    big = max(batch["transfers"], key=lambda t: t["amount_cents"])
+    await upload(client, headers, [debit(big, date(2027, 3, 2))], "STMT-MAIL")
+    query = select(Notification).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
+    [mail] = (await session.execute(query)).scalars()
+    first, r1, r2 = two_experts["first"], two_experts["r1"], two_experts["r2"]
+    vouchers = [await session.get(Voucher, r.voucher_id) for r in (r1, r2)]
+    programme = await session.get(Programme, vouchers[0].programme_id)  # type: ignore[union-attr]
+    assert (mail.recipient, mail.dedupe_key) == (first.email, f"payout_sent:{big['end_to_end_id']}")
+    assert payload.decode(mail.data) == {
+        "expert_name": "Hélène Conseil Numérique",
+        "total_cents": 250_000,
+        "executed_on": date(2027, 3, 2),
+        "cheques": [
+            {"code": v.code, "amount_cents": r.amount_cents, "invoice_reference": f"FA-{v.code}"}  # type: ignore[union-attr]
+            for v, r in zip(vouchers, (r1, r2), strict=True)
+        ],
+        "programme_name": programme.name,  # type: ignore[union-attr]
+        "programme_contact": programme.contact_email,  # type: ignore[union-attr]
+    }

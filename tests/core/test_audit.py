@@ -473,3 +473,35 @@ async def test_a_running_server_seals_what_commits(empty_database_url: str) -> N
     await database.engine.dispose()
     assert unsealed == 0 and redeemed == 1
     assert broken is None and count == total
+
+
+async def test_a_server_sealer_seals_what_commits_and_outlives_an_outage(
+    empty_database_url: str, tmp_path, caplog
+) -> None:
+    database = Database.from_settings(make_settings(empty_database_url))
+    await schema.upgrade(database.engine)
+    sealer = asyncio.create_task(audit.keep_sealing(database, 0.05))
+    gone = Database.from_settings(make_settings(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db"))
+    lost = asyncio.create_task(audit.keep_sealing(gone, 0.05))
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            audit.record(session, "cheque.issued", "voucher", 1)
+        for _ in range(100):
+            if (await unsealed_and_total(database)) == (0, 1):
+                break
+            await asyncio.sleep(0.05)
+        assert await unsealed_and_total(database) == (0, 1)
+        for _ in range(100):  # it keeps trying: one warning per round
+            if len([r for r in caplog.records if r.name == "voucher_service.audit"]) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert not lost.done() and not sealer.done()
+    finally:
+        sealer.cancel()
+        lost.cancel()
+        await asyncio.gather(sealer, lost, return_exceptions=True)
+        await database.engine.dispose()
+        await gone.engine.dispose()
+    warnings = [r for r in caplog.records if r.name == "voucher_service.audit"]
+    assert len(warnings) >= 2 and all(r.levelname == "WARNING" for r in warnings)
+    assert warnings[0].getMessage().startswith("audit events not sealed yet: ")

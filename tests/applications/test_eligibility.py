@@ -448,6 +448,17 @@ class TestReport:
         above = eligibility.headcount(facts(found(headcount_band="12"), headcount=19))
         assert above.outcome is FAIL
 
+    def test_a_band_starting_at_the_ceiling_leaves_the_declaration_to_decide(self) -> None:
+        ceiling_10 = programme(max_headcount=10)
+        band_11 = found(headcount_band="11")  # 10 to 19
+        result = eligibility.headcount(facts(band_11, ceiling_10, headcount=10))
+        assert (result.outcome, result.data["source"]) == (PASS, "declaration")
+        assert result.reason == "Effectif déclaré de 10, dans le plafond de 10 salariés."
+        straddling = eligibility.headcount(
+            facts(band_11, programme(max_headcount=15), headcount=12)
+        )
+        assert straddling.reason == "Effectif déclaré de 12, dans le plafond de 15 salariés."
+
     def test_both_contradictions_are_listed_for_review(self) -> None:
         rich = found(headcount_band="11", turnover_eur=2_400_000, turnover_year="2022")
         report = report_of(rich, headcount=4, annual_turnover_eur=2_000_000)

@@ -475,13 +475,13 @@ async def test_a_running_server_seals_what_commits(empty_database_url: str) -> N
     assert broken is None and count == total
 
 
-async def test_a_server_sealer_seals_what_commits_and_outlives_an_outage(
+async def test_a_server_sealer_seals_what_commits_and_outlives_a_broken_database(
     empty_database_url: str, tmp_path, caplog
 ) -> None:
     database = Database.from_settings(make_settings(empty_database_url))
     await schema.upgrade(database.engine)
     sealer = asyncio.create_task(audit.keep_sealing(database, 0.05))
-    gone = Database.from_settings(make_settings(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db"))
+    gone = Database.from_settings(make_settings(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db"))
     lost = asyncio.create_task(audit.keep_sealing(gone, 0.05))
     try:
         async with database.sessionmaker() as session, session.begin():
@@ -504,4 +504,6 @@ async def test_a_server_sealer_seals_what_commits_and_outlives_an_outage(
         await gone.engine.dispose()
     warnings = [r for r in caplog.records if r.name == "voucher_service.audit"]
     assert len(warnings) >= 2 and all(r.levelname == "WARNING" for r in warnings)
-    assert warnings[0].getMessage().startswith("audit events not sealed yet: ")
+    message = warnings[0].getMessage()  # with the database's own words
+    assert message.startswith("audit events not sealed yet: (sqlite3.OperationalError) ")
+    assert "no such table: audit_head" in message

@@ -408,8 +408,10 @@ class TestSealing:
 
     async def test_a_missing_head_is_a_break(self, session: AsyncSession) -> None:
         await session.execute(delete(audit.AuditHead))
-        _, broken = await audit.verify_chain(session)
-        assert broken is not None and broken.reason == "tête de la chaîne introuvable"
+        assert await audit.verify_chain(session) == (
+            0,
+            audit.ChainBreak(1, None, "tête de la chaîne introuvable"),
+        )
 
     async def test_large_backlogs_are_sealed_in_batches(self, empty_database_url: str) -> None:
         database = Database.from_settings(make_settings(empty_database_url))

@@ -129,3 +129,18 @@ async def test_another_accounts_statement_says_whose_it_is(
         f"Relevé du compte {OTHER_IBAN}, qui n'est pas le compte de paiement des experts : "
         "rien n'est rapproché"
     ]
+
+
+async def test_a_batch_booking_settles_that_batch_only(
+    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+) -> None:
+    older = await exported(session, settings)
+    await redeemed(session, settings, two_experts["second"], amount=30_000)
+    newer = await exported(session, settings)
+    [paid] = await batches.transfers_of(session, newer.id)  # type: ignore[arg-type]
+    entry = StatementEntry(30_000, entry_ref="LOT", batch_message_id=newer.message_id)
+    headers = await headers_for(Role.accountant)
+    answer = await upload(client, headers, build_statement([entry], statement_id="STMT-LOT"))
+    assert answer["settled"] == [paid.end_to_end_id]
+    assert [line["note"] for line in answer["matched"]] == [f"Lot {newer.message_id} réglé"]
+    assert {t.status.value for t in await transfers(session, older)} == {"pending"}

@@ -4,7 +4,7 @@ chain, sealed after the commit, detects edited, deleted and truncated rows."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -509,3 +509,55 @@ async def test_a_server_sealer_seals_what_commits_and_outlives_a_broken_database
     message = warnings[0].getMessage()  # with the database's own words
     assert message.startswith("audit events not sealed yet: (sqlite3.OperationalError) ")
     assert "no such table: audit_head" in message
+
+
+# Two events as a release sealed them, hashes included: a chain already in a database
+# must still verify after an upgrade, so the digest's fields, names and JSON form stay.
+SEALED_BEFORE = [
+    {
+        "seq": 1,
+        "prev_hash": audit.GENESIS,
+        "occurred_at": datetime(2026, 11, 30, 8, 15, 0, 123456, tzinfo=UTC),
+        "actor_id": 7,
+        "actor_role": "accountant",
+        "actor_label": "compta@maregionsud.fr",
+        "action": "payout_batch.exported",
+        "entity_type": "payout_batch",
+        "entity_id": "12",
+        "before": {"status": "draft"},
+        "after": {"status": "exported", "message_id": "MCD-BATCH-000012", "note": "réglé"},
+        "request_id": "req-1",
+        "hash": "51ecc23cf9b52d2a1a1cb2b1c3b456e5240b2a9ea3b1ea743aa3a82fd5ea1dca",
+    },
+    {
+        "seq": 2,
+        "prev_hash": "51ecc23cf9b52d2a1a1cb2b1c3b456e5240b2a9ea3b1ea743aa3a82fd5ea1dca",
+        "occurred_at": datetime(2026, 11, 30, 8, 16, tzinfo=UTC),
+        "actor_id": None,
+        "actor_role": "system",
+        "actor_label": "system",
+        "action": "voucher.expired",
+        "entity_type": "voucher",
+        "entity_id": None,
+        "before": None,
+        "after": None,
+        "request_id": None,
+        "hash": "58c112e72cf3aab0360b4591b6fd8f05592f6725c77f746ce459f45a0cc5fda5",
+    },
+]
+
+
+async def test_a_chain_sealed_by_an_earlier_release_still_verifies(
+    empty_database_url: str,
+) -> None:
+    database = Database.from_settings(make_settings(empty_database_url))
+    await schema.upgrade(database.engine)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(insert(EVENTS), SEALED_BEFORE)
+            last = SEALED_BEFORE[-1]["hash"]
+            await session.execute(update(audit.AuditHead).values(seq=2, last_hash=last))
+        async with database.sessionmaker() as session:
+            assert await audit.verify_chain(session) == (2, None)
+    finally:
+        await database.engine.dispose()

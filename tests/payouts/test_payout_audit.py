@@ -257,3 +257,39 @@ async def test_the_expert_is_told_once_what_was_paid_for_which_cheques(
         "programme_name": programme.name,  # type: ignore[union-attr]
         "programme_contact": programme.contact_email,  # type: ignore[union-attr]
     }
+
+
+async def test_a_rejected_transfer_is_audited_with_nothing_to_unpay(
+    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+) -> None:
+    headers = await headers_for(Role.accountant)
+    batch = (
+        await client.post(
+            "/api/v1/payout-batches", json={"cut_off": TODAY.isoformat()}, headers=headers
+        )
+    ).json()
+    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    small = min(batch["transfers"], key=lambda t: t["amount_cents"])
+    since = await last_event_id(session)
+    rejected = StatementEntry(
+        small["amount_cents"],
+        status="RJCT",
+        booking_date=None,
+        entry_ref="RJCT",
+        transactions=[StatementTransaction(small["end_to_end_id"], return_reason="AM04")],
+    )
+    answer = await upload(client, headers, [rejected], "STMT-AUDIT-RJCT")
+    assert answer["returned"] == [small["end_to_end_id"]]
+    assert (await trail(session, since))[0] == (
+        "payout_transfer.returned",
+        "payout_transfer",
+        str(small["id"]),
+        "accountant",
+        {"status": "pending"},
+        {
+            "status": "returned",
+            "reason": "AM04",
+            "redemptions": [two_experts["r3"].id],
+            "unpaid": [],
+        },
+    )

@@ -1,7 +1,7 @@
 """Payout batches through the accountant's API: what each refusal says, which
 redemptions a batch takes, and how batches are listed."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import update
@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert
 from tests.payouts.conftest import TODAY, redeemed
+from tests.payouts.test_payouts import file_fields
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import french_date
+from voucher_service.payouts import batches
 
 
 async def create(client: AsyncClient, headers: dict, cut_off=TODAY):  # type: ignore[no-untyped-def]
@@ -106,3 +108,17 @@ async def test_a_cancelled_batch_gives_no_file_and_its_redemptions_go_to_the_nex
     )
     assert [b["id"] for b in second_page.json()["items"]] == [batch["id"]]
     assert second_page.json()["items"][0]["status"] == "cancelled"
+
+
+async def test_a_file_asked_for_an_earlier_day_than_its_stamp_is_dated_that_day(
+    session: AsyncSession, settings: Settings, two_experts: dict
+) -> None:
+    """A clock set back (or a stamp from a wrong clock): the file takes the day asked."""
+    batch = await batches.create_batch(session, TODAY)
+    assert batch.id is not None
+    tuesday = datetime(2027, 6, 8, 8, 0, tzinfo=UTC)
+    await batches.sepa_file(session, batch.id, settings, now=tuesday)
+    monday = await batches.sepa_file(session, batch.id, settings, now=tuesday - timedelta(days=1))
+    assert file_fields(monday)["created"] == ["2027-06-07T10:00:00"]
+    assert file_fields(monday)["execution"] == ["2027-06-07"]
+    assert batch.file_created_at == tuesday - timedelta(days=1)

@@ -4,6 +4,7 @@ every kind of line the matcher leaves aside, and of those it settles or returns.
 from datetime import date
 
 from httpx import AsyncClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
@@ -12,8 +13,9 @@ from tests.payouts.test_statement_guards import ledger_of, upload
 from tests.payouts.test_statement_matching import OTHER_IBAN, exported, transfers
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
-from voucher_service.core.ledger import Account
+from voucher_service.core.ledger import Account, LedgerEntry
 from voucher_service.payouts import batches
+from voucher_service.vouchers.validity import paris_today
 
 E, N = "\u00a0€", "\u202f"
 RETURN_CODE = ("PMNT", "ICDT", "RRTN")
@@ -144,3 +146,26 @@ async def test_a_batch_booking_settles_that_batch_only(
     assert answer["settled"] == [paid.end_to_end_id]
     assert [line["note"] for line in answer["matched"]] == [f"Lot {newer.message_id} réglé"]
     assert {t.status.value for t in await transfers(session, older)} == {"pending"}
+
+
+async def test_a_return_without_a_booking_date_is_booked_on_the_day_it_is_imported(
+    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+) -> None:
+    _, small = await transfers(session, await exported(session, settings))
+    s = small.end_to_end_id
+    back = StatementEntry(
+        small.amount_cents,
+        credit_debit="CRDT",
+        entry_ref="RET",
+        bank_code=RETURN_CODE,
+        booking_date=None,
+        transactions=[tx(s, small.amount_cents, "AC04")],
+    )
+    pay = StatementEntry(small.amount_cents, entry_ref="PAY", transactions=[tx(s)])
+    headers = await headers_for(Role.accountant)
+    answer = await upload(client, headers, build_statement([pay, back], statement_id="STMT-NODATE"))
+    assert (answer["settled"], answer["returned"]) == ([s], [s])
+    query = select(LedgerEntry.entry_date).where(
+        LedgerEntry.source == f"transfer:{small.id}:returned"
+    )  # type: ignore[arg-type]
+    assert (await session.execute(query)).scalar_one() == paris_today()

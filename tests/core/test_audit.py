@@ -445,6 +445,31 @@ class TestSealing:
         assert broken is None and count == 1
 
 
+async def test_verify_waits_for_a_sealer_at_work_instead_of_skipping_its_events(
+    empty_database_url: str,
+) -> None:
+    """What `audit verify` does first: seal with wait=True, so that events another sealer
+    is chaining are checked too, not left out of the count."""
+    database = Database.from_settings(make_settings(empty_database_url))
+    await schema.upgrade(database.engine)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            audit.record(session, "first", "test")
+        async with database.sessionmaker() as session, session.begin():
+            audit.record(session, "second", "test")
+            await session.flush()
+            busy = await audit.seal(session, limit=1)
+            assert busy == 1
+            waiting = asyncio.create_task(audit.seal_committed(database, wait=True))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()
+        assert await asyncio.wait_for(waiting, 10) == 1
+        async with database.sessionmaker() as session:
+            assert await audit.verify_chain(session) == (2, None)
+    finally:
+        await database.engine.dispose()
+
+
 async def unsealed_and_total(database: Database) -> tuple[int, int]:
     async with database.sessionmaker() as session:
         unsealed = select(func.count()).where(AuditEvent.seq.is_(None))  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -408,10 +409,35 @@ class TestSealing:
 
     async def test_a_missing_head_is_a_break(self, session: AsyncSession) -> None:
         await session.execute(delete(audit.AuditHead))
+        audit.record(session, "cheque.issued", "voucher", 1)
+        assert await audit.seal(session, wait=True) == 0  # nothing chained without a head
         assert await audit.verify_chain(session) == (
             0,
             audit.ChainBreak(1, None, "tête de la chaîne introuvable"),
         )
+
+    async def test_a_seal_chains_at_most_its_limit_oldest_first(
+        self, session: AsyncSession
+    ) -> None:
+        await seal_everything(session)
+        events = [audit.record(session, "cheque.issued", "voucher", n) for n in (1, 2, 3)]
+        await session.commit()
+        assert await audit.seal(session, limit=2, wait=True) == 2
+        assert [e.seq is not None for e in events] == [True, True, False]
+        assert await audit.seal(session, limit=2, wait=True) == 1
+        assert events[1].seq == events[0].seq + 1 == events[2].seq - 1  # type: ignore[operator]
+
+    async def test_what_is_recorded_is_stored_as_json(self, session: AsyncSession) -> None:
+        event = audit.record(
+            session,
+            "voucher.expired",
+            "voucher",
+            after={"on": date(2027, 3, 1), "rate": Decimal("0.5"), "codes": ("A", "B")},
+        )
+        await session.commit()
+        await session.refresh(event)
+        assert event.entity_id is None
+        assert event.after == {"on": "2027-03-01", "rate": "0.5", "codes": ["A", "B"]}
 
     async def test_large_backlogs_are_sealed_in_batches(self, empty_database_url: str) -> None:
         database = Database.from_settings(make_settings(empty_database_url))

@@ -1,7 +1,5 @@
 """Experts with redemptions waiting to be paid."""
 
-from datetime import date
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,8 +9,11 @@ from experts.schemas import RedemptionCreate
 from tests.fixtures.factories import create_expert, create_programme
 from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.config import Settings
+from voucher_service.vouchers.validity import paris_today
 
-TODAY = date.today()
+# The Paris day: batches cut off at the end of a Paris day, so between midnight in Paris
+# and midnight UTC the machine's date.today() is already a day behind.
+TODAY = paris_today()
 
 
 async def redeemed(

@@ -169,3 +169,29 @@ async def test_a_return_without_a_booking_date_is_booked_on_the_day_it_is_import
         LedgerEntry.source == f"transfer:{small.id}:returned"
     )  # type: ignore[arg-type]
     assert (await session.execute(query)).scalar_one() == paris_today()
+
+
+async def test_one_credit_returning_two_transfers_keeps_each_ones_reason(
+    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+) -> None:
+    batch = await exported(session, settings)
+    big, small = await transfers(session, batch)
+    b, s = big.end_to_end_id, small.end_to_end_id
+    back = StatementEntry(
+        batch.total_cents,
+        credit_debit="CRDT",
+        entry_ref="RET",
+        bank_code=RETURN_CODE,
+        transactions=[tx(b, big.amount_cents, "AC04"), tx(s, small.amount_cents, "AM04")],
+    )
+    nothing = StatementEntry(1_000, entry_ref="RJCT", status="RJCT", booking_date=None)
+    headers = await headers_for(Role.accountant)
+    answer = await upload(
+        client, headers, build_statement([back, nothing], statement_id="STMT-2RET")
+    )
+    assert answer["returned"] == [b, s]
+    assert [line["note"] for line in answer["matched"]] == [f"Retour (AC04) : {b}, {s}"]
+    assert [line["note"] for line in answer["unmatched"]] == ["Aucun virement correspondant"]
+    shown = await client.get(f"/api/v1/payout-batches/{batch.id}", headers=headers)
+    reasons = {t["end_to_end_id"]: t["return_reason"] for t in shown.json()["transfers"]}
+    assert reasons == {b: "AC04", s: "AM04"}

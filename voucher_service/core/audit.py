@@ -197,4 +197,19 @@ async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
         expected_prev, expected_seq = event.hash, event.seq + 1
     if (head.seq, head.last_hash) != (expected_seq - 1, expected_prev):
         return count, ChainBreak(expected_seq, None, "derniers événements supprimés")
+    # A sealer moves the head in the transaction that seals, so in any one snapshot no
+    # sealed event lies beyond it: one there was written behind the sealer's back (and
+    # would make the next seal fail on its seq).
+    beyond = (
+        select(AuditEvent)
+        .where(AuditEvent.seq > select(AuditHead.seq).scalar_subquery())  # type: ignore[operator]
+        .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+        .limit(1)
+    )
+    appended = (await session.execute(beyond)).scalars().first()
+    if appended is not None:
+        assert appended.seq is not None
+        return count, ChainBreak(
+            appended.seq, appended.id, "événement ajouté après la fin de la chaîne"
+        )
     return count, None

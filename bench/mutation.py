@@ -47,6 +47,17 @@ TESTS = {
         "tests/web/test_expert_pages.py",
         "tests/notifications/test_rendering.py",
     ],
+    "voucher_service/vouchers/codes.py": ["tests/vouchers/test_codes.py"],
+    "voucher_service/vouchers/validity.py": [
+        "tests/vouchers/test_validity.py",
+        "tests/vouchers/test_redemption.py",
+    ],
+    "voucher_service/vouchers/service.py": [
+        "tests/vouchers/test_redemption.py",
+        "tests/vouchers/test_vouchers_api.py",
+        "tests/vouchers/test_tokens.py",
+        "tests/experts/test_redemption.py",
+    ],
 }
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", None: "unchecked"}
 TIMEOUTS = {24, -24, 36, 152, 255}

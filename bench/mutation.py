@@ -2,7 +2,8 @@
 mutants make the tests fail.
 
     .venv/bin/python bench/mutation.py experts/redemption.py
-    .venv/bin/python bench/mutation.py voucher_service/vouchers/codes.py tests/vouchers/test_codes.py
+    .venv/bin/python bench/mutation.py voucher_service/vouchers/codes.py
+    .venv/bin/python bench/mutation.py experts/redemption.py tests/experts/test_redemption.py
 
 Tests default to the module's entry in TESTS below, else its package's folder of tests
 (voucher_service/payouts/x.py → tests/payouts); any paths after the module replace them.

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.databases import ENGINES, fresh_database_url, make_settings
@@ -17,6 +19,12 @@ from voucher_service.core.config import Settings
 from voucher_service.core.db import Database, get_session
 
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.smtp"]
+
+# bench/mutation.py runs pytest several times in one process (mutmut's stats, then each
+# mutant): the same test method is then called from a new class instance each time.
+hypothesis_settings.register_profile(
+    "mutation", suppress_health_check=[HealthCheck.differing_executors]
+)
 
 
 @pytest.fixture(scope="session", params=ENGINES)

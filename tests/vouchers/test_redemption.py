@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications import payload, rendering
+from notifications.models import Notification
 from tests.fixtures.factories import create_programme
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.audit import AuditEvent
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.core.errors import ServiceError
@@ -245,3 +248,169 @@ def test_the_last_valid_day_is_read_back_from_the_end_of_validity(last_day: date
     """What a token says (the instant validity ends) gives back the day the PDF prints,
     summer or winter time, on the nights the clocks change too."""
     assert last_valid_day(end_of_validity(last_day)) == last_day
+
+
+async def trail(session: AsyncSession, voucher_id: int) -> list[tuple[object, ...]]:
+    """The cheque's audit events after its issuance: action, before, after."""
+    query = select(AuditEvent.action, AuditEvent.before, AuditEvent.after).where(
+        AuditEvent.entity_type == "voucher",
+        AuditEvent.entity_id == str(voucher_id),
+        AuditEvent.action != "voucher.issued",
+    )
+    return [tuple(row) for row in await session.execute(query.order_by(AuditEvent.id))]
+
+
+async def steps(session: AsyncSession, voucher_id: int) -> list[tuple[object, ...]]:
+    query = select(
+        VoucherEvent.action,
+        VoucherEvent.status,
+        VoucherEvent.amount_cents,
+        VoucherEvent.balance_cents,
+        VoucherEvent.reason,
+    ).where(VoucherEvent.voucher_id == voucher_id)
+    return [tuple(row) for row in await session.execute(query.order_by(VoucherEvent.id))]
+
+
+def state(status: str, balance: int, **more: object) -> dict[str, object]:
+    return {"status": status, "balance_cents": balance, **more}
+
+
+class TestHistoryAndAudit:
+    async def test_a_cheque_used_in_two_parts_undone_then_cancelled(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        voucher = (await create_voucher(session, settings)).voucher
+        assert voucher.id is not None
+        await service.take_amount(session, voucher.id, 50_000, TODAY)
+        await service.take_amount(session, voucher.id, 150_000, TODAY)
+        await service.give_back(session, voucher.id, 150_000)
+        await service.give_back(session, voucher.id, 50_000)
+        await service.take_amount(session, voucher.id, 20_000, TODAY)
+        await service.cancel(session, voucher.id, "Entreprise radiée")
+        partly, issued, spent = "partially_redeemed", "issued", "redeemed"
+        assert await trail(session, voucher.id) == [
+            (
+                "voucher.redeemed",
+                state(issued, 200_000),
+                state(partly, 150_000, amount_cents=50_000),
+            ),
+            ("voucher.redeemed", state(partly, 150_000), state(spent, 0, amount_cents=150_000)),
+            (
+                "voucher.redemption_undone",
+                state(spent, 0),
+                state(partly, 150_000, amount_cents=150_000),
+            ),
+            (
+                "voucher.redemption_undone",
+                state(partly, 150_000),
+                state(issued, 200_000, amount_cents=50_000),
+            ),
+            (
+                "voucher.redeemed",
+                state(issued, 200_000),
+                state(partly, 180_000, amount_cents=20_000),
+            ),
+            (
+                "voucher.cancelled",
+                state(partly, 180_000),
+                state("cancelled", 180_000, amount_cents=180_000, reason="Entreprise radiée"),
+            ),
+        ]
+        assert (await steps(session, voucher.id))[1:] == [
+            ("redeemed", VoucherStatus.partially_redeemed, 50_000, 150_000, None),
+            ("redeemed", VoucherStatus.redeemed, 150_000, 0, None),
+            ("redemption_undone", VoucherStatus.partially_redeemed, 150_000, 150_000, None),
+            ("redemption_undone", VoucherStatus.issued, 50_000, 200_000, None),
+            ("redeemed", VoucherStatus.partially_redeemed, 20_000, 180_000, None),
+            ("cancelled", VoucherStatus.cancelled, 180_000, 180_000, "Entreprise radiée"),
+        ]
+
+    async def test_an_untouched_cheque_cancelled_and_its_beneficiary_told(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        voucher = issued.voucher
+        assert voucher.id is not None
+        cancelled = await service.cancel(session, voucher.id, "Doublon de demande")
+        assert (cancelled.status, cancelled.cancel_reason) == (
+            VoucherStatus.cancelled,
+            "Doublon de demande",
+        )
+        assert cancelled.cancelled_at is not None
+        assert (await trail(session, voucher.id))[-1][1] == state("issued", 200_000)
+        query = select(Notification).where(
+            Notification.recipient == voucher.beneficiary_email,
+            Notification.event == "voucher_cancelled",
+        )
+        (queued,) = (await session.execute(query)).scalars().all()
+        told = rendering.render(queued.event, payload.decode(queued.data))
+        assert issued.code in told.text and "Doublon de demande" in told.text
+        assert "Atelier Calanques SARL" in told.text
+
+    async def test_expiry_and_payment_in_the_trail(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        yesterday = TODAY - timedelta(days=1)
+        partly = (await create_voucher(session, settings, valid_until=yesterday)).voucher
+        assert partly.id is not None
+        await service.take_amount(session, partly.id, 50_000, yesterday)
+        untouched = (await create_voucher(session, settings, valid_until=yesterday)).voucher
+        assert untouched.id is not None
+        await service.sweep_expired(session, TODAY)
+        assert (await trail(session, partly.id))[-1] == (
+            "voucher.expired",
+            state("partially_redeemed", 150_000),
+            state("expired", 150_000, amount_cents=150_000),
+        )
+        assert (await trail(session, untouched.id))[-1] == (
+            "voucher.expired",
+            state("issued", 200_000),
+            state("expired", 200_000, amount_cents=200_000),
+        )
+        assert (await steps(session, untouched.id))[-1] == (
+            "expired",
+            VoucherStatus.expired,
+            200_000,
+            200_000,
+            None,
+        )
+        spent = (await create_voucher(session, settings)).voucher
+        assert spent.id is not None
+        await service.take_amount(session, spent.id, spent.amount_cents, TODAY)
+        await service.mark_paid(session, [spent.id])
+        await service.mark_unpaid(session, [spent.id])
+        assert (await trail(session, spent.id))[-2:] == [
+            ("voucher.paid", state("redeemed", 0), state("paid", 0)),
+            ("voucher.unpaid", state("paid", 0), state("redeemed", 0)),
+        ]
+
+
+class TestWhyNotTaken:
+    async def test_each_refusal_says_its_date(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        yesterday = TODAY - timedelta(days=1)
+        expired = (await create_voucher(session, settings, valid_until=yesterday)).voucher
+        with pytest.raises(VoucherExpired) as refused:
+            await service.take_amount(session, expired.id or 0, 100, TODAY)
+        assert refused.value.extra == {"valid_until": yesterday.isoformat()}
+        cancelled = await service.cancel(
+            session, (await create_voucher(session, settings)).voucher.id or 0, "Doublon"
+        )
+        with pytest.raises(VoucherCancelled) as refused_cancelled:
+            await service.take_amount(session, cancelled.id or 0, 100, TODAY)
+        assert cancelled.cancelled_at is not None
+        assert refused_cancelled.value.extra == {"cancelled_at": cancelled.cancelled_at.isoformat()}
+
+    async def test_nothing_to_give_back_says_why(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        voucher = (await create_voucher(session, settings)).voucher
+        with pytest.raises(NothingToGiveBack) as refused:
+            await service.give_back(session, voucher.id or 0, 1)
+        assert refused.value.extra == {"voucher_status": "issued", "balance_cents": 200_000}
+        with pytest.raises(VoucherNotFound):
+            await service.give_back(session, 987_654_321, 1)
+        for amount in (0, -1):
+            with pytest.raises(InvalidAmount):
+                await service.give_back(session, voucher.id or 0, amount)

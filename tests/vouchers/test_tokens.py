@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.vouchers import codes, keys, service, tokens
@@ -19,6 +21,7 @@ from voucher_service.vouchers.errors import (
     ActiveKeyRetirement,
     InvalidToken,
     SigningKeyInUse,
+    SigningKeyNotFound,
     SigningKeyUnreadable,
     UnknownSigningKey,
     VoucherNotFound,
@@ -186,6 +189,75 @@ class TestKeys:
         assert await keys.active_kid(session) is None
         issued = await create_voucher(session, settings)
         assert await keys.active_kid(session) == issued.voucher.key_id
+
+
+class TestRetirement:
+    async def test_only_live_cheques_hold_a_key_back(
+        self, session: AsyncSession, settings: Settings, client: AsyncClient
+    ) -> None:
+        """Live: spendable, and valid today or later (its last day today counts)."""
+        today = paris_today()
+        kid = (await keys.create_key(session, settings)).kid
+        last_day = await create_voucher(session, settings, valid_until=today)
+        old = await create_voucher(session, settings, valid_until=today - timedelta(days=1))
+        withdrawn = await create_voucher(session, settings)
+        await service.cancel(session, withdrawn.voucher.id or 0, "Doublon")
+        spent = await create_voucher(session, settings)
+        await service.take_amount(session, spent.voucher.id or 0, 200_000, today)
+        assert {i.voucher.key_id for i in (last_day, old, withdrawn, spent)} == {kid}
+        newest = (await keys.create_key(session, settings)).kid
+
+        with pytest.raises(SigningKeyInUse) as refused:
+            await keys.retire(session, kid, today)
+        assert refused.value.extra == {"live": 1}
+        assert f"1 chèque(s) en cours sont signés par « {kid} »" in str(refused.value.detail)
+        assert await keys.retire(session, kid, today, force=True) == 1
+        retired = await session.scalar(
+            select(AuditEvent.after).where(
+                AuditEvent.action == "signing_key.retired", AuditEvent.entity_id == kid
+            )
+        )
+        assert retired == {"live": 1}
+        with pytest.raises(SigningKeyNotFound):
+            await keys.retire(session, kid, today)
+        with pytest.raises(SigningKeyNotFound):
+            await keys.retire(session, "no-such-key", today)
+
+        published = [
+            key["kid"] for key in (await client.get("/.well-known/jwks.json")).json()["keys"]
+        ]
+        assert published[0] == newest and kid not in published
+        assert kid in [key.kid for key in await keys.all_keys(session)]
+
+    async def test_a_key_whose_cheques_are_all_spent_retires_without_force(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        today = paris_today()
+        kid = (await keys.create_key(session, settings)).kid
+        spent = await create_voucher(session, settings)
+        await service.take_amount(session, spent.voucher.id or 0, 200_000, today)
+        await keys.create_key(session, settings)
+        assert await keys.retire(session, kid, today) == 0
+
+
+class TestThumbprint:
+    def test_the_rfc_8037_example_key(self) -> None:
+        """RFC 8037, appendix A.3: the JWK thumbprint of the example public key is
+        kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k; its first 96 bits are the kid."""
+        public_raw = tokens.b64url_decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+        assert keys.thumbprint(public_raw) == "kPrK_qmxVWaYVA9w"
+
+    async def test_a_new_key_is_named_by_its_thumbprint_and_audited(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        key = await keys.create_key(session, settings)
+        assert key.kid == keys.thumbprint(tokens.b64url_decode(key.public_key))
+        created = await session.scalar(
+            select(AuditEvent.after).where(
+                AuditEvent.action == "signing_key.created", AuditEvent.entity_id == key.kid
+            )
+        )
+        assert created == {"kid": key.kid}
 
 
 class TestJwks:

@@ -19,7 +19,11 @@ from voucher_service.core.auth.models import Role, User
 from voucher_service.core.config import Settings
 from voucher_service.core.db import utcnow
 from voucher_service.core.formatting import paris_datetime
+from voucher_service.core.ledger import LedgerEntry
 from voucher_service.vouchers.models import Voucher
+from voucher_service.vouchers.validity import paris_today
+
+TODAY = paris_today()
 
 URL = "/api/v1/redemptions"
 
@@ -394,6 +398,28 @@ class TestWhatRedeemingLeaves:
         assert "Montant utilisé : 500,00" in told.text.replace("\u202f", " ")
         assert "Solde restant : 1 500,00" in told.text.replace("\u202f", " ")
 
+    async def test_the_ledger_books_the_expense_and_its_mirror(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        taken = body(issued.token, amount_cents=50_000, invoice_reference="FAC-2027-044")
+        done = (await client.post(URL, json=taken, headers=headers)).json()
+        await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        source = f"redemption:{done['id']}"
+        query = select(LedgerEntry).where(
+            LedgerEntry.source.in_([source, f"{source}:cancelled"])  # type: ignore[attr-defined]
+        )
+        booked, mirror = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        assert (booked.label, mirror.label) == (
+            f"Chèque {issued.code} prestation",
+            f"Chèque {issued.code} prestation annulée",
+        )
+        assert booked.piece_ref == mirror.piece_ref == "FAC-2027-044"
+        assert booked.amount_cents == mirror.amount_cents == 50_000
+        assert (booked.credit_aux, mirror.debit_aux) == (f"E{expert.id:06d}",) * 2
+        assert mirror.reverses_id == booked.id
+
     async def test_the_expert_is_told_of_the_undo(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
@@ -446,6 +472,8 @@ class TestUndoRules:
         issued = await create_voucher(session, settings)
         headers = await expert_headers(session, settings)
         done = (await client.post(URL, json=body(issued.token), headers=headers)).json()
+        remembered = await session.get(Redemption, done["id"])  # as a page read it earlier
+        assert remembered is not None and remembered.payout_state is PayoutState.unpaid
         claimed = (
             update(Redemption)
             .where(Redemption.id == done["id"])
@@ -455,6 +483,7 @@ class TestUndoRules:
         await session.execute(claimed)
         undo = await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
         assert_problem(undo, 409, "in_payout")
+        assert remembered.payout_state is PayoutState.batched
 
     async def test_after_an_undo_another_expert_may_take_a_part(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
@@ -470,6 +499,10 @@ class TestUndoRules:
         taken = await client.post(URL, json=part, headers=second)
         assert taken.status_code == 201, taken.text
         assert taken.json()["voucher_balance_cents"] == 150_000
+        # Its second part is looked at: the first expert's undone part is not in the way.
+        again = await client.post(URL, json=part, headers=second)
+        assert again.status_code == 201, again.text
+        assert again.json()["voucher_balance_cents"] == 100_000
 
     async def test_partial_cheques_of_two_experts_do_not_mix(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
@@ -545,8 +578,10 @@ class TestListAndCheck:
         await _move_validity(session, early.voucher, days=+10)
         spent = await create_voucher(session, settings)
         await client.post(URL, json=body(spent.token), headers=headers)
+        # Past its last day, not yet swept: still "issued" in the database.
+        late = await create_voucher(session, settings, valid_until=TODAY - timedelta(days=1))
         answers = {}
-        for issued in (early, spent):
+        for issued in (early, spent, late):
             response = await client.post(
                 f"{URL}/check", json={"token": issued.code}, headers=headers
             )
@@ -556,3 +591,8 @@ class TestListAndCheck:
         assert answers[spent.code]["redeemable"] is False
         assert answers[spent.code]["status"] == "redeemed"
         assert answers[spent.code]["reason"] == "Chèque redeemed."
+        assert (answers[late.code]["status"], answers[late.code]["redeemable"]) == (
+            "expired",
+            False,
+        )
+        assert answers[late.code]["reason"] == "Chèque expired."

@@ -27,6 +27,7 @@ from voucher_service.vouchers.errors import (
     VoucherExpired,
     VoucherNotFound,
     VoucherNotYetValid,
+    VouchersNotPaid,
     VouchersNotPayable,
 )
 from voucher_service.vouchers.models import Voucher, VoucherEvent, VoucherStatus
@@ -222,6 +223,24 @@ class TestContention:
             )
             assert (await history(session, voucher.id)).count("redeemed") == 1
 
+    async def test_a_session_that_looked_at_the_cheque_hears_the_real_reason(
+        self, database: Database, settings: Settings
+    ) -> None:
+        """A redemption reads the cheque before it takes it; when another one spent it in
+        between, the refusal is said from the row as it is now, not from what was read."""
+        voucher = await self.committed_voucher(database, settings)
+        assert voucher.id is not None
+        async with database.sessionmaker() as late:
+            async with late.begin():
+                seen = await service.resolve(late, voucher.code, settings)
+                assert seen.status is VoucherStatus.issued
+            winner = await self.take_in_own_session(database, voucher.id, voucher.amount_cents)
+            assert isinstance(winner, Voucher) and winner.redeemed_at is not None
+            async with late.begin():
+                with pytest.raises(AlreadyRedeemed) as refused:
+                    await service.take_amount(late, voucher.id, 1_000, paris_today())
+        assert refused.value.extra == {"redeemed_at": winner.redeemed_at.isoformat()}
+
     async def test_concurrent_partial_amounts_never_overdraw(
         self, database: Database, settings: Settings
     ) -> None:
@@ -409,8 +428,74 @@ class TestWhyNotTaken:
         with pytest.raises(NothingToGiveBack) as refused:
             await service.give_back(session, voucher.id or 0, 1)
         assert refused.value.extra == {"voucher_status": "issued", "balance_cents": 200_000}
-        with pytest.raises(VoucherNotFound):
+        with pytest.raises(VoucherNotFound) as not_found:
             await service.give_back(session, 987_654_321, 1)
+        assert not_found.value.detail == "Aucun chèque n°987654321."
+        with pytest.raises(VoucherNotFound) as not_found:
+            await service.take_amount(session, 987_654_321, 1, TODAY)
+        assert not_found.value.detail == "Aucun chèque n°987654321."
         for amount in (0, -1):
             with pytest.raises(InvalidAmount):
                 await service.give_back(session, voucher.id or 0, amount)
+
+
+class TestOnlyTheCheques:
+    async def test_an_undo_touches_its_cheque_only(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        mine, other = [(await create_voucher(session, settings)).voucher for _ in range(2)]
+        assert mine.id is not None and other.id is not None
+        for voucher in (mine, other):
+            await service.take_amount(session, voucher.id or 0, 50_000, TODAY)
+        taken_at = (await session.get(Voucher, mine.id)).updated_at  # type: ignore[union-attr]
+        await service.give_back(session, mine.id, 50_000)
+        await session.refresh(mine)
+        await session.refresh(other)
+        assert (mine.balance_cents, other.balance_cents) == (200_000, 150_000)
+        assert other.status is VoucherStatus.partially_redeemed
+        assert mine.updated_at > taken_at
+
+    async def test_payment_moves_the_named_cheques_only(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        paid, left = [(await create_voucher(session, settings)).voucher for _ in range(2)]
+        for voucher in (paid, left):
+            await service.take_amount(session, voucher.id or 0, voucher.amount_cents, TODAY)
+        await session.refresh(paid)
+        redeemed_at = paid.updated_at
+        await service.mark_paid(session, [paid.id or 0])
+        await session.refresh(paid)
+        await session.refresh(left)
+        assert (paid.status, left.status) == (VoucherStatus.paid, VoucherStatus.redeemed)
+        assert paid.updated_at > redeemed_at
+        with pytest.raises(VouchersNotPaid) as refused:
+            await service.mark_unpaid(session, [paid.id or 0, left.id or 0])
+        assert refused.value.extra == {"voucher_ids": [left.id]}
+        await session.refresh(paid)
+        assert paid.status is VoucherStatus.paid  # all or none
+
+    async def test_the_sweep_leaves_a_cheque_on_its_last_day(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        last_day = (await create_voucher(session, settings, valid_until=TODAY)).voucher
+        gone = (await create_voucher(session, settings, valid_until=TODAY - timedelta(1))).voucher
+        await session.refresh(gone)
+        issued_at = gone.updated_at
+        swept = {voucher.id for voucher in await service.sweep_expired(session, TODAY)}
+        assert gone.id in swept and last_day.id not in swept
+        await session.refresh(gone)
+        assert gone.status is VoucherStatus.expired
+        assert gone.expired_at is not None and gone.expired_at >= issued_at
+        assert gone.updated_at > issued_at
+
+    async def test_a_cancellation_withdraws_its_cheque_only(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        withdrawn, kept = [(await create_voucher(session, settings)).voucher for _ in range(2)]
+        await session.refresh(withdrawn)
+        issued_at = withdrawn.updated_at
+        await service.cancel(session, withdrawn.id or 0, "Doublon")
+        await session.refresh(withdrawn)
+        await session.refresh(kept)
+        assert (withdrawn.status, kept.status) == (VoucherStatus.cancelled, VoucherStatus.issued)
+        assert withdrawn.updated_at > issued_at

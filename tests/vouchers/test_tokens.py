@@ -104,8 +104,14 @@ class TestToken:
             "http://testserver/autre/chose",
             "MCD-2222-2222",
         ):
-            with pytest.raises(InvalidToken):
+            with pytest.raises(InvalidToken) as refused:
                 await service.resolve(session, wrong, settings)
+            assert str(refused.value.detail).startswith(("Jeton refusé : ", "Ce code n'est pas")), (
+                wrong
+            )
+        with pytest.raises(InvalidToken) as refused:
+            await service.resolve(session, f"{header}.{payload}.{signature[:-2]}", settings)
+        assert str(refused.value.detail).startswith("Jeton refusé : ")
 
     async def test_a_key_the_service_does_not_have(
         self, session: AsyncSession, settings: Settings
@@ -113,8 +119,9 @@ class TestToken:
         issued = await create_voucher(session, settings)
         claims = tokens.Claims(issued.voucher.id or 0, 200_000, 2_000_000_000, "not-our-key")
         forged = tokens.sign(Ed25519PrivateKey.generate(), claims)
-        with pytest.raises(UnknownSigningKey):
+        with pytest.raises(UnknownSigningKey) as refused:
             await service.resolve(session, forged, settings)
+        assert refused.value.detail == "Clé « not-our-key » inconnue ou retirée."
 
     async def test_our_key_but_not_the_issued_token(
         self, session: AsyncSession, settings: Settings
@@ -123,11 +130,13 @@ class TestToken:
         kid, private_key = await keys.signer(session, settings)
         assert tokens.parse(issued.token).kid == kid
         richer = tokens.Claims(issued.voucher.id or 0, 9_999_999, 2_000_000_000, kid)
-        with pytest.raises(InvalidToken):
+        with pytest.raises(InvalidToken) as refused:
             await service.resolve(session, tokens.sign(private_key, richer), settings)
+        assert refused.value.detail == "Ce jeton n'est pas celui émis pour ce chèque."
         missing = replace(richer, voucher_id=987_654_321)
-        with pytest.raises(VoucherNotFound):
+        with pytest.raises(VoucherNotFound) as not_found:
             await service.resolve(session, tokens.sign(private_key, missing), settings)
+        assert not_found.value.detail == "Aucun chèque n°987654321."
 
     async def test_unknown_code(self, session: AsyncSession, settings: Settings) -> None:
         with pytest.raises(VoucherNotFound):

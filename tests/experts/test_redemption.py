@@ -524,11 +524,12 @@ class TestListAndCheck:
         self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
         headers = await expert_headers(session, settings)
-        ids = []
+        ids, codes = [], []
         for reference in ("FAC-A", "FAC-B"):
             issued = await create_voucher(session, settings)
             taken = body(issued.token, invoice_reference=reference)
             ids.append((await client.post(URL, json=taken, headers=headers)).json()["id"])
+            codes.append(issued.code)
         await session.execute(
             update(Redemption)
             .where(Redemption.id == ids[0])
@@ -538,6 +539,7 @@ class TestListAndCheck:
         listed = (await client.get(URL, headers=headers)).json()
         assert [row["id"] for row in listed] == [ids[1], ids[0]]
         assert [row["invoice_reference"] for row in listed] == ["FAC-B", "FAC-A"]
+        assert [row["voucher_code"] for row in listed] == codes[::-1]
         for row in listed:
             deadline = datetime.fromisoformat(row["redeemed_at"]) + timedelta(
                 hours=settings.redemption_undo_hours
@@ -546,6 +548,30 @@ class TestListAndCheck:
             assert row["company_name"] == "Atelier Calanques SARL"
         other = await expert_headers(session, settings)
         assert (await client.get(URL, headers=other)).json() == []
+
+    async def test_the_list_stops_at_the_200_latest(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        assert expert.id is not None and issued.voucher.id is not None
+        start = utcnow() - timedelta(days=30)
+        session.add_all(
+            Redemption(
+                voucher_id=issued.voucher.id,
+                expert_id=expert.id,
+                amount_cents=100,
+                coaching_date=date.today(),
+                invoice_reference=f"FAC-{n:03d}",
+                redeemed_at=start + timedelta(minutes=n),
+            )
+            for n in range(201)
+        )
+        await session.flush()
+        listed = (await client.get(URL, headers=headers)).json()
+        assert len(listed) == 200
+        assert listed[0]["invoice_reference"] == "FAC-200"
+        assert listed[-1]["invoice_reference"] == "FAC-001"  # the oldest is left out
 
     async def test_a_fresh_cheque_checked_in_full(
         self, client: AsyncClient, session: AsyncSession, settings: Settings

@@ -30,6 +30,7 @@ the module's import.
 """
 
 import argparse
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -115,14 +116,18 @@ def prepare(module: str, tests: list[str]) -> Path:
     return scratch
 
 
-def recheck(scratch: Path, module: str, tests: list[str]) -> None:
+def recheck(scratch: Path, module: str, tests: list[str], only: str) -> None:
     """The survivors of the last pass against the tests as they are now: each mutant is
     written into the scratch copy of the module (`mutmut apply`) and the tests run on it;
     a failing run (pytest's exit code 1, not a collection error) kills it."""
     meta_path = scratch / "mutants" / f"{module}.meta"
     meta = json.loads(meta_path.read_text())
     results: dict[str, int | None] = meta["exit_code_by_key"]
-    survivors = sorted(name for name, code in results.items() if STATUS.get(code) != "killed")
+    survivors = sorted(
+        name
+        for name, code in results.items()
+        if STATUS.get(code) != "killed" and fnmatch.fnmatch(name, only)
+    )
     shutil.rmtree(scratch / "tests")
     shutil.copytree(ROOT / "tests", scratch / "tests", ignore=IGNORED)
     source = scratch / module
@@ -169,7 +174,10 @@ def main() -> int:
         action="store_true",
         help="run the current tests on the last pass's survivors only, then score",
     )
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--only", default="*", help="with --recheck: the survivors whose name matches this glob"
+    )
+    arguments = parser.parse_intermixed_args()
     module = arguments.module.removeprefix("./")
     if not (ROOT / module).is_file():
         parser.error(f"no such module: {module}")
@@ -178,7 +186,7 @@ def main() -> int:
         scratch = scratch_of(module)
         if not (scratch / "mutants" / f"{module}.meta").is_file():
             parser.error(f"no pass to recheck in {scratch.relative_to(ROOT)}")
-        recheck(scratch, module, tests)
+        recheck(scratch, module, tests, arguments.only)
         return score(scratch, module)
     scratch = prepare(module, tests)
     print(f"mutating {module} against {' '.join(tests)} in {scratch.relative_to(ROOT)}")

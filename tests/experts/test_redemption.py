@@ -290,12 +290,20 @@ async def audit_events(session: AsyncSession, redemption_id: int) -> list[tuple[
     return [tuple(row) for row in await session.execute(query.order_by(AuditEvent.id))]
 
 
-async def mail_to(session: AsyncSession, recipient: str, event: str) -> RenderedMessage:
+async def mail_to(
+    session: AsyncSession, recipient: str, event: str, voucher_code: str
+) -> RenderedMessage:
+    """The one message of that event about that cheque (the beneficiary's address is the
+    same for every test cheque, and other tests commit theirs)."""
     query = select(Notification).where(
         Notification.recipient == recipient, Notification.event == event
     )
-    (queued,) = (await session.execute(query)).scalars().all()
-    return rendering.render(queued.event, payload.decode(queued.data))
+    (data,) = [
+        data
+        for queued in (await session.execute(query)).scalars()
+        if (data := payload.decode(queued.data))["voucher_code"] == voucher_code
+    ]
+    return rendering.render(event, data)
 
 
 class TestThrottle:
@@ -389,12 +397,14 @@ class TestWhatRedeemingLeaves:
         deadline = redeemed_at + timedelta(hours=settings.redemption_undo_hours)
         assert datetime.fromisoformat(done["cancel_until"]) == deadline
 
-        receipt = await mail_to(session, expert.email, "redemption_receipt")
+        receipt = await mail_to(session, expert.email, "redemption_receipt", issued.code)
         assert f"jusqu'au {paris_datetime(deadline)}" in receipt.text
         assert f"Encaissé le : {paris_datetime(redeemed_at)}" in receipt.text
         assert "Votre facture : FAC-2027-043" in receipt.text
         assert issued.code in receipt.subject and "500,00" in receipt.subject
-        told = await mail_to(session, issued.voucher.beneficiary_email, "voucher_redeemed")
+        told = await mail_to(
+            session, issued.voucher.beneficiary_email, "voucher_redeemed", issued.code
+        )
         assert "Montant utilisé : 500,00" in told.text.replace("\u202f", " ")
         assert "Solde restant : 1 500,00" in told.text.replace("\u202f", " ")
 
@@ -431,7 +441,7 @@ class TestWhatRedeemingLeaves:
         assert datetime.fromisoformat(undone["cancelled_at"]) >= datetime.fromisoformat(
             done["redeemed_at"]
         )
-        told = await mail_to(session, expert.email, "redemption_cancelled")
+        told = await mail_to(session, expert.email, "redemption_cancelled", issued.code)
         assert issued.code in told.text
 
 

@@ -429,3 +429,26 @@ class TestThrottledForm:
         )
         codes = list(attempts.scalars())
         assert codes == ["invalid_token"] * settings.redemption_max_failures
+
+
+class TestALimitOfOneRefusal:
+    @pytest.fixture
+    def settings(self, database: Database) -> Settings:
+        url = database.engine.url.render_as_string(hide_password=False)
+        return make_settings(url, redemption_max_failures=1)
+
+    async def test_the_first_try_goes_through_the_second_waits(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert = await create_expert(session)
+        issued = await create_voucher(session, settings)
+        csrf = await signed_in(client, settings, expert.user_id)
+        form = {
+            "amount": "100",
+            "coaching_date": "2020-01-01",
+            "invoice_reference": "F-1",
+            "csrf_token": csrf,
+        }
+        assert (await client.post(f"/r/{issued.token}", data=form)).status_code == 303
+        assert (await client.post("/r/MCD-AAAA-BBBB-X", data=form)).status_code == 422
+        assert (await client.post(f"/r/{issued.token}", data=form)).status_code == 429

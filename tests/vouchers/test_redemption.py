@@ -450,9 +450,12 @@ class TestOnlyTheCheques:
     ) -> None:
         mine, other = [(await create_voucher(session, settings)).voucher for _ in range(2)]
         assert mine.id is not None and other.id is not None
+        await session.refresh(mine)
+        issued_at = mine.updated_at
         for voucher in (mine, other):
             await service.take_amount(session, voucher.id or 0, 50_000, TODAY)
         taken_at = (await session.get(Voucher, mine.id)).updated_at  # type: ignore[union-attr]
+        assert taken_at > issued_at
         await service.give_back(session, mine.id, 50_000)
         await session.refresh(mine)
         await session.refresh(other)

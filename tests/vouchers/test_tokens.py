@@ -139,8 +139,24 @@ class TestToken:
         assert not_found.value.detail == "Aucun chèque n°987654321."
 
     async def test_unknown_code(self, session: AsyncSession, settings: Settings) -> None:
-        with pytest.raises(VoucherNotFound):
-            await service.resolve(session, codes.new_code(), settings)
+        code = codes.new_code()
+        with pytest.raises(VoucherNotFound) as refused:
+            await service.resolve(session, code, settings)
+        assert refused.value.detail == f"Aucun chèque {code}."
+
+    async def test_each_refusal_says_why_in_french(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        for presented, detail in (
+            ("MCD-2222-2222", "Ce code n'est pas un code de chèque valable : vérifiez la saisie."),
+            (
+                "http://testserver/autre/chose",
+                "Jeton refusé : cette adresse n'est pas celle d'un chèque.",
+            ),
+        ):
+            with pytest.raises(InvalidToken) as refused:
+                await service.resolve(session, presented, settings)
+            assert refused.value.detail == detail
 
 
 class TestKeys:

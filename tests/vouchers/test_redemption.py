@@ -25,6 +25,7 @@ from voucher_service.vouchers.errors import (
     VoucherAlreadyPaid,
     VoucherCancelled,
     VoucherExpired,
+    VoucherNotCancellable,
     VoucherNotFound,
     VoucherNotYetValid,
     VouchersNotPaid,
@@ -369,6 +370,7 @@ class TestHistoryAndAudit:
         ]
         told = rendering.render("voucher_cancelled", data)
         assert issued.code in told.text and "Doublon de demande" in told.text
+        assert told.text.lstrip().startswith("Bonjour Madame, Monsieur,")
         assert "Atelier Calanques SARL" in told.text
 
     async def test_expiry_and_payment_in_the_trail(
@@ -495,6 +497,18 @@ class TestOnlyTheCheques:
         assert gone.status is VoucherStatus.expired
         assert gone.expired_at is not None and gone.expired_at >= issued_at
         assert gone.updated_at > issued_at
+
+    async def test_a_cancellation_refused_says_why(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        spent = (await create_voucher(session, settings)).voucher
+        await service.take_amount(session, spent.id or 0, spent.amount_cents, TODAY)
+        with pytest.raises(VoucherNotCancellable) as refused:
+            await service.cancel(session, spent.id or 0, "Trop tard")
+        assert refused.value.extra == {"voucher_status": "redeemed"}
+        with pytest.raises(VoucherNotFound) as not_found:
+            await service.cancel(session, 987_654_321, "Inconnu")
+        assert not_found.value.detail == "Aucun chèque n°987654321."
 
     async def test_a_cancellation_withdraws_its_cheque_only(
         self, session: AsyncSession, settings: Settings

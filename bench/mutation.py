@@ -65,6 +65,7 @@ TESTS = {
         "tests/vouchers/test_pdf.py",  # render_pdf: in process, the workers it calls are not
     ],
     "voucher_service/vouchers/keys.py": ["tests/vouchers/test_tokens.py"],
+    "voucher_service/vouchers/accounting.py": ["tests/vouchers/test_vouchers_api.py"],
 }
 IGNORED = shutil.ignore_patterns("__pycache__", "node_modules", ".hypothesis")
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", None: "unchecked"}

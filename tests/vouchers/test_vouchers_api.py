@@ -14,6 +14,7 @@ from tests.fixtures.vouchers import create_voucher
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
+from voucher_service.core.ledger import Account, Journal, LedgerEntry
 from voucher_service.vouchers import codes, service
 from voucher_service.vouchers.errors import VoucherNotCancellable
 from voucher_service.vouchers.models import VoucherStatus
@@ -228,3 +229,49 @@ class TestSweepExpired:
         ).voucher
         assert voucher.status is VoucherStatus.issued
         assert voucher.status_on(TODAY) is VoucherStatus.expired
+
+
+class TestLedger:
+    async def test_issuance_commits_the_amount_and_a_cancellation_releases_the_rest(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session)
+        issued = await create_voucher(session, settings, programme)
+        voucher = issued.voucher
+        await service.take_amount(session, voucher.id or 0, 30_000, TODAY)
+        await service.cancel(session, voucher.id or 0, "Entreprise radiée")
+        query = select(LedgerEntry).where(
+            LedgerEntry.source.in_([f"voucher:{voucher.id}", f"voucher:{voucher.id}:cancelled"])  # type: ignore[attr-defined]
+        )
+        committed, released = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        assert (committed.journal, committed.piece_ref, committed.amount_cents) == (
+            Journal.commitments,
+            issued.code,
+            200_000,
+        )
+        assert committed.label == f"Chèque {issued.code} Atelier Calanques SARL"
+        assert committed.entry_date == TODAY
+        assert (committed.debit_account, committed.credit_account) == (
+            Account.commitment,
+            Account.programme,
+        )
+        assert committed.credit_aux == f"P{programme.id:06d}"
+        assert committed.credit_aux_label == programme.name
+        assert released.label == f"Chèque {issued.code} annulé : solde libéré"
+        assert (released.amount_cents, released.reverses_id) == (170_000, committed.id)
+        assert released.entry_date == TODAY
+        assert (released.debit_account, released.credit_account) == (
+            Account.programme,
+            Account.commitment,
+        )
+
+    async def test_an_expired_cheque_releases_its_balance_as_expired(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        past = TODAY - timedelta(days=1)
+        voucher = (await create_voucher(session, settings, valid_until=past)).voucher
+        await service.sweep_expired(session, TODAY)
+        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:expired")
+        released = (await session.execute(query)).scalar_one()
+        assert released.label == f"Chèque {voucher.code} expiré : solde libéré"
+        assert released.amount_cents == 200_000

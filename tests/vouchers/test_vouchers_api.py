@@ -275,3 +275,12 @@ class TestLedger:
         released = (await session.execute(query)).scalar_one()
         assert released.label == f"Chèque {voucher.code} expiré : solde libéré"
         assert released.amount_cents == 200_000
+
+    async def test_even_one_cent_left_is_released(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        voucher = (await create_voucher(session, settings)).voucher
+        await service.take_amount(session, voucher.id or 0, voucher.amount_cents - 1, TODAY)
+        await service.cancel(session, voucher.id or 0, "Entreprise radiée")
+        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:cancelled")
+        assert (await session.execute(query)).scalar_one().amount_cents == 1

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.fixtures.clock import VARIABLE, shift_clock_if_asked
@@ -21,6 +23,12 @@ from voucher_service.core.db import Database, get_session
 SHIFTED = pytest.StashKey[datetime | None]()
 
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.smtp"]
+
+# bench/mutation.py runs pytest several times in one process (mutmut's stats, then each
+# mutant): the same test method is then called from a new class instance each time.
+hypothesis_settings.register_profile(
+    "mutation", suppress_health_check=[HealthCheck.differing_executors]
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

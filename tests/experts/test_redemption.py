@@ -1,6 +1,6 @@
 """Redemption through the API: every refusal has its code, retries replay, undo works."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from httpx import AsyncClient
@@ -8,13 +8,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from experts.models import Accreditation, PayoutState, Redemption, RedemptionAttempt
+from experts.models import Accreditation, Expert, PayoutState, Redemption, RedemptionAttempt
+from notifications import payload, rendering
+from notifications.models import Notification
+from notifications.rendering import RenderedMessage
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import bearer, create_expert
+from tests.fixtures.factories import bearer, create_expert, create_user
 from tests.fixtures.vouchers import create_voucher
-from voucher_service.core.auth.models import User
+from voucher_service.core.audit import AuditEvent
+from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
+from voucher_service.core.formatting import paris_datetime
+from voucher_service.core.ledger import LedgerEntry
 from voucher_service.vouchers.models import Voucher
 
 URL = "/api/v1/redemptions"
@@ -259,3 +265,372 @@ async def _move_validity(session: AsyncSession, voucher: Voucher, days: int) -> 
         )
     )
     session.expire_all()
+
+
+async def expert_and_headers(
+    session: AsyncSession, settings: Settings
+) -> tuple[Expert, dict[str, str]]:
+    expert = await create_expert(session)
+    user = await session.get(User, expert.user_id)
+    assert user is not None
+    return expert, bearer(settings, user)
+
+
+async def refusals(session: AsyncSession, expert_id: int | None) -> list[tuple[str, str]]:
+    query = select(RedemptionAttempt.presented, RedemptionAttempt.code).where(
+        RedemptionAttempt.expert_id == expert_id
+    )
+    return [tuple(row) for row in (await session.execute(query.order_by(RedemptionAttempt.id)))]
+
+
+async def audit_events(session: AsyncSession, redemption_id: int) -> list[tuple[object, ...]]:
+    query = select(
+        AuditEvent.action, AuditEvent.entity_type, AuditEvent.before, AuditEvent.after
+    ).where(AuditEvent.entity_type == "redemption", AuditEvent.entity_id == str(redemption_id))
+    return [tuple(row) for row in await session.execute(query.order_by(AuditEvent.id))]
+
+
+async def mail_to(
+    session: AsyncSession, recipient: str, event: str, voucher_code: str
+) -> RenderedMessage:
+    """The one message of that event about that cheque (the beneficiary's address is the
+    same for every test cheque, and other tests commit theirs)."""
+    query = select(Notification).where(
+        Notification.recipient == recipient, Notification.event == event
+    )
+    (data,) = [
+        data
+        for queued in (await session.execute(query)).scalars()
+        if (data := payload.decode(queued.data))["voucher_code"] == voucher_code
+    ]
+    return rendering.render(event, data)
+
+
+class TestThrottle:
+    async def test_the_429_says_when_to_come_back(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert, headers = await expert_and_headers(session, settings)
+        for n in range(settings.redemption_max_failures):
+            await client.post(URL, json=body(f"MCD-AAAA-BBBB-{n}"), headers=headers)
+        response = await client.post(URL, json=body("MCD-AAAA-BBBB-C"), headers=headers)
+        assert_problem(response, 429, "too_many_failed_attempts")
+        window_seconds = settings.redemption_failure_window_minutes * 60
+        assert response.headers["Retry-After"] == str(window_seconds)
+        # The slowed-down attempt is not a refusal of its own: the window does not grow.
+        assert len(await refusals(session, expert.id)) == settings.redemption_max_failures
+
+    async def test_one_refusal_short_of_the_limit_still_tries(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        _, headers = await expert_and_headers(session, settings)
+        for n in range(settings.redemption_max_failures - 1):
+            await client.post(URL, json=body(f"MCD-AAAA-BBBB-{n}"), headers=headers)
+        issued = await create_voucher(session, settings)
+        response = await client.post(URL, json=body(issued.token), headers=headers)
+        assert response.status_code == 201, response.text
+
+    async def test_refusals_older_than_the_window_no_longer_count(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert, headers = await expert_and_headers(session, settings)
+        for n in range(settings.redemption_max_failures):
+            await client.post(URL, json=body(f"MCD-AAAA-BBBB-{n}"), headers=headers)
+        window = timedelta(minutes=settings.redemption_failure_window_minutes)
+        await session.execute(
+            update(RedemptionAttempt)
+            .where(RedemptionAttempt.expert_id == expert.id)
+            .values(attempted_at=utcnow() - window - timedelta(minutes=1))
+        )
+        response = await client.post(URL, json=body("MCD-AAAA-BBBB-C"), headers=headers)
+        assert_problem(response, 422, "invalid_token")
+
+    async def test_a_long_refused_token_is_kept_to_200_characters(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert, headers = await expert_and_headers(session, settings)
+        presented = "MCD-" + "A" * 396
+        response = await client.post(URL, json=body(presented), headers=headers)
+        problem = assert_problem(response, 422, "invalid_token")
+        assert await refusals(session, expert.id) == [(presented[:200], problem["code"])]
+
+    async def test_a_user_who_is_not_an_expert(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        user = await create_user(session, Role.expert)
+        issued = await create_voucher(session, settings)
+        response = await client.post(URL, json=body(issued.token), headers=bearer(settings, user))
+        problem = assert_problem(response, 404, "expert_not_found")
+        assert problem["detail"] == "Ce compte n'est rattaché à aucun expert."
+
+
+class TestWhatRedeemingLeaves:
+    async def test_audit_events_of_a_redemption_and_its_undo(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        headers = await expert_headers(session, settings)
+        taken = body(issued.token, amount_cents=50_000, invoice_reference="FAC-2027-042")
+        done = (await client.post(URL, json=taken, headers=headers)).json()
+        created = {
+            "voucher": issued.code,
+            "amount_cents": 50_000,
+            "invoice_reference": "FAC-2027-042",
+        }
+        assert await audit_events(session, done["id"]) == [
+            ("redemption.created", "redemption", None, created)
+        ]
+        await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        assert await audit_events(session, done["id"]) == [
+            ("redemption.created", "redemption", None, created),
+            ("redemption.cancelled", "redemption", {"status": "active"}, {"status": "cancelled"}),
+        ]
+
+    async def test_the_expert_receipt_gives_the_undo_deadline(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        taken = body(issued.token, amount_cents=50_000, invoice_reference="FAC-2027-043")
+        done = (await client.post(URL, json=taken, headers=headers)).json()
+        redeemed_at = datetime.fromisoformat(done["redeemed_at"])
+        deadline = redeemed_at + timedelta(hours=settings.redemption_undo_hours)
+        assert datetime.fromisoformat(done["cancel_until"]) == deadline
+
+        receipt = await mail_to(session, expert.email, "redemption_receipt", issued.code)
+        assert f"jusqu'au {paris_datetime(deadline)}" in receipt.text
+        assert f"Encaissé le : {paris_datetime(redeemed_at)}" in receipt.text
+        assert "Votre facture : FAC-2027-043" in receipt.text
+        assert issued.code in receipt.subject and "500,00" in receipt.subject
+        told = await mail_to(
+            session, issued.voucher.beneficiary_email, "voucher_redeemed", issued.code
+        )
+        assert "Montant utilisé : 500,00" in told.text.replace("\u202f", " ")
+        assert "Solde restant : 1 500,00" in told.text.replace("\u202f", " ")
+
+    async def test_the_ledger_books_the_expense_and_its_mirror(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        taken = body(issued.token, amount_cents=50_000, invoice_reference="FAC-2027-044")
+        done = (await client.post(URL, json=taken, headers=headers)).json()
+        await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        source = f"redemption:{done['id']}"
+        query = select(LedgerEntry).where(
+            LedgerEntry.source.in_([source, f"{source}:cancelled"])  # type: ignore[attr-defined]
+        )
+        booked, mirror = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        assert (booked.label, mirror.label) == (
+            f"Chèque {issued.code} prestation",
+            f"Chèque {issued.code} prestation annulée",
+        )
+        assert booked.piece_ref == mirror.piece_ref == "FAC-2027-044"
+        assert booked.amount_cents == mirror.amount_cents == 50_000
+        assert (booked.credit_aux, mirror.debit_aux) == (f"E{expert.id:06d}",) * 2
+        assert mirror.reverses_id == booked.id
+
+    async def test_the_expert_is_told_of_the_undo(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        done = (await client.post(URL, json=body(issued.token), headers=headers)).json()
+        undone = (await client.post(f"{URL}/{done['id']}/cancel", headers=headers)).json()
+        assert undone["cancelled_at"] is not None
+        assert datetime.fromisoformat(undone["cancelled_at"]) >= datetime.fromisoformat(
+            done["redeemed_at"]
+        )
+        told = await mail_to(session, expert.email, "redemption_cancelled", issued.code)
+        assert issued.code in told.text
+
+
+class TestUndoRules:
+    async def test_unknown_and_already_cancelled_redemptions(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        headers = await expert_headers(session, settings)
+        done = (await client.post(URL, json=body(issued.token), headers=headers)).json()
+        assert (await client.post(f"{URL}/{done['id']}/cancel", headers=headers)).is_success
+        again = await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        assert_problem(again, 409, "redemption_cancelled")
+        unknown = await client.post(f"{URL}/{done['id'] + 1000}/cancel", headers=headers)
+        assert_problem(unknown, 404, "redemption_not_found")
+
+    async def test_just_inside_the_window_still_undoes(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        headers = await expert_headers(session, settings)
+        done = (await client.post(URL, json=body(issued.token), headers=headers)).json()
+        almost = timedelta(hours=settings.redemption_undo_hours) - timedelta(minutes=5)
+        await session.execute(
+            update(Redemption)
+            .where(Redemption.id == done["id"])
+            .values(redeemed_at=utcnow() - almost)
+        )
+        session.expire_all()
+        undone = await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        assert undone.status_code == 200, undone.text
+
+    async def test_the_undo_sees_a_batch_that_claimed_the_row_meanwhile(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        """A payout batch works in its own transaction: whatever this session remembers of
+        the redemption, the undo decides on the row as the database has it."""
+        issued = await create_voucher(session, settings)
+        headers = await expert_headers(session, settings)
+        done = (await client.post(URL, json=body(issued.token), headers=headers)).json()
+        remembered = await session.get(Redemption, done["id"])  # as a page read it earlier
+        assert remembered is not None and remembered.payout_state is PayoutState.unpaid
+        claimed = (
+            update(Redemption)
+            .where(Redemption.id == done["id"])
+            .values(payout_state=PayoutState.batched)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(claimed)
+        undo = await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
+        assert_problem(undo, 409, "in_payout")
+        assert remembered.payout_state is PayoutState.batched
+
+    async def test_after_an_undo_another_expert_may_take_a_part(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        first, second = (
+            await expert_headers(session, settings),
+            await expert_headers(session, settings),
+        )
+        part = body(issued.token, amount_cents=50_000)
+        done = (await client.post(URL, json=part, headers=first)).json()
+        assert (await client.post(f"{URL}/{done['id']}/cancel", headers=first)).is_success
+        taken = await client.post(URL, json=part, headers=second)
+        assert taken.status_code == 201, taken.text
+        assert taken.json()["voucher_balance_cents"] == 150_000
+        # Its second part is looked at: the first expert's undone part is not in the way.
+        again = await client.post(URL, json=part, headers=second)
+        assert again.status_code == 201, again.text
+        assert again.json()["voucher_balance_cents"] == 100_000
+
+    async def test_partial_cheques_of_two_experts_do_not_mix(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        mine, theirs = (
+            await create_voucher(session, settings),
+            await create_voucher(session, settings),
+        )
+        me, them = await expert_headers(session, settings), await expert_headers(session, settings)
+        for issued, headers in ((theirs, them), (mine, me), (mine, me)):
+            part = body(issued.token, amount_cents=50_000)
+            taken = await client.post(URL, json=part, headers=headers)
+            assert taken.status_code == 201, taken.text
+        assert taken.json()["voucher_balance_cents"] == 100_000
+
+
+class TestListAndCheck:
+    async def test_the_list_shows_the_newest_first_with_its_deadline(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        headers = await expert_headers(session, settings)
+        ids, codes = [], []
+        for reference in ("FAC-A", "FAC-B"):
+            issued = await create_voucher(session, settings)
+            taken = body(issued.token, invoice_reference=reference)
+            ids.append((await client.post(URL, json=taken, headers=headers)).json()["id"])
+            codes.append(issued.code)
+        await session.execute(
+            update(Redemption)
+            .where(Redemption.id == ids[0])
+            .values(redeemed_at=utcnow() - timedelta(hours=1))
+        )
+        session.expire_all()
+        listed = (await client.get(URL, headers=headers)).json()
+        assert [row["id"] for row in listed] == [ids[1], ids[0]]
+        assert [row["invoice_reference"] for row in listed] == ["FAC-B", "FAC-A"]
+        assert [row["voucher_code"] for row in listed] == codes[::-1]
+        for row in listed:
+            deadline = datetime.fromisoformat(row["redeemed_at"]) + timedelta(
+                hours=settings.redemption_undo_hours
+            )
+            assert datetime.fromisoformat(row["cancel_until"]) == deadline
+            assert row["company_name"] == "Atelier Calanques SARL"
+        other = await expert_headers(session, settings)
+        assert (await client.get(URL, headers=other)).json() == []
+
+    async def test_the_list_stops_at_the_200_latest(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        expert, headers = await expert_and_headers(session, settings)
+        assert expert.id is not None and issued.voucher.id is not None
+        start = utcnow() - timedelta(days=30)
+        session.add_all(
+            Redemption(
+                voucher_id=issued.voucher.id,
+                expert_id=expert.id,
+                amount_cents=100,
+                coaching_date=paris_today(),
+                invoice_reference=f"FAC-{n:03d}",
+                redeemed_at=start + timedelta(minutes=n),
+            )
+            for n in range(201)
+        )
+        await session.flush()
+        listed = (await client.get(URL, headers=headers)).json()
+        assert len(listed) == 200
+        assert listed[0]["invoice_reference"] == "FAC-200"
+        assert listed[-1]["invoice_reference"] == "FAC-001"  # the oldest is left out
+
+    async def test_a_fresh_cheque_checked_in_full(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        voucher = issued.voucher
+        response = await client.post(
+            f"{URL}/check",
+            json={"token": issued.token},
+            headers=await expert_headers(session, settings),
+        )
+        assert response.json() == {
+            "code": issued.code,
+            "company_name": "Atelier Calanques SARL",
+            "amount_cents": voucher.amount_cents,
+            "balance_cents": voucher.amount_cents,
+            "valid_from": voucher.valid_from.isoformat(),
+            "valid_until": voucher.valid_until.isoformat(),
+            "status": "issued",
+            "redeemable": True,
+            "reason": None,
+        }
+
+    async def test_why_a_cheque_cannot_be_redeemed(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        headers = await expert_headers(session, settings)
+        early = await create_voucher(session, settings)
+        first_day = (early.voucher.valid_from + timedelta(days=10)).strftime("%d/%m/%Y")
+        await _move_validity(session, early.voucher, days=+10)
+        spent = await create_voucher(session, settings)
+        await client.post(URL, json=body(spent.token), headers=headers)
+        # Past its last day, not yet swept: still "issued" in the database.
+        late = await create_voucher(
+            session, settings, valid_until=paris_today() - timedelta(days=1)
+        )
+        answers = {}
+        for issued in (early, spent, late):
+            response = await client.post(
+                f"{URL}/check", json={"token": issued.code}, headers=headers
+            )
+            answers[issued.code] = response.json()
+        assert answers[early.code]["redeemable"] is False
+        assert answers[early.code]["reason"] == f"Valable à partir du {first_day}."
+        assert answers[spent.code]["redeemable"] is False
+        assert answers[spent.code]["status"] == "redeemed"
+        assert answers[spent.code]["reason"] == "Chèque redeemed."
+        assert (answers[late.code]["status"], answers[late.code]["redeemable"]) == (
+            "expired",
+            False,
+        )
+        assert answers[late.code]["reason"] == "Chèque expired."

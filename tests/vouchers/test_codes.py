@@ -82,3 +82,34 @@ class TestCheckCharacter:
         code = codes.compact(codes.new_code())
         for wrong in (code[:-1], code + "2", code[:-1] + "O", ""):
             assert codes.normalise(wrong) is None
+
+    def test_a_body_that_starts_with_mcd_is_not_taken_for_the_prefix(self) -> None:
+        body = "MCD" + "7K3Q9XJ2H4RT"
+        code = codes.display(full(body))
+        assert code.startswith("MCD-MCD7-")
+        bare = code.removeprefix("MCD-")
+        for typed in (code, bare, bare.replace("-", ""), bare.lower(), code.replace("-", "")):
+            assert codes.normalise(typed) == code, typed
+
+    def test_the_prefix_is_only_dropped_in_front(self) -> None:
+        code = codes.new_code()
+        compact = codes.compact(code)
+        assert codes.normalise(compact + "MCD") is None
+        assert codes.normalise("MC" + compact) is None
+
+    def test_a_known_code(self) -> None:
+        """The check character pinned on one body, worked out by hand: the weights 1..15
+        times the values 0..14 of 2..9, A..H sum to 1,120 ≡ 4 (mod 31), and with the weight
+        16 of the check character 4 + 16 × 23 = 372 = 12 × 31: the symbol of value 23."""
+        body = codes.ALPHABET[:15]
+        assert codes.check_character(body) == codes.ALPHABET[23] == "S"
+        assert codes.normalise(body.lower() + "s") == "MCD-2345-6789-ABCD-EFGS"
+        assert codes.check_character("3") == "H"  # 1 × 1 + 2 × 15 = 31
+
+    def test_zeros_of_the_wrong_length_are_refused(self) -> None:
+        """A run of '2' (value 0) sums to 0 whatever its length: only the length check
+        refuses 15 or 17 of them."""
+        assert codes.is_well_formed("2" * 16)
+        for wrong in ("2" * 15, "2" * 17):
+            assert not codes.is_well_formed(wrong)
+            assert codes.normalise(wrong) is None

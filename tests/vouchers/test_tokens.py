@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import HeadersFor
 from tests.fixtures.vouchers import create_voucher
+from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
@@ -23,6 +25,7 @@ from voucher_service.vouchers.errors import (
     ActiveKeyRetirement,
     InvalidToken,
     SigningKeyInUse,
+    SigningKeyNotFound,
     SigningKeyUnreadable,
     UnknownSigningKey,
     VoucherNotFound,
@@ -106,8 +109,14 @@ class TestToken:
             "http://testserver/autre/chose",
             "MCD-2222-2222",
         ):
-            with pytest.raises(InvalidToken):
+            with pytest.raises(InvalidToken) as refused:
                 await service.resolve(session, wrong, settings)
+            assert str(refused.value.detail).startswith(("Jeton refusé : ", "Ce code n'est pas")), (
+                wrong
+            )
+        with pytest.raises(InvalidToken) as refused:
+            await service.resolve(session, f"{header}.{payload}.{signature[:-2]}", settings)
+        assert str(refused.value.detail).startswith("Jeton refusé : ")
 
     async def test_a_key_the_service_does_not_have(
         self, session: AsyncSession, settings: Settings
@@ -115,8 +124,9 @@ class TestToken:
         issued = await create_voucher(session, settings)
         claims = tokens.Claims(issued.voucher.id or 0, 200_000, 2_000_000_000, "not-our-key")
         forged = tokens.sign(Ed25519PrivateKey.generate(), claims)
-        with pytest.raises(UnknownSigningKey):
+        with pytest.raises(UnknownSigningKey) as refused:
             await service.resolve(session, forged, settings)
+        assert refused.value.detail == "Clé « not-our-key » inconnue ou retirée."
 
     async def test_our_key_but_not_the_issued_token(
         self, session: AsyncSession, settings: Settings
@@ -125,15 +135,33 @@ class TestToken:
         kid, private_key = await keys.signer(session, settings)
         assert tokens.parse(issued.token).kid == kid
         richer = tokens.Claims(issued.voucher.id or 0, 9_999_999, 2_000_000_000, kid)
-        with pytest.raises(InvalidToken):
+        with pytest.raises(InvalidToken) as refused:
             await service.resolve(session, tokens.sign(private_key, richer), settings)
+        assert refused.value.detail == "Ce jeton n'est pas celui émis pour ce chèque."
         missing = replace(richer, voucher_id=987_654_321)
-        with pytest.raises(VoucherNotFound):
+        with pytest.raises(VoucherNotFound) as not_found:
             await service.resolve(session, tokens.sign(private_key, missing), settings)
+        assert not_found.value.detail == "Aucun chèque n°987654321."
 
     async def test_unknown_code(self, session: AsyncSession, settings: Settings) -> None:
-        with pytest.raises(VoucherNotFound):
-            await service.resolve(session, codes.new_code(), settings)
+        code = codes.new_code()
+        with pytest.raises(VoucherNotFound) as refused:
+            await service.resolve(session, code, settings)
+        assert refused.value.detail == f"Aucun chèque {code}."
+
+    async def test_each_refusal_says_why_in_french(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        for presented, detail in (
+            ("MCD-2222-2222", "Ce code n'est pas un code de chèque valable : vérifiez la saisie."),
+            (
+                "http://testserver/autre/chose",
+                "Jeton refusé : cette adresse n'est pas celle d'un chèque.",
+            ),
+        ):
+            with pytest.raises(InvalidToken) as refused:
+                await service.resolve(session, presented, settings)
+            assert refused.value.detail == detail
 
 
 class TestKeys:
@@ -191,6 +219,75 @@ class TestKeys:
         assert await keys.active_kid(session) is None
         issued = await create_voucher(session, settings)
         assert await keys.active_kid(session) == issued.voucher.key_id
+
+
+class TestRetirement:
+    async def test_only_live_cheques_hold_a_key_back(
+        self, session: AsyncSession, settings: Settings, client: AsyncClient
+    ) -> None:
+        """Live: spendable, and valid today or later (its last day today counts)."""
+        today = paris_today()
+        kid = (await keys.create_key(session, settings)).kid
+        last_day = await create_voucher(session, settings, valid_until=today)
+        old = await create_voucher(session, settings, valid_until=today - timedelta(days=1))
+        withdrawn = await create_voucher(session, settings)
+        await service.cancel(session, withdrawn.voucher.id or 0, "Doublon")
+        spent = await create_voucher(session, settings)
+        await service.take_amount(session, spent.voucher.id or 0, 200_000, today)
+        assert {i.voucher.key_id for i in (last_day, old, withdrawn, spent)} == {kid}
+        newest = (await keys.create_key(session, settings)).kid
+
+        with pytest.raises(SigningKeyInUse) as refused:
+            await keys.retire(session, kid, today)
+        assert refused.value.extra == {"live": 1}
+        assert f"1 chèque(s) en cours sont signés par « {kid} »" in str(refused.value.detail)
+        assert await keys.retire(session, kid, today, force=True) == 1
+        retired = await session.scalar(
+            select(AuditEvent.after).where(
+                AuditEvent.action == "signing_key.retired", AuditEvent.entity_id == kid
+            )
+        )
+        assert retired == {"live": 1}
+        with pytest.raises(SigningKeyNotFound):
+            await keys.retire(session, kid, today)
+        with pytest.raises(SigningKeyNotFound):
+            await keys.retire(session, "no-such-key", today)
+
+        published = [
+            key["kid"] for key in (await client.get("/.well-known/jwks.json")).json()["keys"]
+        ]
+        assert published[0] == newest and kid not in published
+        assert kid in [key.kid for key in await keys.all_keys(session)]
+
+    async def test_a_key_whose_cheques_are_all_spent_retires_without_force(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        today = paris_today()
+        kid = (await keys.create_key(session, settings)).kid
+        spent = await create_voucher(session, settings)
+        await service.take_amount(session, spent.voucher.id or 0, 200_000, today)
+        await keys.create_key(session, settings)
+        assert await keys.retire(session, kid, today) == 0
+
+
+class TestThumbprint:
+    def test_the_rfc_8037_example_key(self) -> None:
+        """RFC 8037, appendix A.3: the JWK thumbprint of the example public key is
+        kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k; its first 96 bits are the kid."""
+        public_raw = tokens.b64url_decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+        assert keys.thumbprint(public_raw) == "kPrK_qmxVWaYVA9w"
+
+    async def test_a_new_key_is_named_by_its_thumbprint_and_audited(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        key = await keys.create_key(session, settings)
+        assert key.kid == keys.thumbprint(tokens.b64url_decode(key.public_key))
+        created = await session.scalar(
+            select(AuditEvent.after).where(
+                AuditEvent.action == "signing_key.created", AuditEvent.entity_id == key.kid
+            )
+        )
+        assert created == {"kid": key.kid}
 
 
 class TestJwks:

@@ -16,6 +16,7 @@ from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
+from voucher_service.core.ledger import Account, Journal, LedgerEntry
 from voucher_service.vouchers import codes, service
 from voucher_service.vouchers.errors import VoucherNotCancellable
 from voucher_service.vouchers.models import VoucherStatus
@@ -257,3 +258,58 @@ class TestSweepExpired:
         ).voucher
         assert voucher.status is VoucherStatus.issued
         assert voucher.status_on(paris_today()) is VoucherStatus.expired
+
+
+class TestLedger:
+    async def test_issuance_commits_the_amount_and_a_cancellation_releases_the_rest(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session)
+        issued = await create_voucher(session, settings, programme)
+        voucher = issued.voucher
+        await service.take_amount(session, voucher.id or 0, 30_000, paris_today())
+        await service.cancel(session, voucher.id or 0, "Entreprise radiée")
+        query = select(LedgerEntry).where(
+            LedgerEntry.source.in_([f"voucher:{voucher.id}", f"voucher:{voucher.id}:cancelled"])  # type: ignore[attr-defined]
+        )
+        committed, released = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        assert (committed.journal, committed.piece_ref, committed.amount_cents) == (
+            Journal.commitments,
+            issued.code,
+            200_000,
+        )
+        assert committed.label == f"Chèque {issued.code} Atelier Calanques SARL"
+        assert committed.entry_date == paris_today()
+        assert (committed.debit_account, committed.credit_account) == (
+            Account.commitment,
+            Account.programme,
+        )
+        assert committed.credit_aux == f"P{programme.id:06d}"
+        assert committed.credit_aux_label == programme.name
+        assert released.label == f"Chèque {issued.code} annulé : solde libéré"
+        assert (released.amount_cents, released.reverses_id) == (170_000, committed.id)
+        assert released.entry_date == paris_today()
+        assert (released.debit_account, released.credit_account) == (
+            Account.programme,
+            Account.commitment,
+        )
+
+    async def test_an_expired_cheque_releases_its_balance_as_expired(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        past = paris_today() - timedelta(days=1)
+        voucher = (await create_voucher(session, settings, valid_until=past)).voucher
+        await service.sweep_expired(session, paris_today())
+        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:expired")
+        released = (await session.execute(query)).scalar_one()
+        assert released.label == f"Chèque {voucher.code} expiré : solde libéré"
+        assert released.amount_cents == 200_000
+
+    async def test_even_one_cent_left_is_released(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        voucher = (await create_voucher(session, settings)).voucher
+        await service.take_amount(session, voucher.id or 0, voucher.amount_cents - 1, paris_today())
+        await service.cancel(session, voucher.id or 0, "Entreprise radiée")
+        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:cancelled")
+        assert (await session.execute(query)).scalar_one().amount_cents == 1

@@ -400,3 +400,61 @@ async def test_the_camera_reads_the_qr_and_opens_the_cheque(
                 assert issued.code in await page.locator("main").inner_text()
         finally:
             await browser.close()
+
+
+class TestThrottledForm:
+    async def test_too_many_refusals_slow_the_form_down_too(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert = await create_expert(session)
+        issued = await create_voucher(session, settings)
+        csrf = await signed_in(client, settings, expert.user_id)
+        form = {
+            "amount": "100",
+            "coaching_date": "2020-01-01",
+            "invoice_reference": "F-1",
+            "csrf_token": csrf,
+        }
+        for n in range(settings.redemption_max_failures - 1):
+            refused = await client.post(f"/r/MCD-AAAA-BBBB-{n}", data=form)
+            assert refused.status_code == 422
+        # One refusal short of the limit, a good cheque still goes through.
+        taken = await client.post(f"/r/{issued.token}", data=form)
+        assert taken.status_code == 303
+        await client.post("/r/MCD-AAAA-BBBB-X", data=form)
+
+        slowed = await client.post(f"/r/{issued.token}", data=form)
+        assert slowed.status_code == 429
+        window_seconds = settings.redemption_failure_window_minutes * 60
+        assert slowed.headers["Retry-After"] == str(window_seconds)
+        assert "Trop de tentatives refusées" in slowed.text
+        await session.refresh(issued.voucher)
+        assert issued.voucher.balance_cents == issued.voucher.amount_cents - 10_000
+        attempts = await session.execute(
+            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+        )
+        codes = list(attempts.scalars())
+        assert codes == ["invalid_token"] * settings.redemption_max_failures
+
+
+class TestALimitOfOneRefusal:
+    @pytest.fixture
+    def settings(self, database: Database) -> Settings:
+        url = database.engine.url.render_as_string(hide_password=False)
+        return make_settings(url, redemption_max_failures=1)
+
+    async def test_the_first_try_goes_through_the_second_waits(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        expert = await create_expert(session)
+        issued = await create_voucher(session, settings)
+        csrf = await signed_in(client, settings, expert.user_id)
+        form = {
+            "amount": "100",
+            "coaching_date": "2020-01-01",
+            "invoice_reference": "F-1",
+            "csrf_token": csrf,
+        }
+        assert (await client.post(f"/r/{issued.token}", data=form)).status_code == 303
+        assert (await client.post("/r/MCD-AAAA-BBBB-X", data=form)).status_code == 422
+        assert (await client.post(f"/r/{issued.token}", data=form)).status_code == 429

@@ -193,13 +193,13 @@ def report_of(registry: RegistryAnswer | None = None, **given: Any) -> dict[str,
     return eligibility.evaluate(facts(registry, prog, **given), CHECKED).as_json()
 
 
-def rules_of(report: dict[str, Any]) -> dict[str, tuple]:
+def rules_of(report: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     return {
         r["rule"]: (r["outcome"], r["reason"], r["data"], r["blocking"]) for r in report["rules"]
     }
 
 
-def rule(outcome: str, reason: str, blocking: bool = True, **data: Any) -> tuple:
+def rule(outcome: str, reason: str, blocking: bool = True, **data: Any) -> tuple[Any, ...]:
     return (outcome, reason, data, blocking)
 
 

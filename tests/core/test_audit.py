@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -532,7 +533,7 @@ async def test_a_running_server_seals_what_commits(empty_database_url: str) -> N
 
 
 async def test_a_server_sealer_seals_what_commits_and_outlives_a_broken_database(
-    empty_database_url: str, tmp_path, caplog
+    empty_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = Database.from_settings(make_settings(empty_database_url))
     await schema.upgrade(database.engine)

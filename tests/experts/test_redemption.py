@@ -277,17 +277,23 @@ async def expert_and_headers(
 
 
 async def refusals(session: AsyncSession, expert_id: int | None) -> list[tuple[str, str]]:
-    query = select(RedemptionAttempt.presented, RedemptionAttempt.code).where(
-        RedemptionAttempt.expert_id == expert_id
+    query = select(col(RedemptionAttempt.presented), col(RedemptionAttempt.code)).where(
+        col(RedemptionAttempt.expert_id) == expert_id
     )
-    return [tuple(row) for row in (await session.execute(query.order_by(RedemptionAttempt.id)))]
+    rows = await session.execute(query.order_by(col(RedemptionAttempt.id)))
+    return [(presented, code) for presented, code in rows]
 
 
 async def audit_events(session: AsyncSession, redemption_id: int) -> list[tuple[object, ...]]:
     query = select(
-        AuditEvent.action, AuditEvent.entity_type, AuditEvent.before, AuditEvent.after
-    ).where(AuditEvent.entity_type == "redemption", AuditEvent.entity_id == str(redemption_id))
-    return [tuple(row) for row in await session.execute(query.order_by(AuditEvent.id))]
+        col(AuditEvent.action),
+        col(AuditEvent.entity_type),
+        col(AuditEvent.before),
+        col(AuditEvent.after),
+    ).where(
+        col(AuditEvent.entity_type) == "redemption", col(AuditEvent.entity_id) == str(redemption_id)
+    )
+    return [tuple(row) for row in await session.execute(query.order_by(col(AuditEvent.id)))]
 
 
 async def mail_to(
@@ -296,7 +302,7 @@ async def mail_to(
     """The one message of that event about that cheque (the beneficiary's address is the
     same for every test cheque, and other tests commit theirs)."""
     query = select(Notification).where(
-        Notification.recipient == recipient, Notification.event == event
+        col(Notification.recipient) == recipient, col(Notification.event) == event
     )
     (data,) = [
         data
@@ -339,7 +345,7 @@ class TestThrottle:
         window = timedelta(minutes=settings.redemption_failure_window_minutes)
         await session.execute(
             update(RedemptionAttempt)
-            .where(RedemptionAttempt.expert_id == expert.id)
+            .where(col(RedemptionAttempt.expert_id) == expert.id)
             .values(attempted_at=utcnow() - window - timedelta(minutes=1))
         )
         response = await client.post(URL, json=body("MCD-AAAA-BBBB-C"), headers=headers)
@@ -420,7 +426,7 @@ class TestWhatRedeemingLeaves:
         query = select(LedgerEntry).where(
             LedgerEntry.source.in_([source, f"{source}:cancelled"])  # type: ignore[attr-defined]
         )
-        booked, mirror = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        booked, mirror = (await session.execute(query.order_by(col(LedgerEntry.id)))).scalars()
         assert (booked.label, mirror.label) == (
             f"Chèque {issued.code} prestation",
             f"Chèque {issued.code} prestation annulée",
@@ -493,7 +499,7 @@ class TestUndoRules:
         await session.execute(claimed)
         undo = await client.post(f"{URL}/{done['id']}/cancel", headers=headers)
         assert_problem(undo, 409, "in_payout")
-        assert remembered.payout_state is PayoutState.batched
+        assert remembered.payout_state is PayoutState.batched  # type: ignore[comparison-overlap]
 
     async def test_after_an_undo_another_expert_may_take_a_part(
         self, client: AsyncClient, session: AsyncSession, settings: Settings

@@ -2,12 +2,14 @@
 redemptions a batch takes, and how batches are listed."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experts.models import Expert
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.conftest import redeemed
 from tests.payouts.test_payouts import file_fields
 from voucher_service.core.auth.models import Role
@@ -17,14 +19,14 @@ from voucher_service.core.formatting import french_date
 from voucher_service.payouts import batches
 
 
-async def create(client: AsyncClient, headers: dict, cut_off=paris_today()):  # type: ignore[no-untyped-def]
+async def create(client: AsyncClient, headers: dict[str, str], cut_off=paris_today()):  # type: ignore[no-untyped-def]
     return await client.post(
         "/api/v1/payout-batches", json={"cut_off": cut_off.isoformat()}, headers=headers
     )
 
 
 async def test_a_batch_takes_what_was_redeemed_up_to_its_cut_off_day(
-    client: AsyncClient, headers_for, two_experts: dict
+    client: AsyncClient, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     yesterday = paris_today() - timedelta(days=1)
@@ -55,11 +57,15 @@ async def test_a_batch_takes_what_was_redeemed_up_to_its_cut_off_day(
 
 
 async def test_an_expert_without_confirmed_bank_details_is_left_for_later(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     second = two_experts["second"]
     for field in ("iban", "bic"):
-        await session.execute(update(Expert).where(Expert.id == second.id).values({field: ""}))  # type: ignore[arg-type]
+        await session.execute(update(Expert).where(Expert.id == second.id).values({field: ""}))
         headers = await headers_for(Role.accountant)
         batch = (await create(client, headers)).json()
         assert [t["expert_id"] for t in batch["transfers"]] == [two_experts["first"].id]
@@ -68,12 +74,12 @@ async def test_an_expert_without_confirmed_bank_details_is_left_for_later(
         )
         assert cancelled.status_code == 200
         await session.execute(
-            update(Expert).where(Expert.id == second.id).values(iban=second.iban, bic=second.bic)  # type: ignore[arg-type]
+            update(Expert).where(Expert.id == second.id).values(iban=second.iban, bic=second.bic)
         )
 
 
 async def test_refusals_name_the_batch_and_its_state(
-    client: AsyncClient, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient, settings: Settings, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     missing = await client.get("/api/v1/payout-batches/999999", headers=headers)
@@ -89,7 +95,11 @@ async def test_refusals_name_the_batch_and_its_state(
 
 
 async def test_a_cancelled_batch_gives_no_file_and_its_redemptions_go_to_the_next(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     headers = await headers_for(Role.accountant)
     batch = (await create(client, headers)).json()
@@ -112,7 +122,7 @@ async def test_a_cancelled_batch_gives_no_file_and_its_redemptions_go_to_the_nex
 
 
 async def test_a_file_asked_for_an_earlier_day_than_its_stamp_is_dated_that_day(
-    session: AsyncSession, settings: Settings, two_experts: dict
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     """A clock set back (or a stamp from a wrong clock): the file takes the day asked."""
     batch = await batches.create_batch(session, paris_today())

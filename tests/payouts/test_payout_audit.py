@@ -2,13 +2,16 @@
 whom, from which state to which, with the figures and ids it concerned."""
 
 from datetime import date
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from notifications import payload
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
@@ -18,7 +21,7 @@ from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
 
 
-async def trail(session: AsyncSession, since: int) -> list[tuple]:
+async def trail(session: AsyncSession, since: int) -> list[tuple[Any, ...]]:
     """(action, entity, id, role, before, after) of the events recorded after ``since``."""
     query = select(AuditEvent).where(AuditEvent.id > since).order_by(AuditEvent.id)  # type: ignore[arg-type,operator]
     return [
@@ -29,20 +32,23 @@ async def trail(session: AsyncSession, since: int) -> list[tuple]:
 
 
 async def last_event_id(session: AsyncSession) -> int:
-    query = select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)  # type: ignore[union-attr]
+    query = select(col(AuditEvent.id)).order_by(col(AuditEvent.id).desc()).limit(1)
     return (await session.execute(query)).scalar_one_or_none() or 0
 
 
-async def upload(client: AsyncClient, headers: dict, entries: list, statement_id: str) -> dict:
+async def upload(
+    client: AsyncClient, headers: dict[str, str], entries: list[StatementEntry], statement_id: str
+) -> dict[str, Any]:
     files = {
         "file": ("releve.xml", build_statement(entries, statement_id=statement_id), "text/xml")
     }
     response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()["statements"][0]
+    statement: dict[str, Any] = response.json()["statements"][0]
+    return statement
 
 
-def debit(transfer: dict, booked: date = date(2027, 3, 1)) -> StatementEntry:
+def debit(transfer: dict[str, Any], booked: date = date(2027, 3, 1)) -> StatementEntry:
     return StatementEntry(
         transfer["amount_cents"],
         booking_date=booked,
@@ -51,7 +57,7 @@ def debit(transfer: dict, booked: date = date(2027, 3, 1)) -> StatementEntry:
     )
 
 
-def credit_back(transfer: dict) -> StatementEntry:
+def credit_back(transfer: dict[str, Any]) -> StatementEntry:
     return StatementEntry(
         transfer["amount_cents"],
         credit_debit="CRDT",
@@ -65,7 +71,7 @@ def credit_back(transfer: dict) -> StatementEntry:
 
 
 async def test_a_batch_from_draft_to_settled_and_a_return_are_each_audited(
-    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+    client: AsyncClient, session: AsyncSession, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     since = await last_event_id(session)
@@ -182,7 +188,7 @@ async def test_a_batch_from_draft_to_settled_and_a_return_are_each_audited(
 
 
 async def test_a_cancelled_draft_and_a_batch_settled_whole_are_audited(
-    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+    client: AsyncClient, session: AsyncSession, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     since = await last_event_id(session)
@@ -229,7 +235,7 @@ async def test_a_cancelled_draft_and_a_batch_settled_whole_are_audited(
 
 
 async def test_the_expert_is_told_once_what_was_paid_for_which_cheques(
-    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+    client: AsyncClient, session: AsyncSession, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     batch = (
@@ -260,7 +266,7 @@ async def test_the_expert_is_told_once_what_was_paid_for_which_cheques(
 
 
 async def test_a_rejected_transfer_is_audited_with_nothing_to_unpay(
-    client: AsyncClient, session: AsyncSession, headers_for, two_experts: dict
+    client: AsyncClient, session: AsyncSession, headers_for: HeadersFor, two_experts: dict[str, Any]
 ) -> None:
     headers = await headers_for(Role.accountant)
     batch = (

@@ -3,12 +3,16 @@ never settled twice, a returned one never returned (nor settled) again. Real cam
 files go through the API; the answer names each line left aside and why, and the money,
 the ledger, the audit trail and the expert's e-mail move once."""
 
+from typing import Any
+
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from experts.models import PayoutState
 from notifications.models import Notification
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.test_statement_matching import exported, paid, returned, states, transfers
 from tests.web.test_notifications_admin import log_in
@@ -28,19 +32,20 @@ from voucher_service.vouchers.models import Voucher, VoucherStatus
 NNBSP, NBSP = "\u202f", "\u00a0"
 
 
-async def upload(client: AsyncClient, headers: dict[str, str], data: bytes) -> dict:
+async def upload(client: AsyncClient, headers: dict[str, str], data: bytes) -> dict[str, Any]:
     files = {"file": ("releve.xml", data, "application/xml")}
     response = await client.post("/api/v1/bank-statements", files=files, headers=headers)
     assert response.status_code == 200, response.text
-    [statement] = response.json()["statements"]
+    statements: list[dict[str, Any]] = response.json()["statements"]
+    [statement] = statements
     return statement
 
 
-def notes(lines: list[dict]) -> list[tuple[str | None, str]]:
+def notes(lines: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
     return [(line["entry_ref"], line["note"]) for line in lines]
 
 
-async def ledger_of(session: AsyncSession, transfer: PayoutTransfer) -> list[tuple]:
+async def ledger_of(session: AsyncSession, transfer: PayoutTransfer) -> list[tuple[Any, ...]]:
     """What the transfer booked: (source, amount, debited account, credited account)."""
     query = (
         select(LedgerEntry)
@@ -76,7 +81,11 @@ async def voucher_of(session: AsyncSession, voucher_id: int) -> VoucherStatus:
 
 
 async def test_a_transfer_the_bank_books_again_is_never_settled_twice(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     batch = await exported(session, settings)
     big, small = await transfers(session, batch)
@@ -129,7 +138,11 @@ async def test_a_transfer_the_bank_books_again_is_never_settled_twice(
 
 
 async def test_a_returned_transfer_is_never_returned_nor_settled_again(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     _, small = await transfers(session, await exported(session, settings))
     headers = await headers_for(Role.accountant)
@@ -170,14 +183,18 @@ async def test_a_returned_transfer_is_never_returned_nor_settled_again(
 
 
 async def test_the_statement_page_shows_the_lines_left_aside_and_why(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     big, _ = await transfers(session, await exported(session, settings))
     headers = await headers_for(Role.accountant)
     data = build_statement([paid(big), paid(big)], statement_id="STMT-GUARD-PAGE")
     await upload(client, headers, data)
-    query = select(BankStatementImport.id).where(
-        BankStatementImport.statement_id == "STMT-GUARD-PAGE"  # type: ignore[arg-type]
+    query = select(col(BankStatementImport.id)).where(
+        col(BankStatementImport.statement_id) == "STMT-GUARD-PAGE"
     )
     import_id = (await session.execute(query)).scalar_one()
     await log_in(client, session, settings, Role.accountant)
@@ -191,7 +208,11 @@ async def test_the_statement_page_shows_the_lines_left_aside_and_why(
 
 
 async def test_a_camt_054_notification_is_refused_and_books_nothing(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     """A debit notification (camt.054) names the same transfers, but only statements
     settle them: the accountant is told which files are read."""

@@ -2,11 +2,14 @@
 every kind of line the matcher leaves aside, and of those it settles or returns."""
 
 from datetime import date
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.payouts.conftest import redeemed
 from tests.payouts.test_statement_guards import ledger_of, upload
@@ -26,7 +29,11 @@ def tx(e2e: str, cents: int | None = None, reason: str | None = None) -> Stateme
 
 
 async def test_every_line_says_what_became_of_it(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     batch = await exported(session, settings)
     big, small = await transfers(session, batch)
@@ -120,7 +127,11 @@ async def test_every_line_says_what_became_of_it(
 
 
 async def test_another_accounts_statement_says_whose_it_is(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     big, _ = await transfers(session, await exported(session, settings))
     entry = StatementEntry(big.amount_cents, entry_ref="X", transactions=[tx(big.end_to_end_id)])
@@ -134,7 +145,11 @@ async def test_another_accounts_statement_says_whose_it_is(
 
 
 async def test_a_batch_booking_settles_that_batch_only(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     older = await exported(session, settings)
     await redeemed(session, settings, two_experts["second"], amount=30_000)
@@ -149,7 +164,11 @@ async def test_a_batch_booking_settles_that_batch_only(
 
 
 async def test_a_return_without_a_booking_date_is_booked_on_the_day_it_is_imported(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     _, small = await transfers(session, await exported(session, settings))
     s = small.end_to_end_id
@@ -165,14 +184,18 @@ async def test_a_return_without_a_booking_date_is_booked_on_the_day_it_is_import
     headers = await headers_for(Role.accountant)
     answer = await upload(client, headers, build_statement([pay, back], statement_id="STMT-NODATE"))
     assert (answer["settled"], answer["returned"]) == ([s], [s])
-    query = select(LedgerEntry.entry_date).where(
-        LedgerEntry.source == f"transfer:{small.id}:returned"
-    )  # type: ignore[arg-type]
+    query = select(col(LedgerEntry.entry_date)).where(
+        col(LedgerEntry.source) == f"transfer:{small.id}:returned"
+    )
     assert (await session.execute(query)).scalar_one() == paris_today()
 
 
 async def test_one_credit_returning_two_transfers_keeps_each_ones_reason(
-    client: AsyncClient, session: AsyncSession, settings: Settings, headers_for, two_experts: dict
+    client: AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers_for: HeadersFor,
+    two_experts: dict[str, Any],
 ) -> None:
     batch = await exported(session, settings)
     big, small = await transfers(session, batch)

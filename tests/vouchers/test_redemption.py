@@ -271,23 +271,23 @@ def test_the_last_valid_day_is_read_back_from_the_end_of_validity(last_day: date
 
 async def trail(session: AsyncSession, voucher_id: int) -> list[tuple[object, ...]]:
     """The cheque's audit events after its issuance: action, before, after."""
-    query = select(AuditEvent.action, AuditEvent.before, AuditEvent.after).where(
-        AuditEvent.entity_type == "voucher",
-        AuditEvent.entity_id == str(voucher_id),
-        AuditEvent.action != "voucher.issued",
+    query = select(col(AuditEvent.action), col(AuditEvent.before), col(AuditEvent.after)).where(
+        col(AuditEvent.entity_type) == "voucher",
+        col(AuditEvent.entity_id) == str(voucher_id),
+        col(AuditEvent.action) != "voucher.issued",
     )
-    return [tuple(row) for row in await session.execute(query.order_by(AuditEvent.id))]
+    return [tuple(row) for row in await session.execute(query.order_by(col(AuditEvent.id)))]
 
 
 async def steps(session: AsyncSession, voucher_id: int) -> list[tuple[object, ...]]:
     query = select(
-        VoucherEvent.action,
-        VoucherEvent.status,
-        VoucherEvent.amount_cents,
-        VoucherEvent.balance_cents,
-        VoucherEvent.reason,
-    ).where(VoucherEvent.voucher_id == voucher_id)
-    return [tuple(row) for row in await session.execute(query.order_by(VoucherEvent.id))]
+        col(VoucherEvent.action),
+        col(VoucherEvent.status),
+        col(VoucherEvent.amount_cents),
+        col(VoucherEvent.balance_cents),
+        col(VoucherEvent.reason),
+    ).where(col(VoucherEvent.voucher_id) == voucher_id)
+    return [tuple(row) for row in await session.execute(query.order_by(col(VoucherEvent.id)))]
 
 
 def state(status: str, balance: int, **more: object) -> dict[str, object]:
@@ -358,8 +358,8 @@ class TestHistoryAndAudit:
         assert cancelled.cancelled_at is not None
         assert (await trail(session, voucher.id))[-1][1] == state("issued", 200_000)
         query = select(Notification).where(
-            Notification.recipient == voucher.beneficiary_email,
-            Notification.event == "voucher_cancelled",
+            col(Notification.recipient) == voucher.beneficiary_email,
+            col(Notification.event) == "voucher_cancelled",
         )
         # Every test cheque has the same beneficiary, and other tests commit theirs.
         (data,) = [

@@ -243,8 +243,8 @@ class TestRetirement:
         assert f"1 chèque(s) en cours sont signés par « {kid} »" in str(refused.value.detail)
         assert await keys.retire(session, kid, today, force=True) == 1
         retired = await session.scalar(
-            select(AuditEvent.after).where(
-                AuditEvent.action == "signing_key.retired", AuditEvent.entity_id == kid
+            select(col(AuditEvent.after)).where(
+                col(AuditEvent.action) == "signing_key.retired", col(AuditEvent.entity_id) == kid
             )
         )
         assert retired == {"live": 1}
@@ -283,8 +283,9 @@ class TestThumbprint:
         key = await keys.create_key(session, settings)
         assert key.kid == keys.thumbprint(tokens.b64url_decode(key.public_key))
         created = await session.scalar(
-            select(AuditEvent.after).where(
-                AuditEvent.action == "signing_key.created", AuditEvent.entity_id == key.kid
+            select(col(AuditEvent.after)).where(
+                col(AuditEvent.action) == "signing_key.created",
+                col(AuditEvent.entity_id) == key.kid,
             )
         )
         assert created == {"kid": key.kid}

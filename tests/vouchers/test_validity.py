@@ -2,12 +2,10 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from voucher_service.core.clock import utcnow
-from voucher_service.core.formatting import PARIS
+from voucher_service.core.clock import PARIS, paris_today, utcnow
 from voucher_service.vouchers.validity import (
     end_of_validity,
     last_valid_day,
-    paris_today,
     validity_period,
 )
 

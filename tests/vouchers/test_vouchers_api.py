@@ -272,7 +272,7 @@ class TestLedger:
         query = select(LedgerEntry).where(
             LedgerEntry.source.in_([f"voucher:{voucher.id}", f"voucher:{voucher.id}:cancelled"])  # type: ignore[attr-defined]
         )
-        committed, released = (await session.execute(query.order_by(LedgerEntry.id))).scalars()
+        committed, released = (await session.execute(query.order_by(col(LedgerEntry.id)))).scalars()
         assert (committed.journal, committed.piece_ref, committed.amount_cents) == (
             Journal.commitments,
             issued.code,
@@ -300,7 +300,9 @@ class TestLedger:
         past = paris_today() - timedelta(days=1)
         voucher = (await create_voucher(session, settings, valid_until=past)).voucher
         await service.sweep_expired(session, paris_today())
-        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:expired")
+        query = select(LedgerEntry).where(
+            col(LedgerEntry.source) == f"voucher:{voucher.id}:expired"
+        )
         released = (await session.execute(query)).scalar_one()
         assert released.label == f"Chèque {voucher.code} expiré : solde libéré"
         assert released.amount_cents == 200_000
@@ -311,5 +313,7 @@ class TestLedger:
         voucher = (await create_voucher(session, settings)).voucher
         await service.take_amount(session, voucher.id or 0, voucher.amount_cents - 1, paris_today())
         await service.cancel(session, voucher.id or 0, "Entreprise radiée")
-        query = select(LedgerEntry).where(LedgerEntry.source == f"voucher:{voucher.id}:cancelled")
+        query = select(LedgerEntry).where(
+            col(LedgerEntry.source) == f"voucher:{voucher.id}:cancelled"
+        )
         assert (await session.execute(query)).scalar_one().amount_cents == 1

@@ -431,7 +431,7 @@ class TestThrottledForm:
         await session.refresh(issued.voucher)
         assert issued.voucher.balance_cents == issued.voucher.amount_cents - 10_000
         attempts = await session.execute(
-            select(RedemptionAttempt.code).where(RedemptionAttempt.expert_id == expert.id)
+            select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         codes = list(attempts.scalars())
         assert codes == ["invalid_token"] * settings.redemption_max_failures

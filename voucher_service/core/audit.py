@@ -202,8 +202,8 @@ async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
     # would make the next seal fail on its seq).
     beyond = (
         select(AuditEvent)
-        .where(AuditEvent.seq > select(AuditHead.seq).scalar_subquery())  # type: ignore[operator]
-        .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+        .where(col(AuditEvent.seq) > select(col(AuditHead.seq)).scalar_subquery())
+        .order_by(col(AuditEvent.seq))
         .limit(1)
     )
     appended = (await session.execute(beyond)).scalars().first()

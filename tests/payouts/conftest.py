@@ -3,9 +3,11 @@
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from experts.models import Expert, Redemption
+from experts.models import Expert, PayoutState, Redemption
 from experts.redemption import redeem
 from experts.schemas import RedemptionCreate
 from tests.fixtures.factories import create_expert, create_programme
@@ -28,8 +30,20 @@ async def redeemed(
     return redemption
 
 
+async def set_aside_committed_redemptions(session: AsyncSession) -> None:
+    """Tests that run a live server commit their redemptions into the session's database.
+    This test's transaction (rolled back after it) marks them paid, so that a batch takes
+    exactly the redemptions the test made, whatever ran before it."""
+    await session.execute(
+        update(Redemption)
+        .where(col(Redemption.payout_state) == PayoutState.unpaid)
+        .values(payout_state=PayoutState.paid)
+    )
+
+
 @pytest.fixture
 async def two_experts(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    await set_aside_committed_redemptions(session)
     first = await create_expert(session, name="Hélène Conseil Numérique")
     second = await create_expert(session, iban="FR1420041010050500013M02606", bic="PSSTFRPPMAR")
     return {

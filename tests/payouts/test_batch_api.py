@@ -1,10 +1,10 @@
 """Payout batches through the accountant's API: what each refusal says, which
 redemptions a batch takes, and how batches are listed."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +19,12 @@ from voucher_service.core.formatting import french_date
 from voucher_service.payouts import batches
 
 
-async def create(client: AsyncClient, headers: dict[str, str], cut_off=paris_today()):  # type: ignore[no-untyped-def]
+async def create(
+    client: AsyncClient, headers: dict[str, str], cut_off: date | None = None
+) -> Response:
+    day = cut_off or paris_today()
     return await client.post(
-        "/api/v1/payout-batches", json={"cut_off": cut_off.isoformat()}, headers=headers
+        "/api/v1/payout-batches", json={"cut_off": day.isoformat()}, headers=headers
     )
 
 

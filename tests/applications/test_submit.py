@@ -11,13 +11,18 @@ from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.applications import application_body
-from tests.fixtures.factories import create_programme
+from tests.fixtures.factories import close_committed_programmes, create_programme
 from tests.fixtures.registry import SIRETS, FakeRegistry
 from voucher_service.applications.models import Application
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.core.audit import AuditEvent
 
 URL = "/api/v1/applications"
+
+
+@pytest.fixture(autouse=True)
+async def only_this_tests_programmes(session: AsyncSession) -> None:
+    await close_committed_programmes(session)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.fixtures.applications import (
     create_application,
     unique_siret,
 )
-from tests.fixtures.factories import create_programme, create_user
+from tests.fixtures.factories import close_committed_programmes, create_programme, create_user
 from tests.fixtures.servers import LiveServer
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role
@@ -93,6 +93,10 @@ class TestFormInBrowser:
 
 
 class TestFormPage:
+    @pytest.fixture(autouse=True)
+    async def only_this_tests_programmes(self, session: AsyncSession) -> None:
+        await close_committed_programmes(session)
+
     async def test_no_open_programme(self, client: AsyncClient) -> None:
         response = await client.get("/apply")
         assert response.status_code == 200 and "Aucun appel" in response.text

@@ -93,6 +93,13 @@ class TestKeysAndVerify:
         in_use = await operator.cli("keys", "retire", old.voucher.key_id)
         assert in_use.code == 1 and "en cours" in in_use.stderr
 
+    async def test_a_key_id_starting_with_a_dash_is_an_id_not_an_option(
+        self, operator: Operator
+    ) -> None:
+        result = await operator.cli("keys", "retire", "-AbCdEfGhIjKlMnOp")
+        assert result.code == 1, result.stderr
+        assert "Aucune clé active « -AbCdEfGhIjKlMnOp »" in " ".join(result.stderr.split())
+
     async def test_the_last_valid_day_is_the_one_the_pdf_prints(self, operator: Operator) -> None:
         issued = await operator.issue()
         result = await operator.cli("verify", issued.token)

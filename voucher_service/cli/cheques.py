@@ -49,7 +49,8 @@ def keys_list() -> None:
     Console().print(table)
 
 
-@keys_app.command("retire")
+# A key id is base64url: one in 64 starts with "-", which must not be read as an option.
+@keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(
     kid: str,
     force: Annotated[

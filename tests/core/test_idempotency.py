@@ -37,11 +37,11 @@ class TestClaim:
 
 
 class TestConcurrentRetry:
+    # PostgreSQL only: SQLite cannot show a connection waiting on its write lock.
+    @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
     async def test_a_retry_waits_for_the_first_and_replays_it(self, database: Database) -> None:
         """PostgreSQL: the retry is seen blocked behind the first request's transaction,
         and answers only once the first has committed, with the first's answer."""
-        if database.engine.dialect.name != "postgresql":
-            pytest.skip("SQLite cannot show a connection waiting on its write lock")
         key, owner = uuid.uuid4().hex, f"user:{uuid.uuid4().hex[:8]}"
         retry_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 

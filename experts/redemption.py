@@ -83,7 +83,10 @@ async def record_refusal(
     await session.commit()
 
 
-async def check(session: AsyncSession, presented: str, settings: Settings) -> VoucherCheck:
+async def check(
+    session: AsyncSession, expert: Expert, presented: str, settings: Settings
+) -> VoucherCheck:
+    registry.ensure_can_redeem(expert)
     voucher = await vouchers.resolve(session, presented, settings)
     today = paris_today()
     status = voucher.status_on(today)

@@ -42,13 +42,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 @router.post(
     "/check",
     summary="Look a cheque up before redeeming it",
-    responses=problem_responses(Unauthorized, ExpertNotFound, *RESOLVE_ERRORS),
+    responses=problem_responses(Unauthorized, ExpertNotFound, NotAccredited, *RESOLVE_ERRORS),
 )
 async def check_voucher(
     body: VoucherPresented, session: DbSession, user: ExpertUser, settings: AppSettings
 ) -> VoucherCheck:
-    await registry.for_user(session, user)
-    return await redemption.check(session, body.token, settings)
+    expert = await registry.for_user(session, user)
+    return await redemption.check(session, expert, body.token, settings)
 
 
 @router.post(

@@ -1,6 +1,7 @@
 """The expert's pages: scan the printed cheque, log in, confirm once; the home page with
 the scanner, the typed code and undo; a suspended expert refused; the invitation."""
 
+import html
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -202,8 +203,13 @@ class TestPages:
         assert "Vous ne pouvez pas encaisser de chèque" in home.text
         assert "Scanner un chèque" not in home.text
         shown = await client.get(f"/r/{issued.token}")
-        assert "Votre accréditation ne permet pas d'encaisser de chèque" in shown.text
-        assert 'name="invoice_reference"' not in shown.text
+        assert shown.status_code == 403
+        text = html.unescape(shown.text)
+        assert "Votre accréditation ne permet pas d'encaisser de chèque" in text
+        assert "Accréditation suspendue." in text
+        assert 'name="invoice_reference"' not in text
+        for secret in (issued.voucher.company_name, issued.code, "Solde disponible"):
+            assert secret not in text
 
         form = {
             "amount": "2000",
@@ -213,7 +219,10 @@ class TestPages:
         }
         refused = await client.post(f"/r/{issued.token}", data=form)
         assert refused.status_code == 403
-        assert "Votre accréditation ne permet pas d'encaisser de chèque" in refused.text
+        assert "Votre accréditation ne permet pas d'encaisser de chèque" in html.unescape(
+            refused.text
+        )
+        assert issued.voucher.company_name not in refused.text
         attempts = await session.execute(
             select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )

@@ -3,9 +3,16 @@
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
@@ -51,7 +58,7 @@ class Settings(BaseSettings):
     smtp_port: int = 587
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_tls: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     mail_from: str = "Mon coach digital <no-reply@moncoachdigital.maregionsud.fr>"
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     mail_max_attempts: int = Field(default=10, ge=1)
@@ -78,7 +85,7 @@ class Settings(BaseSettings):
     payout_debtor_name: str = "Region Provence-Alpes-Cote d'Azur"
     payout_debtor_iban: str = DEVELOPMENT_DEBTOR_IBAN
     payout_debtor_bic: str = DEVELOPMENT_DEBTOR_BIC
-    payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
+    payout_siren: str = "231300021"
     # A SEPA file produced before this hour (Paris) asks for execution the same day, later
     # ones the next business day; 0 means never the same day.
     payout_cutoff_hour: int = 14
@@ -166,6 +173,27 @@ class Settings(BaseSettings):
         if not self.is_sqlite or ":memory:" in self.database_url:
             return None
         return Path(self.database_url.split(":///", 1)[1])
+
+
+# Settings whose value a refusal never repeats: secrets, and the database URL's password.
+UNPRINTED = frozenset({"secret_key", "smtp_password", "database_url"})
+
+
+def refusals(error: ValidationError) -> list[str]:
+    """One line per refused setting: its variable, the value (unless secret) and what is
+    accepted, e.g. ``MCD_SMTP_TLS='false' is refused: Input should be 'starttls', 'tls' or
+    'none'``."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"MCD_{field.upper()}"
+        if not field or variable in message:
+            lines.append(message)
+            continue
+        value = "(value hidden)" if field in UNPRINTED else repr(problem["input"])
+        lines.append(f"{variable}={value} is refused: {message}")
+    return lines
 
 
 @lru_cache

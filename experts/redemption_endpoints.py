@@ -7,6 +7,7 @@ from experts import redemption, registry
 from experts.errors import (
     AlreadyInPayout,
     ExpertNotFound,
+    InvalidCoachingDate,
     NotAccredited,
     NotYourRedemption,
     RedeemedByAnotherExpert,
@@ -61,6 +62,7 @@ async def check_voucher(
         NotAccredited,
         ExpertNotFound,
         TooManyFailedRedemptions,
+        InvalidCoachingDate,
         idempotency.IdempotencyKeyReused,
         *RESOLVE_ERRORS,
         *TAKE_ERRORS,

@@ -124,6 +124,39 @@ class TestRedeem:
         )
         assert_problem(other, 409, "redeemed_by_another_expert")
 
+    async def test_the_coaching_date_lies_between_the_issue_day_and_today(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        issued = await create_voucher(session, settings)
+        voucher_id = issued.voucher.id
+        await session.execute(
+            update(Voucher)
+            .where(col(Voucher.id) == voucher_id)
+            .values(issued_at=utcnow() - timedelta(days=5))
+        )
+        session.expire_all()
+        voucher = await session.get(Voucher, voucher_id)
+        assert voucher is not None
+        issued_on, today = paris_today(voucher.issued_at), paris_today()
+        headers = await expert_headers(session, settings)
+        for day, detail in (
+            ("1900-01-01", "précéder l'émission du chèque, le "),
+            ((issued_on - timedelta(days=1)).isoformat(), issued_on.strftime("%d/%m/%Y")),
+            ((today + timedelta(days=1)).isoformat(), "ne peut pas être future"),
+            ("2099-12-31", "ne peut pas être future"),
+        ):
+            refused = await client.post(
+                URL, json=body(issued.token, coaching_date=day), headers=headers
+            )
+            problem = assert_problem(refused, 422, "invalid_coaching_date")
+            assert detail in problem["detail"], day
+            assert problem["errors"][0]["loc"] == ["body", "coaching_date"]
+        accepted = await client.post(
+            URL, json=body(issued.token, coaching_date=issued_on.isoformat()), headers=headers
+        )
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["coaching_date"] == issued_on.isoformat()
+
     async def test_experts_not_accredited_are_refused_and_recorded(
         self, client: AsyncClient, session: AsyncSession, not_allowed: NotAllowed
     ) -> None:

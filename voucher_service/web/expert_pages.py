@@ -125,6 +125,11 @@ async def _check_or_none(
         return None, error
 
 
+def _beside_fields(error: ServiceError) -> dict[str, str]:
+    """The service's messages about single fields (``errors`` with a ``loc``), by field."""
+    return {str(e["loc"][-1]): e["msg"] for e in error.extra.get("errors", [])}
+
+
 def _unreadable() -> ServiceError:
     return InvalidToken("Ce lien ou ce code ne correspond à aucun chèque.")
 
@@ -165,9 +170,7 @@ def _validated(
     except ValueError as error:
         errors["amount"] = str(error)
     try:
-        coaching = date.fromisoformat(values["coaching_date"])
-        if coaching > paris_today():
-            errors["coaching_date"] = "La date de l'accompagnement ne peut pas être future."
+        date.fromisoformat(values["coaching_date"])
     except ValueError:
         errors["coaching_date"] = "Indiquez la date de l'accompagnement (jj/mm/aaaa)."
     reference = values["invoice_reference"].strip()
@@ -232,8 +235,16 @@ async def redeem(
         if error.status != 429:
             await redemption.record_refusal(session, expert.id, body.token, error)
         cheque, _problem = await _check_or_none(session, expert, token, settings)
+        beside = _beside_fields(error)
         response = _redeem_page(
-            request, token, expert, cheque, values, problem=error, status_code=error.status
+            request,
+            token,
+            expert,
+            cheque,
+            values,
+            beside,
+            problem=None if beside else error,
+            status_code=error.status,
         )
         response.headers.update(error.headers)
         return response

@@ -59,6 +59,13 @@ async def test_the_spec_to_a_path_that_cannot_be_written(tmp_path: Path) -> None
             "MCD_PAYOUT_CUTOFF_HOUR must be a whole hour from 0 to 23 (Paris time), got '25'",
         ),
         (
+            ("demo",),
+            "MCD_FORWARDED_ALLOW_IPS",
+            "proxy.local",
+            "MCD_FORWARDED_ALLOW_IPS must be the proxies' addresses or networks, comma-separated "
+            "(10.0.0.5,172.18.0.0/16), or *, got 'proxy.local'",
+        ),
+        (
             ("audit", "verify"),
             "MCD_ENV",
             "prod",

@@ -1,5 +1,6 @@
 """Settings, read from the environment (prefix ``MCD_``) and a ``.env`` file."""
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     max_body_bytes: int = 2_000_000
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-
+    # separated addresses or networks, or "*"; none by default, so that the address a
+    # login throttle counts is the peer's own.
+    forwarded_allow_ips: str = ""
     # A bank statement file (camt.053): a busy day's runs to a few megabytes.
     max_statement_bytes: int = Field(default=5_000_000, ge=1)
     pdf_workers: int = Field(default=2, ge=1, le=32)
@@ -130,6 +135,20 @@ class Settings(BaseSettings):
                 f"got {value!r}"
             )
         return int(text)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def proxy_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if entries == ["*"]:
+            return "*"
+        try:
+            return ",".join(str(ipaddress.ip_network(entry, strict=False)) for entry in entries)
+        except ValueError:
+            raise ValueError(
+                "MCD_FORWARDED_ALLOW_IPS must be the proxies' addresses or networks, comma-"
+                f"separated (10.0.0.5,172.18.0.0/16), or *, got {value!r}"
+            ) from None
 
     @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod

@@ -1,4 +1,11 @@
-from voucher_service.core.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
+from voucher_service.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    TooManyRequests,
+    Unprocessable,
+)
 
 
 class ExpertNotFound(NotFound):
@@ -64,3 +71,12 @@ class RedemptionCancelled(Conflict):
 class TooManyFailedRedemptions(TooManyRequests):
     code = "too_many_failed_attempts"
     title = "Trop de tentatives refusées : patientez quelques minutes"
+
+
+class InvalidCoachingDate(Unprocessable):
+    code = "invalid_coaching_date"
+    title = "Date de l'accompagnement impossible"
+
+    def __init__(self, detail: str) -> None:
+        loc: list[str | int] = ["body", "coaching_date"]
+        super().__init__(detail, errors=[{"loc": loc, "msg": detail, "type": self.code}])

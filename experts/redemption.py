@@ -12,6 +12,7 @@ from experts import accounting, messages, registry
 from experts.errors import (
     AlreadyInPayout,
     ExpertNotFound,
+    InvalidCoachingDate,
     NotYourRedemption,
     RedeemedByAnotherExpert,
     RedemptionCancelled,
@@ -83,7 +84,10 @@ async def record_refusal(
     await session.commit()
 
 
-async def check(session: AsyncSession, presented: str, settings: Settings) -> VoucherCheck:
+async def check(
+    session: AsyncSession, expert: Expert, presented: str, settings: Settings
+) -> VoucherCheck:
+    registry.ensure_can_redeem(expert)
     voucher = await vouchers.resolve(session, presented, settings)
     today = paris_today()
     status = voucher.status_on(today)
@@ -109,11 +113,24 @@ def _why_not_redeemable(voucher: Voucher, today: date) -> str | None:
     return None
 
 
+def ensure_coaching_date(coaching: date, voucher: Voucher) -> None:
+    """A coaching session took place between the cheque's issue and today (Paris days)."""
+    if coaching > paris_today():
+        raise InvalidCoachingDate("La date de l'accompagnement ne peut pas être future.")
+    issued_on = paris_today(voucher.issued_at)
+    if coaching < issued_on:
+        raise InvalidCoachingDate(
+            "La date de l'accompagnement ne peut pas précéder l'émission du chèque, "
+            f"le {issued_on.strftime('%d/%m/%Y')}."
+        )
+
+
 async def redeem(
     session: AsyncSession, expert: Expert, body: RedemptionCreate, settings: Settings
 ) -> tuple[Redemption, Voucher]:
     registry.ensure_can_redeem(expert)
     voucher, programme = await vouchers.resolve_with_programme(session, body.token, settings)
+    ensure_coaching_date(body.coaching_date, voucher)
     assert voucher.id is not None and expert.id is not None
     # Without an amount, the whole balance; a spent cheque is then refused as such.
     amount = body.amount_cents or voucher.balance_cents or voucher.amount_cents

@@ -7,6 +7,7 @@ from experts import redemption, registry
 from experts.errors import (
     AlreadyInPayout,
     ExpertNotFound,
+    InvalidCoachingDate,
     NotAccredited,
     NotYourRedemption,
     RedeemedByAnotherExpert,
@@ -42,13 +43,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 @router.post(
     "/check",
     summary="Look a cheque up before redeeming it",
-    responses=problem_responses(Unauthorized, ExpertNotFound, *RESOLVE_ERRORS),
+    responses=problem_responses(Unauthorized, ExpertNotFound, NotAccredited, *RESOLVE_ERRORS),
 )
 async def check_voucher(
     body: VoucherPresented, session: DbSession, user: ExpertUser, settings: AppSettings
 ) -> VoucherCheck:
-    await registry.for_user(session, user)
-    return await redemption.check(session, body.token, settings)
+    expert = await registry.for_user(session, user)
+    return await redemption.check(session, expert, body.token, settings)
 
 
 @router.post(
@@ -61,6 +62,7 @@ async def check_voucher(
         NotAccredited,
         ExpertNotFound,
         TooManyFailedRedemptions,
+        InvalidCoachingDate,
         idempotency.IdempotencyKeyReused,
         *RESOLVE_ERRORS,
         *TAKE_ERRORS,

@@ -28,6 +28,12 @@ from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
 
 INVITATION_LIFETIME = timedelta(days=7)
+ACCREDITATION_LABELS = {
+    Accreditation.pending: "En attente d'accréditation",
+    Accreditation.accredited: "Accrédité",
+    Accreditation.suspended: "Accréditation suspendue",
+    Accreditation.revoked: "Accréditation retirée",
+}
 ALLOWED = {
     Accreditation.accredited: {Accreditation.pending, Accreditation.suspended},
     Accreditation.suspended: {Accreditation.accredited},
@@ -57,9 +63,15 @@ async def for_user(session: AsyncSession, user: User) -> Expert:
     return expert
 
 
+def can_redeem(expert: Expert) -> bool:
+    return expert.status is Accreditation.accredited
+
+
 def ensure_can_redeem(expert: Expert) -> None:
-    if expert.status is not Accreditation.accredited:
-        raise NotAccredited(f"Statut d'accréditation : {expert.status.value}.")
+    """Only an accredited expert redeems a cheque, or reads one (its company, amount and
+    balance)."""
+    if not can_redeem(expert):
+        raise NotAccredited(f"{ACCREDITATION_LABELS[expert.status]}.")
 
 
 async def list_all(session: AsyncSession, status: Accreditation | None) -> list[Expert]:

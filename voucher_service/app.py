@@ -19,6 +19,7 @@ from voucher_service.core import audit, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
 from voucher_service.core.config import Settings, get_settings
 from voucher_service.core.db import Database
+from voucher_service.core.logs import fingerprint_key
 from voucher_service.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from voucher_service.core.problems import install_error_handlers
 from voucher_service.payouts import endpoints as payout_endpoints
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_bytes=settings.max_body_bytes,
         path_limits=dict.fromkeys(uploads, settings.max_statement_upload_bytes),
     )
-    app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
+    app.add_middleware(
+        RequestContextMiddleware,
+        fingerprint_key=fingerprint_key(settings.secret_key.get_secret_value()),
+        hsts=settings.is_production,
+    )
     openapi.install(app)
     return app

@@ -22,8 +22,10 @@ from voucher_service.core.config import Settings
 from voucher_service.core.formatting import paris_datetime
 from voucher_service.core.ledger import LedgerEntry
 from voucher_service.vouchers.models import Voucher
+from voucher_service.vouchers.service import IssuedVoucher
 
 URL = "/api/v1/redemptions"
+NOT_ALLOWED_TO_REDEEM = [Accreditation.pending, Accreditation.suspended, Accreditation.revoked]
 
 
 def body(token: str, **extra: object) -> dict[str, object]:
@@ -42,6 +44,20 @@ async def expert_headers(
     user = await session.get(User, expert.user_id)
     assert user is not None
     return bearer(settings, user)
+
+
+NotAllowed = tuple[dict[str, str], IssuedVoucher]
+
+
+@pytest.fixture(params=NOT_ALLOWED_TO_REDEEM, ids=str)
+async def not_allowed(
+    request: pytest.FixtureRequest, session: AsyncSession, settings: Settings
+) -> NotAllowed:
+    """The bearer headers of an expert who may not redeem (pending, suspended, revoked),
+    and a cheque."""
+    return await expert_headers(session, settings, request.param), await create_voucher(
+        session, settings
+    )
 
 
 class TestRedeem:
@@ -108,16 +124,44 @@ class TestRedeem:
         )
         assert_problem(other, 409, "redeemed_by_another_expert")
 
-    @pytest.mark.parametrize(
-        "status", [Accreditation.pending, Accreditation.suspended, Accreditation.revoked]
-    )
-    async def test_experts_not_accredited_are_refused_and_recorded(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, status: Accreditation
+    async def test_the_coaching_date_lies_between_the_issue_day_and_today(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
         issued = await create_voucher(session, settings)
-        response = await client.post(
-            URL, json=body(issued.token), headers=await expert_headers(session, settings, status)
+        voucher_id = issued.voucher.id
+        await session.execute(
+            update(Voucher)
+            .where(col(Voucher.id) == voucher_id)
+            .values(issued_at=utcnow() - timedelta(days=5))
         )
+        session.expire_all()
+        voucher = await session.get(Voucher, voucher_id)
+        assert voucher is not None
+        issued_on, today = paris_today(voucher.issued_at), paris_today()
+        headers = await expert_headers(session, settings)
+        for day, detail in (
+            ("1900-01-01", "précéder l'émission du chèque, le "),
+            ((issued_on - timedelta(days=1)).isoformat(), issued_on.strftime("%d/%m/%Y")),
+            ((today + timedelta(days=1)).isoformat(), "ne peut pas être future"),
+            ("2099-12-31", "ne peut pas être future"),
+        ):
+            refused = await client.post(
+                URL, json=body(issued.token, coaching_date=day), headers=headers
+            )
+            problem = assert_problem(refused, 422, "invalid_coaching_date")
+            assert detail in problem["detail"], day
+            assert problem["errors"][0]["loc"] == ["body", "coaching_date"]
+        accepted = await client.post(
+            URL, json=body(issued.token, coaching_date=issued_on.isoformat()), headers=headers
+        )
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["coaching_date"] == issued_on.isoformat()
+
+    async def test_experts_not_accredited_are_refused_and_recorded(
+        self, client: AsyncClient, session: AsyncSession, not_allowed: NotAllowed
+    ) -> None:
+        headers, issued = not_allowed
+        response = await client.post(URL, json=body(issued.token), headers=headers)
         assert_problem(response, 403, "not_accredited")
         attempts = (
             (
@@ -253,6 +297,15 @@ class TestCheck:
         checked = response.json()
         assert checked["redeemable"] and checked["balance_cents"] == issued.voucher.amount_cents
         assert "beneficiary_email" not in checked and "siret" not in checked
+
+    async def test_an_expert_not_allowed_to_redeem_reads_nothing(
+        self, client: AsyncClient, not_allowed: NotAllowed
+    ) -> None:
+        headers, issued = not_allowed
+        response = await client.post(f"{URL}/check", json={"token": issued.token}, headers=headers)
+        problem = assert_problem(response, 403, "not_accredited")
+        assert issued.voucher.company_name not in response.text
+        assert "balance_cents" not in problem and "amount_cents" not in problem
 
 
 async def _move_validity(session: AsyncSession, voucher: Voucher, days: int) -> None:

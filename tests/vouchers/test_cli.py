@@ -119,6 +119,10 @@ class TestKeysAndVerify:
             Ed25519PrivateKey.generate(), tokens.Claims(1, 200_000, 2_000_000_000, "elsewhere")
         )
         refused(await operator.cli("verify", foreign), "unknown signing key elsewhere")
+        nul = tokens.sign(Ed25519PrivateKey.generate(), tokens.Claims(1, 1, 2_000_000_000, "a\x00"))
+        result = await operator.cli("verify", nul)
+        refused(result, "identifiant de clé invalide")
+        assert "Traceback" not in result.stderr
         expired = await operator.forge_expired(issued.voucher.id or 0)
         refused(await operator.cli("verify", expired), "expired")
 

@@ -333,3 +333,20 @@ class TestLookupProblems:
         )
         response = await client.get(f"/api/v1/vouchers/{foreign}", headers=headers)
         assert_problem(response, 422, "unknown_signing_key")
+
+    @pytest.mark.parametrize("kid", ["a\x00b", "k" * 33, "clé", "a.b", "a b"])
+    async def test_a_key_id_that_is_no_bounded_base64url_is_an_invalid_token(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        client: AsyncClient,
+        headers_for: HeadersFor,
+        kid: str,
+    ) -> None:
+        forged = tokens.sign(
+            Ed25519PrivateKey.generate(), tokens.Claims(1, 200_000, 2_000_000_000, kid)
+        )
+        headers = await headers_for(Role.accountant)
+        response = await client.get(f"/api/v1/vouchers/{forged}", headers=headers)
+        problem = assert_problem(response, 422, "invalid_token")
+        assert problem["detail"] == "Jeton refusé : identifiant de clé invalide."

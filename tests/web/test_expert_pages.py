@@ -1,6 +1,7 @@
 """The expert's pages: scan the printed cheque, log in, confirm once; the home page with
 the scanner, the typed code and undo; a suspended expert refused; the invitation."""
 
+import html
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.vouchers.test_pdf import read_qr_codes
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import Role
 from voucher_service.core.auth.tokens import issue_token
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.programmes import service as programme_service
@@ -202,24 +204,32 @@ class TestPages:
         assert "Vous ne pouvez pas encaisser de chèque" in home.text
         assert "Scanner un chèque" not in home.text
         shown = await client.get(f"/r/{issued.token}")
-        assert "Votre accréditation ne permet pas d'encaisser de chèque" in shown.text
-        assert 'name="invoice_reference"' not in shown.text
+        assert shown.status_code == 403
+        text = html.unescape(shown.text)
+        assert "Votre accréditation ne permet pas d'encaisser de chèque" in text
+        assert "Accréditation suspendue." in text
+        assert 'name="invoice_reference"' not in text
+        for secret in (issued.voucher.company_name, issued.code, "Solde disponible"):
+            assert secret not in text
 
         form = {
             "amount": "2000",
-            "coaching_date": "2020-01-01",
+            "coaching_date": paris_today().isoformat(),
             "invoice_reference": "F-1",
             "csrf_token": csrf,
         }
         refused = await client.post(f"/r/{issued.token}", data=form)
         assert refused.status_code == 403
-        assert "Votre accréditation ne permet pas d'encaisser de chèque" in refused.text
+        assert "Votre accréditation ne permet pas d'encaisser de chèque" in html.unescape(
+            refused.text
+        )
+        assert issued.voucher.company_name not in refused.text
         attempts = await session.execute(
             select(col(RedemptionAttempt.code)).where(col(RedemptionAttempt.expert_id) == expert.id)
         )
         assert list(attempts.scalars()) == ["not_accredited"]
 
-    async def test_a_wrong_amount_keeps_what_was_typed(
+    async def test_a_wrong_amount_or_coaching_date_keeps_what_was_typed(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
         expert = await create_expert(session)
@@ -227,7 +237,7 @@ class TestPages:
         csrf = await signed_in(client, settings, expert.user_id)
         form = {
             "amount": "3 000,00",
-            "coaching_date": "2020-01-01",
+            "coaching_date": paris_today().isoformat(),
             "invoice_reference": "FAC-42",
             "csrf_token": csrf,
         }
@@ -239,6 +249,19 @@ class TestPages:
         form["amount"] = "deux mille"
         invalid = await client.post(f"/r/{issued.code}", data=form)
         assert invalid.status_code == 422 and "montant en euros" in invalid.text
+
+        form["amount"] = "100"
+        yesterday = (paris_today() - timedelta(days=1)).isoformat()
+        for day, message in (
+            ("2099-12-31", "La date de l'accompagnement ne peut pas être future."),
+            (yesterday, "La date de l'accompagnement ne peut pas précéder l'émission du chèque"),
+        ):
+            form["coaching_date"] = day
+            refused = await client.post(f"/r/{issued.code}", data=form)
+            assert refused.status_code == 422
+            beside = re.search(r'id="coaching_date-error">(.*?)</p>', refused.text, re.S)
+            assert beside and message in html.unescape(beside.group(1)), refused.text
+            assert f'value="{day}"' in refused.text and 'value="FAC-42"' in refused.text
 
     async def test_a_double_tap_shows_the_first_answer_twice(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
@@ -271,7 +294,7 @@ class TestPages:
         mine, theirs = await create_expert(session), await create_expert(session)
         issued = await create_voucher(session, settings)
         body = RedemptionCreate(
-            token=issued.code, coaching_date="2020-01-01", invoice_reference="F-1"
+            token=issued.code, coaching_date=paris_today().isoformat(), invoice_reference="F-1"
         )
         done, _ = await redemption.redeem(session, mine, body, settings)
         csrf = await signed_in(client, settings, theirs.user_id)
@@ -297,7 +320,8 @@ class TestPages:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
         await signed_in(client, settings, expert.user_id)
-        form = {"amount": "10", "coaching_date": "2020-01-01", "invoice_reference": "F"}
+        today = paris_today().isoformat()
+        form = {"amount": "10", "coaching_date": today, "invoice_reference": "F"}
         response = await client.post(f"/r/{issued.code}", data=form)
         assert response.status_code == 403
 
@@ -411,7 +435,7 @@ class TestThrottledForm:
         csrf = await signed_in(client, settings, expert.user_id)
         form = {
             "amount": "100",
-            "coaching_date": "2020-01-01",
+            "coaching_date": paris_today().isoformat(),
             "invoice_reference": "F-1",
             "csrf_token": csrf,
         }
@@ -451,7 +475,7 @@ class TestALimitOfOneRefusal:
         csrf = await signed_in(client, settings, expert.user_id)
         form = {
             "amount": "100",
-            "coaching_date": "2020-01-01",
+            "coaching_date": paris_today().isoformat(),
             "invoice_reference": "F-1",
             "csrf_token": csrf,
         }

@@ -12,6 +12,7 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voucher_service.core import config
 from voucher_service.core.clock import PARIS
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -70,8 +71,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        for problem in error.errors():
-            console.print(f"[red]Configuration refused:[/red] {escape(problem['msg'])}")
+        for refusal in config.refusals(error):
+            console.print(f"[red]Configuration refused:[/red] {escape(refusal)}")
         raise typer.Exit(UNUSABLE_INPUT) from None
 
 

@@ -1,11 +1,19 @@
 """Settings, read from the environment (prefix ``MCD_``) and a ``.env`` file."""
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
@@ -51,7 +59,7 @@ class Settings(BaseSettings):
     smtp_port: int = 587
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_tls: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     mail_from: str = "Mon coach digital <no-reply@moncoachdigital.maregionsud.fr>"
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     mail_max_attempts: int = Field(default=10, ge=1)
@@ -64,6 +72,10 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     max_body_bytes: int = 2_000_000
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-
+    # separated addresses or networks, or "*"; none by default, so that the address a
+    # login throttle counts is the peer's own.
+    forwarded_allow_ips: str = ""
     # A bank statement file (camt.053): a busy day's runs to a few megabytes.
     max_statement_bytes: int = Field(default=5_000_000, ge=1)
     pdf_workers: int = Field(default=2, ge=1, le=32)
@@ -78,7 +90,7 @@ class Settings(BaseSettings):
     payout_debtor_name: str = "Region Provence-Alpes-Cote d'Azur"
     payout_debtor_iban: str = DEVELOPMENT_DEBTOR_IBAN
     payout_debtor_bic: str = DEVELOPMENT_DEBTOR_BIC
-    payout_siren: str = Field(default="231300021", pattern=r"^\d{9}$")
+    payout_siren: str = "231300021"
     # A SEPA file produced before this hour (Paris) asks for execution the same day, later
     # ones the next business day; 0 means never the same day.
     payout_cutoff_hour: int = 14
@@ -124,6 +136,20 @@ class Settings(BaseSettings):
             )
         return int(text)
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def proxy_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if entries == ["*"]:
+            return "*"
+        try:
+            return ",".join(str(ipaddress.ip_network(entry, strict=False)) for entry in entries)
+        except ValueError:
+            raise ValueError(
+                "MCD_FORWARDED_ALLOW_IPS must be the proxies' addresses or networks, comma-"
+                f"separated (10.0.0.5,172.18.0.0/16), or *, got {value!r}"
+            ) from None
+
     @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod
     def valid_account(cls, value: str, info: ValidationInfo) -> str:
@@ -166,6 +192,27 @@ class Settings(BaseSettings):
         if not self.is_sqlite or ":memory:" in self.database_url:
             return None
         return Path(self.database_url.split(":///", 1)[1])
+
+
+# Settings whose value a refusal never repeats: secrets, and the database URL's password.
+UNPRINTED = frozenset({"secret_key", "smtp_password", "database_url"})
+
+
+def refusals(error: ValidationError) -> list[str]:
+    """One line per refused setting: its variable, the value (unless secret) and what is
+    accepted, e.g. ``MCD_SMTP_TLS='false' is refused: Input should be 'starttls', 'tls' or
+    'none'``."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"MCD_{field.upper()}"
+        if not field or variable in message:
+            lines.append(message)
+            continue
+        value = "(value hidden)" if field in UNPRINTED else repr(problem["input"])
+        lines.append(f"{variable}={value} is refused: {message}")
+    return lines
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from voucher_service.core.errors import (
     ServiceError,
     Unprocessable,
 )
+from voucher_service.core.logs import fingerprint
 
 log = logging.getLogger("voucher_service.access")
 
@@ -45,13 +46,26 @@ NUL_MARKERS = (b"\x00", b"\\u0000")
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (``/api/v1/vouchers/{code}``), or
+    ``unmatched``: what logs and metrics name a request by, never its path."""
+    state = scope["app"].state
+    templates: dict[int, str] | None = getattr(state, "route_templates", None)
+    if templates is None:
+        templates = state.route_templates = {
+            id(context.original_route): context.path_format or ""
+            for context in iter_route_contexts(scope["app"].routes)
+        }
+    return templates.get(id(scope.get("route")), "unmatched")
+
+
 class RequestContextMiddleware:
     """Request id, access log, metrics and security headers around every request."""
 
-    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, fingerprint_key: bytes, hsts: bool = False) -> None:
         self.app = app
+        self.fingerprint_key = fingerprint_key
         self.headers = PAGE_SECURITY_HEADERS + ([HSTS] if hsts else [])
-        self._templates: dict[int, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,17 +93,8 @@ class RequestContextMiddleware:
             self._observe(scope, status, time.perf_counter() - started, rid)
             request_id.reset(token)
 
-    def _route_template(self, scope: Scope) -> str:
-        """The matched route's full path template (``/api/v1/vouchers/{code}``)."""
-        if self._templates is None:
-            self._templates = {
-                id(context.original_route): context.path_format or ""
-                for context in iter_route_contexts(scope["app"].routes)
-            }
-        return self._templates.get(id(scope.get("route")), "unmatched")
-
     def _observe(self, scope: Scope, status: int, elapsed: float, rid: str) -> None:
-        route = self._route_template(scope)
+        route = route_template(scope)
         REQUESTS.labels(scope["method"], route, str(status)).inc()
         LATENCY.labels(scope["method"], route).observe(elapsed)
         log.info(
@@ -97,8 +102,8 @@ class RequestContextMiddleware:
                 {
                     "request_id": rid,
                     "method": scope["method"],
-                    "path": scope["path"],
                     "route": route,
+                    "path_print": fingerprint(self.fingerprint_key, scope["path"]),
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 }

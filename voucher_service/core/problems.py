@@ -25,6 +25,7 @@ from voucher_service.core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from voucher_service.core.middleware import route_template
 
 log = logging.getLogger("voucher_service.errors")
 
@@ -169,7 +170,7 @@ def install_error_handlers(app: FastAPI, render_html: HtmlRenderer | None = None
             return respond(request, DatabaseConflict())
         if isinstance(exc, DBAPIError) and _caused_by_overflow(exc):
             return await on_out_of_range(request, exc)
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, route_template(request.scope))
         return respond(request, InternalError())
 
     app.add_exception_handler(ServiceError, on_service_error)

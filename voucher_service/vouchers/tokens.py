@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 ALGORITHM = "EdDSA"
 SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 ALLOWED_HEADER = {"alg", "kid", "typ"}
+# A key id is base64url of a bounded length (ours are 16 characters: a shortened
+# thumbprint), checked before any lookup: no NUL or other byte reaches the database.
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class TokenRefused(ValueError):
@@ -89,12 +92,18 @@ def _json_object(segment: str) -> dict[str, Any]:
     return value
 
 
+def is_key_id(kid: str) -> bool:
+    return KEY_ID.fullmatch(kid) is not None
+
+
 def _header_kid(header: dict[str, Any]) -> str:
     if header.get("alg") != ALGORITHM or not set(header) <= ALLOWED_HEADER:
         raise TokenRefused("en-tête non accepté")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRefused("identifiant de clé manquant")
+    if not is_key_id(kid):
+        raise TokenRefused("identifiant de clé invalide")
     return kid
 
 

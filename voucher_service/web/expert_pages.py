@@ -17,7 +17,6 @@ from sqlmodel import col
 from experts import redemption, registry
 from experts.errors import InvitationInvalid, RedemptionNotFound
 from experts.models import (
-    Accreditation,
     Expert,
     Invitation,
     PayoutState,
@@ -50,12 +49,6 @@ VOUCHER_STATUS_LABELS = {
     "expired": "Expiré",
     "cancelled": "Annulé",
 }
-ACCREDITATION_LABELS = {
-    Accreditation.pending: "En attente d'accréditation",
-    Accreditation.accredited: "Accrédité",
-    Accreditation.suspended: "Accréditation suspendue",
-    Accreditation.revoked: "Accréditation retirée",
-}
 PAYOUT_LABELS = {
     PayoutState.unpaid: "À payer",
     PayoutState.batched: "Virement en préparation",
@@ -63,7 +56,7 @@ PAYOUT_LABELS = {
 }
 templates.env.globals.update(
     VOUCHER_STATUS_LABELS=VOUCHER_STATUS_LABELS,
-    ACCREDITATION_LABELS=ACCREDITATION_LABELS,
+    ACCREDITATION_LABELS=registry.ACCREDITATION_LABELS,
     PAYOUT_LABELS=PAYOUT_LABELS,
 )
 _AMOUNT = re.compile(r"^(\d{1,7})(?:[.,](\d{1,2}))?$")
@@ -110,7 +103,7 @@ def _redeem_page(
         token=token,
         action=f"/r/{quote(token, safe='')}",
         expert=expert,
-        can_redeem=expert.status is Accreditation.accredited,
+        can_redeem=registry.can_redeem(expert),
         cheque=cheque,
         values=values,
         errors=errors or {},
@@ -122,14 +115,19 @@ def _redeem_page(
 
 
 async def _check_or_none(
-    session: DbSession, token: str, settings: Settings
+    session: DbSession, expert: Expert, token: str, settings: Settings
 ) -> tuple[VoucherCheck | None, ServiceError | None]:
     if not 4 <= len(token) <= MAX_PRESENTED:
         return None, _unreadable()
     try:
-        return await redemption.check(session, token, settings), None
+        return await redemption.check(session, expert, token, settings), None
     except ServiceError as error:
         return None, error
+
+
+def _beside_fields(error: ServiceError) -> dict[str, str]:
+    """The service's messages about single fields (``errors`` with a ``loc``), by field."""
+    return {str(e["loc"][-1]): e["msg"] for e in error.extra.get("errors", [])}
 
 
 def _unreadable() -> ServiceError:
@@ -152,7 +150,7 @@ async def redeem_form(
     request: Request, token: str, session: DbSession, settings: AppSettings, user: PageExpert
 ) -> Response:
     expert = await registry.for_user(session, user)
-    cheque, problem = await _check_or_none(session, token, settings)
+    cheque, problem = await _check_or_none(session, expert, token, settings)
     values = {
         "amount": _amount_text(cheque.balance_cents) if cheque else "",
         "coaching_date": paris_today().isoformat(),
@@ -172,9 +170,7 @@ def _validated(
     except ValueError as error:
         errors["amount"] = str(error)
     try:
-        coaching = date.fromisoformat(values["coaching_date"])
-        if coaching > paris_today():
-            errors["coaching_date"] = "La date de l'accompagnement ne peut pas être future."
+        date.fromisoformat(values["coaching_date"])
     except ValueError:
         errors["coaching_date"] = "Indiquez la date de l'accompagnement (jj/mm/aaaa)."
     reference = values["invoice_reference"].strip()
@@ -219,7 +215,7 @@ async def redeem(
     }
     body, errors = _validated(token, values)
     if body is None or not 4 <= len(token) <= MAX_PRESENTED:
-        cheque, problem = await _check_or_none(session, token, settings)
+        cheque, problem = await _check_or_none(session, expert, token, settings)
         return _redeem_page(
             request, token, expert, cheque, values, errors, problem, status_code=422
         )
@@ -238,9 +234,17 @@ async def redeem(
     except ServiceError as error:
         if error.status != 429:
             await redemption.record_refusal(session, expert.id, body.token, error)
-        cheque, _problem = await _check_or_none(session, token, settings)
+        cheque, _problem = await _check_or_none(session, expert, token, settings)
+        beside = _beside_fields(error)
         response = _redeem_page(
-            request, token, expert, cheque, values, problem=error, status_code=error.status
+            request,
+            token,
+            expert,
+            cheque,
+            values,
+            beside,
+            problem=None if beside else error,
+            status_code=error.status,
         )
         response.headers.update(error.headers)
         return response
@@ -309,7 +313,7 @@ async def _home(
         totals=totals,
         status_code=status_code,
         expert=expert,
-        can_redeem=expert.status is Accreditation.accredited,
+        can_redeem=registry.can_redeem(expert),
         items=items,
         problem=problem,
         undone=request.query_params.get("annule"),

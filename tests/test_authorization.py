@@ -84,8 +84,6 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     # Operations and documentation
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
-    ("GET", "/docs/oauth2-redirect"): EVERYONE,
-    ("GET", "/redoc"): EVERYONE,
     ("GET", "/.well-known/jwks.json"): EVERYONE,
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,

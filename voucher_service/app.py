@@ -17,7 +17,7 @@ from voucher_service.applications import endpoints as application_endpoints
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
-from voucher_service.core.config import Settings, get_settings
+from voucher_service.core.config import ApiDocs, Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.logs import fingerprint_key
 from voucher_service.core.middleware import InputGuardMiddleware, RequestContextMiddleware
@@ -26,7 +26,7 @@ from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
 from voucher_service.vouchers import pdf_workers
-from voucher_service.web import account, accounting, expert_pages, notifications_admin
+from voucher_service.web import account, accounting, api_docs, expert_pages, notifications_admin
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -72,17 +72,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await app.state.database.engine.dispose()
         pdf_workers.shutdown()
 
+    docs = settings.api_docs is ApiDocs.public
     app = FastAPI(
         title="Mon coach digital",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN, which the CSP forbids:
+        # /docs is served from the vendored files instead (web/api_docs.py).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.database = database or Database.from_settings(settings)
     app.state.registry = RegistryClient.from_settings(settings)
-    for router in [*API_ROUTERS, *PAGE_ROUTERS]:
+    for router in [*API_ROUTERS, *PAGE_ROUTERS, *([api_docs.router] if docs else [])]:
         app.include_router(router)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"

@@ -1,6 +1,10 @@
 """Liveness, readiness and metrics, as an operator and Prometheus see them."""
 
+from pathlib import Path
+from typing import Any
+
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.databases import make_settings
@@ -8,9 +12,18 @@ from voucher_service.app import create_app
 from voucher_service.core.db import Database
 
 
-async def client_on(url: str) -> AsyncClient:
-    app = create_app(make_settings(url))
+async def client_on(url: str, **settings: Any) -> AsyncClient:
+    app = create_app(make_settings(url, **settings))
     return AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver")
+
+
+TOKEN = "m" * 40
+PRODUCTION = {
+    "env": "production",
+    "secret_key": SecretStr("p" * 48),
+    "payout_debtor_iban": "FR1420041010050500013M02606",
+    "payout_debtor_bic": "PSSTFRPPMAR",
+}
 
 
 class TestReadiness:
@@ -38,6 +51,26 @@ class TestMetrics:
         assert 'mcd_http_requests_total{method="GET",route="/healthz",status="200"}' in text
         assert 'route="/api/v1/auth/me",status="401"' in text
         assert "mcd_http_request_duration_seconds_bucket" in text
+
+    async def test_a_token_admits_only_who_presents_it(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path}/metrics.db"
+        async with await client_on(url, metrics_token=TOKEN) as client:
+            assert_problem(await client.get("/metrics"), 401, "not_authenticated")
+            wrong = {"authorization": f"Bearer {TOKEN[:-1]}x"}
+            assert_problem(await client.get("/metrics", headers=wrong), 401, "not_authenticated")
+            basic = {"authorization": f"Basic {TOKEN}"}
+            assert_problem(await client.get("/metrics", headers=basic), 401, "not_authenticated")
+            right = await client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+        assert right.status_code == 200 and "mcd_http_requests_total" in right.text
+
+    async def test_production_without_a_token_publishes_nothing(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path}/metrics.db"
+        async with await client_on(url, **PRODUCTION) as client:
+            assert_problem(await client.get("/metrics"), 404, "metrics_not_published")
+        async with await client_on(url, **PRODUCTION, metrics_token=TOKEN) as client:
+            scraped = await client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+            assert scraped.status_code == 200
+            assert_problem(await client.get("/metrics"), 401, "not_authenticated")
 
     async def test_liveness(self, client: AsyncClient) -> None:
         assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -19,6 +19,18 @@ def make(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+class TestOperatorEndpoints:
+    def test_a_refused_value_names_its_variable(self) -> None:
+        with pytest.raises(ValidationError, match="MCD_API_DOCS must be public or off, got 'on'"):
+            make(api_docs="on")
+        with pytest.raises(ValidationError, match="MCD_METRICS_TOKEN must be a random value"):
+            make(metrics_token="short")
+
+    def test_an_empty_token_is_no_token(self) -> None:
+        assert make(metrics_token="").metrics_token is None
+        assert make(api_docs="off", metrics_token="t" * 32).api_docs == "off"
+
+
 class TestProductionSettings:
     def test_refuses_the_development_secret(self) -> None:
         with pytest.raises(ValidationError, match="MCD_SECRET_KEY"):

@@ -50,9 +50,24 @@ async def test_an_accountant_pays_the_experts_from_the_page(
     batch_id = int(created.headers["location"].split("=")[1])
     listing = await client.get(created.headers["location"], headers=HTML)
     assert f"Le lot de virements n°{batch_id} est créé" in listing.text
+    draft_file = await client.get(f"{PAGE}/batches/{batch_id}/sepa.xml", headers=HTML)
+    assert draft_file.status_code == 409
+    assert "pas encore exporté" in draft_file.text
+    export = f"{PAGE}/batches/{batch_id}/export"
+    forged = await client.post(export, headers=HTML)
+    assert forged.status_code == 403
+    batch = await session.get(PayoutBatch, batch_id)
+    assert batch is not None
+    await session.refresh(batch)
+    assert batch.status is BatchStatus.draft
+    exported = await client.post(export, data={"csrf_token": csrf}, headers=HTML)
+    assert exported.status_code == 303
+    assert exported.headers["location"] == f"{PAGE}?exported={batch_id}"
+    listing = await client.get(exported.headers["location"], headers=HTML)
+    assert f"Le lot n°{batch_id} est exporté et ne peut plus être annulé" in listing.text
     sepa = await client.get(f"{PAGE}/batches/{batch_id}/sepa.xml")
     assert sepa.status_code == 200 and b"pain.001.001.03" in sepa.content
-    batch = await session.get(PayoutBatch, batch_id)
+    assert (await client.get(f"{PAGE}/batches/{batch_id}/sepa.xml")).content == sepa.content
     assert batch is not None
     await session.refresh(batch)
     assert batch.file_created_at is not None
@@ -100,6 +115,15 @@ class TestRefusalsStayOnThePage:
         assert 'value="2020-01-15"' in form and 'aria-describedby="batch-error"' in form
         assert "Lots de virements" in response.text
 
+    async def _draft(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> tuple[str, int]:
+        """The page's CSRF token and a draft batch of what is owed today."""
+        csrf = await self._page(client, session, settings)
+        batch = await batches.create_batch(session, paris_today())
+        assert batch.id is not None
+        return csrf, batch.id
+
     async def test_cancelling_a_batch_sent_to_the_bank(
         self,
         client: AsyncClient,
@@ -107,15 +131,44 @@ class TestRefusalsStayOnThePage:
         settings: Settings,
         two_experts: dict[str, Any],
     ) -> None:
-        csrf = await self._page(client, session, settings)
-        batch = await batches.create_batch(session, paris_today())
-        assert batch.id is not None
-        await batches.sepa_file(session, batch.id, settings)
+        csrf, batch_id = await self._draft(client, session, settings)
+        await batches.export_batch(session, batch_id, settings)
         response = await client.post(
-            f"{PAGE}/batches/{batch.id}/cancel", data={"csrf_token": csrf}, headers=HTML
+            f"{PAGE}/batches/{batch_id}/cancel", data={"csrf_token": csrf}, headers=HTML
         )
         assert response.status_code == 409
         assert "Ce lot de virements ne peut plus être annulé" in _section(response.text, "batches")
+
+    async def test_reading_a_drafts_file_leaves_it_cancellable(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
+    ) -> None:
+        csrf, batch_id = await self._draft(client, session, settings)
+        read = await client.get(f"{PAGE}/batches/{batch_id}/sepa.xml", headers=HTML)
+        assert read.status_code == 409
+        response = await client.post(
+            f"{PAGE}/batches/{batch_id}/cancel", data={"csrf_token": csrf}, headers=HTML
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == f"{PAGE}?cancelled={batch_id}"
+
+    async def test_exporting_a_cancelled_batch(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        two_experts: dict[str, Any],
+    ) -> None:
+        csrf, batch_id = await self._draft(client, session, settings)
+        await batches.cancel_batch(session, batch_id)
+        response = await client.post(
+            f"{PAGE}/batches/{batch_id}/export", data={"csrf_token": csrf}, headers=HTML
+        )
+        assert response.status_code == 409
+        assert "Ce lot de virements est annulé" in _section(response.text, "batches")
 
     async def test_a_file_that_is_no_statement(
         self, client: AsyncClient, session: AsyncSession, settings: Settings
@@ -186,7 +239,7 @@ async def _settled_and_returned(
     (AC04), and a bank fee left unmatched; returns the batch and the statement id."""
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    await batches.sepa_file(session, batch.id, settings)
+    await batches.export_batch(session, batch.id, settings)
     transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}
     first, second = transfers[experts["first"].id], transfers[experts["second"].id]
     paid = [

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experts.models import Expert
 from tests.fixtures.factories import HeadersFor
 from tests.payouts.conftest import redeemed
-from tests.payouts.test_payouts import file_fields
+from tests.payouts.test_payouts import exported_at, file_fields
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
@@ -26,6 +26,46 @@ async def create(
     return await client.post(
         "/api/v1/payout-batches", json={"cut_off": day.isoformat()}, headers=headers
     )
+
+
+class TestExport:
+    async def test_reading_a_drafts_file_is_refused_and_leaves_it_cancellable(
+        self, client: AsyncClient, headers_for: HeadersFor, two_experts: dict[str, Any]
+    ) -> None:
+        headers = await headers_for(Role.accountant)
+        batch = (await create(client, headers)).json()
+        path = f"/api/v1/payout-batches/{batch['id']}"
+        for _ in range(2):
+            sepa = await client.get(f"{path}/sepa.xml", headers=headers)
+            assert sepa.status_code == 409
+            assert sepa.headers["content-type"] == "application/problem+json"
+            assert sepa.json()["code"] == "payout_batch_not_exported"
+        assert (await client.get(path, headers=headers)).json()["status"] == "draft"
+        cancelled = await client.post(f"{path}/cancel", headers=headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+    async def test_exporting_moves_a_draft_once_and_every_download_is_the_same_file(
+        self, client: AsyncClient, headers_for: HeadersFor, two_experts: dict[str, Any]
+    ) -> None:
+        headers = await headers_for(Role.accountant)
+        batch = (await create(client, headers)).json()
+        path = f"/api/v1/payout-batches/{batch['id']}"
+        first = await client.post(f"{path}/export", headers=headers)
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "exported" and first.json()["exported_at"]
+        again = await client.post(f"{path}/export", headers=headers)
+        assert again.status_code == 200 and again.json() == first.json()
+        files = [(await client.get(f"{path}/sepa.xml", headers=headers)) for _ in range(3)]
+        assert [f.status_code for f in files] == [200] * 3
+        assert len({f.content for f in files}) == 1
+        assert (await client.get(path, headers=headers)).json() == first.json()
+
+    async def test_an_unknown_batch_is_not_found(
+        self, client: AsyncClient, headers_for: HeadersFor
+    ) -> None:
+        headers = await headers_for(Role.accountant)
+        missing = await client.post("/api/v1/payout-batches/999999/export", headers=headers)
+        assert missing.status_code == 404 and missing.json()["code"] == "payout_batch_not_found"
 
 
 async def test_a_batch_takes_what_was_redeemed_up_to_its_cut_off_day(
@@ -90,7 +130,7 @@ async def test_refusals_name_the_batch_and_its_state(
     assert missing.json()["code"] == "payout_batch_not_found"
     assert missing.json()["detail"] == "Aucun lot de virements n°999999."
     batch = (await create(client, headers)).json()
-    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
     refused = await client.post(f"/api/v1/payout-batches/{batch['id']}/cancel", headers=headers)
     assert refused.status_code == 409
     assert refused.json()["code"] == "payout_batch_not_cancellable"
@@ -110,6 +150,8 @@ async def test_a_cancelled_batch_gives_no_file_and_its_redemptions_go_to_the_nex
     assert cancelled.json()["cancelled_at"] is not None
     sepa = await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
     assert sepa.status_code == 409 and sepa.json()["code"] == "payout_batch_cancelled"
+    export = await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
+    assert export.status_code == 409 and export.json()["code"] == "payout_batch_cancelled"
     await redeemed(session, settings, two_experts["second"], amount=30_000)
     following = (await create(client, headers)).json()
     assert following["total_cents"] == 480_000
@@ -131,8 +173,8 @@ async def test_a_file_asked_for_an_earlier_day_than_its_stamp_is_dated_that_day(
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     tuesday = datetime(2027, 6, 8, 8, 0, tzinfo=UTC)
-    await batches.sepa_file(session, batch.id, settings, now=tuesday)
-    monday = await batches.sepa_file(session, batch.id, settings, now=tuesday - timedelta(days=1))
+    await batches.export_batch(session, batch.id, settings, now=tuesday)
+    monday = await exported_at(session, batch.id, settings, tuesday - timedelta(days=1))
     assert file_fields(monday)["created"] == ["2027-06-07T10:00:00"]
     assert file_fields(monday)["execution"] == ["2027-06-07"]
     assert batch.file_created_at == tuesday - timedelta(days=1)

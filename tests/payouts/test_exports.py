@@ -29,7 +29,7 @@ def this_month() -> dict[str, str]:
 async def settle_everything(session: AsyncSession, settings: Settings) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    await batches.sepa_file(session, batch.id, settings)
+    await batches.export_batch(session, batch.id, settings)
     entry = StatementEntry(
         batch.total_cents, booking_date=paris_today(), batch_message_id=batch.message_id
     )

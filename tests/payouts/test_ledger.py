@@ -59,7 +59,7 @@ async def paid_batch(
 ) -> list[PayoutTransfer]:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    await batches.sepa_file(session, batch.id, settings)
+    await batches.export_batch(session, batch.id, settings)
     transfers = await batches.transfers_of(session, batch.id)
     entries = [
         StatementEntry(

@@ -16,7 +16,7 @@ from tests.payouts.camt_builder import StatementEntry, StatementTransaction, bui
 from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
-from voucher_service.payouts.models import BankStatementImport
+from voucher_service.payouts.models import BankStatementImport, PayoutBatch
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
 
@@ -82,6 +82,11 @@ async def test_a_batch_from_draft_to_settled_and_a_return_are_each_audited(
     batch = created.json()
     big, small = sorted(batch["transfers"], key=lambda t: -t["amount_cents"])
     r1, r2, r3 = (two_experts[k].id for k in ("r1", "r2", "r3"))
+    exported = await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
+    assert exported.status_code == 200
+    exported_batch = await session.get(PayoutBatch, batch["id"], populate_existing=True)
+    assert exported_batch is not None and exported_batch.file_created_at is not None
+    stamped = exported_batch.file_created_at
     sepa = await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
     assert sepa.status_code == 200
     again = await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
@@ -118,8 +123,12 @@ async def test_a_batch_from_draft_to_settled_and_a_return_are_each_audited(
             "payout_batch",
             b,
             "accountant",
-            {"status": "draft"},
-            {"status": "exported", "message_id": batch["message_id"]},
+            {"status": "draft", "file_created_at": None},
+            {
+                "status": "exported",
+                "file_created_at": stamped.isoformat(),
+                "message_id": batch["message_id"],
+            },
         ),
         (
             "payout_transfer.settled",
@@ -205,7 +214,7 @@ async def test_a_cancelled_draft_and_a_batch_settled_whole_are_audited(
             "/api/v1/payout-batches", json={"cut_off": paris_today().isoformat()}, headers=headers
         )
     ).json()
-    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
     whole = StatementEntry(
         batch["total_cents"], entry_ref="LOT", batch_message_id=batch["message_id"]
     )
@@ -243,7 +252,7 @@ async def test_the_expert_is_told_once_what_was_paid_for_which_cheques(
             "/api/v1/payout-batches", json={"cut_off": paris_today().isoformat()}, headers=headers
         )
     ).json()
-    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
     big = max(batch["transfers"], key=lambda t: t["amount_cents"])
     await upload(client, headers, [debit(big, date(2027, 3, 2))], "STMT-MAIL")
     query = select(Notification).where(Notification.event == "payout_sent")  # type: ignore[arg-type]
@@ -274,7 +283,7 @@ async def test_a_rejected_transfer_is_audited_with_nothing_to_unpay(
             "/api/v1/payout-batches", json={"cut_off": paris_today().isoformat()}, headers=headers
         )
     ).json()
-    await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
+    await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
     small = min(batch["transfers"], key=lambda t: t["amount_cents"])
     since = await last_event_id(session)
     rejected = StatementEntry(

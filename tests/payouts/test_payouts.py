@@ -20,12 +20,18 @@ from notifications import payload, rendering
 from notifications.models import Notification
 from tests.fixtures.factories import HeadersFor
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
+from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
-from voucher_service.core.clock import PARIS, paris_today
+from voucher_service.core.clock import PARIS, paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.payouts import batches, statements
 from voucher_service.payouts.business_days import requested_execution_date
-from voucher_service.payouts.errors import BatchNotCancellable, NothingToPay
+from voucher_service.payouts.errors import (
+    BatchCancelled,
+    BatchNotCancellable,
+    BatchNotExported,
+    NothingToPay,
+)
 from voucher_service.payouts.models import (
     BatchStatus,
     PayoutBatch,
@@ -120,9 +126,41 @@ async def test_cancelling_a_draft_frees_the_redemptions(
     again = await batches.create_batch(session, paris_today())
     assert again.id != batch.id
     assert again.id is not None
-    await batches.sepa_file(session, again.id, settings)
+    await batches.export_batch(session, again.id, settings)
     with pytest.raises(BatchNotCancellable):
         await batches.cancel_batch(session, again.id)
+
+
+async def test_a_draft_has_no_file_to_read_and_stays_cancellable(
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
+) -> None:
+    batch = await batches.create_batch(session, paris_today())
+    assert batch.id is not None
+    with pytest.raises(BatchNotExported):
+        await batches.sepa_file(session, batch.id, settings)
+    await session.refresh(batch)
+    assert batch.status is BatchStatus.draft and batch.file_created_at is None
+    await batches.cancel_batch(session, batch.id)
+    with pytest.raises(BatchCancelled):
+        await batches.export_batch(session, batch.id, settings)
+
+
+async def test_exporting_again_the_same_day_changes_nothing_and_is_audited_once(
+    session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
+) -> None:
+    batch = await batches.create_batch(session, paris_today())
+    assert batch.id is not None
+    await batches.export_batch(session, batch.id, settings)
+    first = await batches.sepa_file(session, batch.id, settings)
+    stamped, exported_at = batch.file_created_at, batch.exported_at
+    await batches.export_batch(session, batch.id, settings)
+    assert (batch.file_created_at, batch.exported_at) == (stamped, exported_at)
+    assert await batches.sepa_file(session, batch.id, settings) == first
+    events = select(col(AuditEvent.action)).where(
+        col(AuditEvent.entity_type) == "payout_batch", col(AuditEvent.entity_id) == str(batch.id)
+    )
+    actions = list((await session.execute(events)).scalars())
+    assert actions == ["payout_batch.created", "payout_batch.exported"]
 
 
 async def test_the_sepa_file_validates_sums_and_is_stable(
@@ -130,6 +168,7 @@ async def test_the_sepa_file_validates_sums_and_is_stable(
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
+    await batches.export_batch(session, batch.id, settings)
     document = await batches.sepa_file(session, batch.id, settings)
     assert batch.status is BatchStatus.exported
     assert await batches.sepa_file(session, batch.id, settings) == document
@@ -142,6 +181,14 @@ async def test_the_sepa_file_validates_sums_and_is_stable(
     control = Decimal(root.xpath("//p:GrpHdr/p:CtrlSum/text()", namespaces=NS)[0])
     assert sum(amounts) == control == Decimal(batch.total_cents) / 100
     assert root.xpath("//p:GrpHdr/p:MsgId/text()", namespaces=NS) == [batch.message_id]
+
+
+async def exported_at(
+    session: AsyncSession, batch_id: int, settings: Settings, now: datetime
+) -> bytes:
+    """The file as an export at ``now`` fixed it."""
+    await batches.export_batch(session, batch_id, settings, now=now)
+    return await batches.sepa_file(session, batch_id, settings)
 
 
 def file_fields(document: bytes) -> dict[str, list[str]]:
@@ -158,7 +205,7 @@ async def test_the_execution_date_is_set_when_the_file_is_produced(
     batch.created_at -= timedelta(days=10)
     await session.flush()
     assert batch.id is not None
-    fields = file_fields(await batches.sepa_file(session, batch.id, settings))
+    fields = file_fields(await exported_at(session, batch.id, settings, utcnow()))
     stamped = batch.file_created_at
     assert stamped is not None and stamped > batch.created_at + timedelta(days=9)
     expected = requested_execution_date(stamped, settings.payout_cutoff_hour)
@@ -167,18 +214,18 @@ async def test_the_execution_date_is_set_when_the_file_is_produced(
     assert fields["created"] == [stamped.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")]
 
 
-async def test_downloads_of_a_day_are_identical_and_another_day_changes_only_the_dates(
+async def test_exports_of_a_day_are_identical_and_another_day_changes_only_the_dates(
     session: AsyncSession, settings: Settings, two_experts: dict[str, Any]
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     # Monday 7 June 2027, 10:00 in Paris: before the cut-off; 17:00: after it
     monday = datetime(2027, 6, 7, 8, 0, tzinfo=UTC)
-    morning = await batches.sepa_file(session, batch.id, settings, now=monday)
-    evening = await batches.sepa_file(session, batch.id, settings, now=monday.replace(hour=15))
+    morning = await exported_at(session, batch.id, settings, monday)
+    evening = await exported_at(session, batch.id, settings, monday.replace(hour=15))
     assert evening == morning
     assert file_fields(morning)["execution"] == ["2027-06-07"]
-    tuesday = await batches.sepa_file(session, batch.id, settings, now=monday + timedelta(days=1))
+    tuesday = await exported_at(session, batch.id, settings, monday + timedelta(days=1))
     assert file_fields(tuesday)["execution"] == ["2027-06-08"]
     assert file_fields(tuesday)["created"] == ["2027-06-08T10:00:00"]
     same = {"message", "payment"}
@@ -194,7 +241,7 @@ async def exported(
 ) -> tuple[PayoutBatch, list[PayoutTransfer]]:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    await batches.sepa_file(session, batch.id, settings)
+    await batches.export_batch(session, batch.id, settings)
     return batch, await batches.transfers_of(session, batch.id)
 
 
@@ -317,10 +364,10 @@ async def test_the_api_batches_downloads_and_imports(
     assert named["Hélène Conseil Numérique"] == "Helene Conseil Numerique"
     listed = await client.get("/api/v1/payout-batches", headers=headers)
     assert batch["id"] in [b["id"] for b in listed.json()["items"]]
+    exported = await client.post(f"/api/v1/payout-batches/{batch['id']}/export", headers=headers)
+    assert exported.status_code == 200 and exported.json()["status"] == "exported"
     xml = await client.get(f"/api/v1/payout-batches/{batch['id']}/sepa.xml", headers=headers)
     assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
-    shown = await client.get(f"/api/v1/payout-batches/{batch['id']}", headers=headers)
-    assert shown.json()["status"] == "exported"
     refused = await client.post(f"/api/v1/payout-batches/{batch['id']}/cancel", headers=headers)
     assert refused.status_code == 409
     entry = StatementEntry(

@@ -30,7 +30,7 @@ from voucher_service.payouts.statements import ImportedStatement
 async def exported(session: AsyncSession, settings: Settings) -> PayoutBatch:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    await batches.sepa_file(session, batch.id, settings)
+    await batches.export_batch(session, batch.id, settings)
     return batch
 
 

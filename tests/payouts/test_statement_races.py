@@ -32,7 +32,7 @@ async def seed(database: Database, settings: Settings) -> tuple[dict[str, str], 
         await redeemed(session, settings, expert)
         batch = await batches.create_batch(session, paris_today())
         assert batch.id is not None
-        await batches.sepa_file(session, batch.id, settings)
+        await batches.export_batch(session, batch.id, settings)
         [transfer] = [
             t for t in await batches.transfers_of(session, batch.id) if t.expert_id == expert.id
         ]

@@ -61,7 +61,7 @@ async def _paid_and_returned(database: Database, settings: Settings) -> tuple[in
                 )
             batch = await batches.create_batch(session, LONG_AGO)
             assert batch.id is not None
-            await batches.sepa_file(session, batch.id, settings)
+            await batches.export_batch(session, batch.id, settings)
             first, second = await batches.transfers_of(session, batch.id)
             entries = [
                 StatementEntry(

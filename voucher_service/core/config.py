@@ -42,6 +42,17 @@ class Environment(StrEnum):
     production = "production"
 
 
+class ApiDocs(StrEnum):
+    """Whether ``/docs`` and ``/openapi.json`` are served."""
+
+    public = "public"
+    off = "off"
+
+
+# A metrics token is a bearer secret: long enough that it cannot be guessed.
+MIN_METRICS_TOKEN_LENGTH = 32
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MCD_", env_file=".env", extra="ignore")
 
@@ -83,6 +94,10 @@ class Settings(BaseSettings):
     redemption_undo_hours: int = 48
     redemption_max_failures: int = 20
     redemption_failure_window_minutes: int = 10
+    # Operator endpoints: the API documentation, and who may read the metrics (without a
+    # token: anyone in development, nobody in production).
+    api_docs: ApiDocs = ApiDocs.public
+    metrics_token: SecretStr | None = None
 
     # Payouts. The debtor account pays the experts; the defaults are development values,
     # refused in production. 231300021 is the Région Provence-Alpes-Côte
@@ -149,6 +164,27 @@ class Settings(BaseSettings):
                 "MCD_FORWARDED_ALLOW_IPS must be the proxies' addresses or networks, comma-"
                 f"separated (10.0.0.5,172.18.0.0/16), or *, got {value!r}"
             ) from None
+
+    @field_validator("api_docs", mode="before")
+    @classmethod
+    def api_docs_choice(cls, value: object) -> object:
+        if str(value) not in set(ApiDocs):
+            choices = " or ".join(ApiDocs)
+            raise ValueError(f"MCD_API_DOCS must be {choices}, got {value!r}")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def long_metrics_token(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or text == "":
+            return None
+        if not isinstance(text, str) or len(text) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"MCD_METRICS_TOKEN must be a random value of at least "
+                f"{MIN_METRICS_TOKEN_LENGTH} characters (or be left unset)"
+            )
+        return text
 
     @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Update, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -21,6 +21,7 @@ from voucher_service.payouts import business_days, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
+    BatchNotExported,
     BatchNotFound,
     NothingToPay,
     RedemptionAlreadyBatched,
@@ -200,17 +201,15 @@ async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[
 
 async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     """A draft batch only: its redemptions go back to unpaid, free for the next batch, and
-    its transfers are cancelled, so that no bank statement settles them."""
+    its transfers are cancelled, so that no bank statement settles them. An export at the
+    same moment wins or loses whole: the batch leaves the draft state once."""
     batch = await get_batch(session, batch_id)
-    if batch.status is not BatchStatus.draft:
+    if not await _leave_draft(session, batch, BatchStatus.cancelled, cancelled_at=utcnow()):
         raise BatchNotCancellable(batch_status=batch.status.value)
     transfers = await transfers_of(session, batch_id)
     redemption_ids = await release_items(session, [t.id for t in transfers if t.id is not None])
     for transfer in transfers:
         transfer.status = TransferStatus.cancelled
-    batch = await get_batch(session, batch_id)
-    batch.status = BatchStatus.cancelled
-    batch.cancelled_at = utcnow()
     await session.flush()
     audit.record(
         session,
@@ -223,9 +222,30 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     return batch
 
 
+async def _leave_draft(
+    session: AsyncSession, batch: PayoutBatch, status: BatchStatus, **values: datetime
+) -> bool:
+    """Move a draft to ``status`` by a conditional update: of an export and a cancellation
+    running at once, one moves it and the other finds it moved (``batch`` is re-read)."""
+    moved = await _changed_rows(
+        session,
+        update(PayoutBatch)
+        .where(col(PayoutBatch.id) == batch.id, col(PayoutBatch.status) == BatchStatus.draft)
+        .values(status=status, **values),
+    )
+    await session.refresh(batch)
+    return moved > 0
+
+
+async def _changed_rows(session: AsyncSession, statement: Update) -> int:
+    # An UPDATE's result is a CursorResult, which the typed execute() does not say.
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount
+
+
 def file_created_at(batch: PayoutBatch, now: datetime) -> datetime:
-    """When the batch's SEPA file, downloaded at ``now``, says it was created: at the first
-    download of that Paris day, so that the day's downloads are byte-identical."""
+    """When the batch's SEPA file, exported at ``now``, says it was created: at the first
+    export of that Paris day, so that the day's downloads are byte-identical."""
     stamped = batch.file_created_at
     if stamped is not None and paris_today(stamped) == paris_today(now):
         return stamped
@@ -233,18 +253,27 @@ def file_created_at(batch: PayoutBatch, now: datetime) -> datetime:
 
 
 def execution_date(batch: PayoutBatch, now: datetime, settings: Settings) -> date:
-    """The execution date the file downloaded at ``now`` asks for: never a past day."""
-    created = file_created_at(batch, now)
+    """The execution date the batch's file asks for, as it was exported; for a draft, the
+    one an export at ``now`` would ask for. Never a past day when it is produced."""
+    created = now if batch.status is BatchStatus.draft else _file_time(batch)
     return business_days.requested_execution_date(created, settings.payout_cutoff_hour)
 
 
-async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) -> datetime:
-    """Record the first download of the day; a concurrent first download keeps its own."""
+def _file_time(batch: PayoutBatch) -> datetime:
+    """The creation time of the exported file; a batch settled before any export (or
+    exported before files were stamped) takes the time it left the draft, or was made."""
+    return batch.file_created_at or batch.exported_at or batch.created_at
+
+
+async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) -> bool:
+    """Fix the file at the first export of the day; a concurrent first export keeps its own.
+    True when this export stamped it."""
     if batch.file_created_at is not None and file_created_at(batch, now) == batch.file_created_at:
-        return batch.file_created_at
+        return False
     today = paris_today(now)
     stamped = col(PayoutBatch.file_created_at)
-    await session.execute(
+    moved = await _changed_rows(
+        session,
         update(PayoutBatch)
         .where(
             col(PayoutBatch.id) == batch.id,
@@ -254,28 +283,74 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
                 stamped >= clock.end_of_paris_day(today),
             ),
         )
-        .values(file_created_at=now)
+        .values(file_created_at=now),
     )
     await session.refresh(batch, ["file_created_at"])
-    assert batch.file_created_at is not None
-    return batch.file_created_at
+    return moved > 0
 
 
-async def sepa_file(
+async def export_batch(
     session: AsyncSession, batch_id: int, settings: Settings, now: datetime | None = None
-) -> bytes:
-    """The pain.001 file of the batch downloaded at ``now`` (the clock's time by default),
-    identical at every download of a Paris day; the first download moves a draft to
-    exported."""
+) -> PayoutBatch:
+    """The accountant sends the batch to the bank: a draft becomes exported (it can no longer
+    be cancelled) and its SEPA file is fixed, checked against the schema before anything
+    moves. Exporting again the same Paris day changes nothing; on a later day it produces
+    that day's file (never a past execution date). A settled batch keeps its file."""
     batch = await get_batch(session, batch_id)
+    _refuse_cancelled(batch)
+    before = {"status": batch.status.value, "file_created_at": _iso(batch.file_created_at)}
+    if batch.status not in (BatchStatus.draft, BatchStatus.exported):
+        return batch
+    at = now or utcnow()
+    stamped = await _stamp_file(session, batch, at)
+    moved = batch.status is BatchStatus.draft and await _leave_draft(
+        session, batch, BatchStatus.exported, exported_at=at
+    )
+    _refuse_cancelled(batch)  # a cancellation took the draft first
+    await _build_file(session, batch, settings)
+    if stamped or moved:
+        audit.record(
+            session,
+            "payout_batch.exported",
+            "payout_batch",
+            batch_id,
+            before=before,
+            after={
+                "status": batch.status.value,
+                "file_created_at": _iso(batch.file_created_at),
+                "message_id": batch.message_id,
+            },
+        )
+    return batch
+
+
+def _refuse_cancelled(batch: PayoutBatch) -> None:
     if batch.status is BatchStatus.cancelled:
         raise BatchCancelled()
-    created_at = await _stamp_file(session, batch, now or utcnow())
-    transfers = await transfers_of(session, batch_id)
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat()
+
+
+async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) -> bytes:
+    """The pain.001 file of an exported batch, as its last export fixed it: reading it
+    changes nothing, and every download gives the same bytes."""
+    batch = await get_batch(session, batch_id)
+    _refuse_cancelled(batch)
+    if batch.status is BatchStatus.draft:
+        raise BatchNotExported()
+    return await _build_file(session, batch, settings)
+
+
+async def _build_file(session: AsyncSession, batch: PayoutBatch, settings: Settings) -> bytes:
+    assert batch.id is not None
+    transfers = await transfers_of(session, batch.id)
     debtor = sepa.Debtor(
         settings.payout_debtor_name, settings.payout_debtor_iban, settings.payout_debtor_bic
     )
-    document = sepa.build_credit_transfers(
+    created = _file_time(batch)
+    return sepa.build_credit_transfers(
         debtor,
         [
             sepa.Transfer(
@@ -284,37 +359,6 @@ async def sepa_file(
             for t in transfers
         ],
         message_id=batch.message_id,
-        execution_date=business_days.requested_execution_date(
-            created_at, settings.payout_cutoff_hour
-        ),
-        created_at=created_at,
+        execution_date=business_days.requested_execution_date(created, settings.payout_cutoff_hour),
+        created_at=created,
     )
-    if batch.status is BatchStatus.draft:
-        await _mark_exported(session, batch)
-    return document
-
-
-async def _mark_exported(session: AsyncSession, batch: PayoutBatch) -> None:
-    """Draft to exported, recorded once however many first downloads run at a time."""
-    # An UPDATE's result is a CursorResult, which the typed execute() does not say.
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(PayoutBatch)
-            .where(
-                col(PayoutBatch.id) == batch.id,
-                col(PayoutBatch.status) == BatchStatus.draft,
-            )
-            .values(status=BatchStatus.exported, exported_at=utcnow())
-        ),
-    )
-    await session.refresh(batch, ["status", "exported_at"])
-    if moved.rowcount:
-        audit.record(
-            session,
-            "payout_batch.exported",
-            "payout_batch",
-            batch.id,
-            before={"status": BatchStatus.draft.value},
-            after={"status": BatchStatus.exported.value, "message_id": batch.message_id},
-        )

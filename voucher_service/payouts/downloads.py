@@ -3,12 +3,12 @@
 from collections.abc import AsyncIterator
 from datetime import date
 
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import french_date
-from voucher_service.payouts import exports
+from voucher_service.payouts import batches, exports
 from voucher_service.payouts.errors import InvalidPeriod
 from voucher_service.payouts.fec import FEC_ENCODING, fec_filename
 
@@ -36,6 +36,16 @@ def check_period(start: date, end: date) -> None:
 
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) -> Response:
+    """An exported batch's pain.001 file, read only: every download is the same file."""
+    document = await batches.sepa_file(session, batch_id, settings)
+    return Response(
+        document,
+        media_type="application/xml",
+        headers=_attachment(f"virements-lot-{batch_id}.xml"),
+    )
 
 
 def reconciliation_filename(start: date, end: date) -> str:

@@ -16,6 +16,7 @@ from voucher_service.payouts import batches, downloads, sepa, statements
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
+    BatchNotExported,
     BatchNotFound,
     InvalidPeriod,
     InvalidSepaFile,
@@ -99,23 +100,34 @@ async def cancel_batch(batch_id: EntityId, session: DbSession, user: AccountantU
     return await batch_public(session, await batches.cancel_batch(session, batch_id))
 
 
+@router.post(
+    "/api/v1/payout-batches/{batch_id:int}/export",
+    summary="Send a batch to the bank: a draft becomes exported and its SEPA file is fixed",
+    responses=problem_responses(
+        *AUTH, BatchNotFound, BatchCancelled, InvalidTransfer, InvalidSepaFile
+    ),
+)
+async def export_batch(
+    batch_id: EntityId, session: DbSession, user: AccountantUser, settings: AppSettings
+) -> BatchPublic:
+    return await batch_public(session, await batches.export_batch(session, batch_id, settings))
+
+
 @router.get(
     "/api/v1/payout-batches/{batch_id:int}/sepa.xml",
-    summary="The batch's SEPA credit transfer file (pain.001.001.03); exports a draft",
+    summary="The SEPA credit transfer file (pain.001.001.03) of an exported batch",
     response_class=Response,
     responses={
         200: {"content": {"application/xml": {}}, "description": "The pain.001 file"},
-        **problem_responses(*AUTH, BatchNotFound, BatchCancelled, InvalidTransfer, InvalidSepaFile),
+        **problem_responses(
+            *AUTH, BatchNotFound, BatchNotExported, BatchCancelled, InvalidTransfer, InvalidSepaFile
+        ),
     },
 )
 async def batch_sepa(
     batch_id: EntityId, session: DbSession, user: AccountantUser, settings: AppSettings
 ) -> Response:
-    document = await batches.sepa_file(session, batch_id, settings)
-    disposition = f'attachment; filename="virements-lot-{batch_id}.xml"'
-    return Response(
-        document, media_type="application/xml", headers={"Content-Disposition": disposition}
-    )
+    return await downloads.sepa_file(session, batch_id, settings)
 
 
 STATEMENT_UPLOAD_PATH = "/api/v1/bank-statements"  # has its own body limit (app.py)

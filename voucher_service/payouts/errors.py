@@ -71,6 +71,13 @@ class BatchNotCancellable(Conflict):
     title = "Ce lot de virements ne peut plus être annulé"
 
 
+class BatchNotExported(Conflict):
+    """A draft has no SEPA file yet: exporting the batch (sent to the bank) produces it."""
+
+    code = "payout_batch_not_exported"
+    title = "Ce lot de virements n'est pas encore exporté"
+
+
 class BatchCancelled(Conflict):
     code = "payout_batch_cancelled"
     title = "Ce lot de virements est annulé"

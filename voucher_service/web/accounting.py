@@ -77,8 +77,9 @@ async def accounting_page(
     user: AccountantPage,
     created: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     cancelled: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    exported: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
-    return await _page(request, session, created=created, cancelled=cancelled)
+    return await _page(request, session, created=created, cancelled=cancelled, exported=exported)
 
 
 @router.post("/accounting/batches")
@@ -125,15 +126,29 @@ async def cancel_batch(
     return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
 
 
+@router.post("/accounting/batches/{batch_id:int}/export")
+async def export_batch(
+    request: Request,
+    batch_id: int,
+    session: DbSession,
+    user: AccountantPage,
+    settings: AppSettings,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        async with session.begin_nested():
+            await batches.export_batch(session, batch_id, settings)
+    except ServiceError as error:
+        return await _refused(request, session, error, "batches")
+    return RedirectResponse(f"/accounting?exported={batch_id}", status_code=303)
+
+
 @router.get("/accounting/batches/{batch_id:int}/sepa.xml")
 async def batch_sepa(
     batch_id: int, session: DbSession, user: AccountantPage, settings: AppSettings
 ) -> Response:
-    document = await batches.sepa_file(session, batch_id, settings)
-    disposition = f'attachment; filename="virements-lot-{batch_id}.xml"'
-    return Response(
-        document, media_type="application/xml", headers={"Content-Disposition": disposition}
-    )
+    return await downloads.sepa_file(session, batch_id, settings)
 
 
 STATEMENT_UPLOAD_PATH = "/accounting/statements"  # has its own body limit (app.py)

@@ -156,8 +156,13 @@ async def test_exporting_again_the_same_day_changes_nothing_and_is_audited_once(
     await batches.export_batch(session, batch.id, settings)
     assert (batch.file_created_at, batch.exported_at) == (stamped, exported_at)
     assert await batches.sepa_file(session, batch.id, settings) == first
-    events = select(col(AuditEvent.action)).where(
-        col(AuditEvent.entity_type) == "payout_batch", col(AuditEvent.entity_id) == str(batch.id)
+    events = (
+        select(col(AuditEvent.action))
+        .where(
+            col(AuditEvent.entity_type) == "payout_batch",
+            col(AuditEvent.entity_id) == str(batch.id),
+        )
+        .order_by(col(AuditEvent.id))
     )
     actions = list((await session.execute(events)).scalars())
     assert actions == ["payout_batch.created", "payout_batch.exported"]

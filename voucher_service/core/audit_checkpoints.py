@@ -185,10 +185,9 @@ async def _publish(
     if settings.audit_checkpoint_dir is not None:
         write_files(settings.audit_checkpoint_dir, signed, settings)
     text = signed.model_dump_json(indent=2)
+    data = {"seq": signed.seq, "signed_at": signed.signed_at, "checkpoint_json": text}
     for address in settings.audit_auditor_emails:
-        data = {"seq": signed.seq, "signed_at": signed.signed_at, "checkpoint_json": text}
-        data |= EMAIL_FOOTER
-        await notify(session, EMAIL_EVENT, address, data)
+        await notify(session, EMAIL_EVENT, address, data | EMAIL_FOOTER)
     return signed
 
 

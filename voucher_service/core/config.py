@@ -182,6 +182,16 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def strong_audit_secret(self) -> Self:
+        signing = self.audit_signing_secret
+        if self.is_production and signing and len(signing.get_secret_value()) < 32:
+            raise ValueError(
+                "MCD_AUDIT_SIGNING_SECRET must be a random value of at least 32 characters "
+                "in production, or unset to derive the audit key from MCD_SECRET_KEY"
+            )
+        return self
+
     def sqlite_path(self) -> Path | None:
         """The file of a SQLite database, so that its folder can be created."""
         if not self.is_sqlite or ":memory:" in self.database_url:

@@ -157,21 +157,27 @@ async def checkpoint(
 
 
 async def checkpoint_if_due(database: Database, settings: Settings, notify: Notify) -> None:
-    """The sealer's periodic checkpoint: when the chain has grown since the last one, and
-    that one is ``MCD_AUDIT_CHECKPOINT_SECONDS`` old."""
+    """The sealer's periodic checkpoint: when the last one is ``MCD_AUDIT_CHECKPOINT_SECONDS``
+    old and the chain has grown since. The head is locked only once the time has come, and
+    the last checkpoint read again then, so that two processes never sign the same head."""
     async with database.sessionmaker() as session, session.begin():
+        if not _time_for(await _latest(session), settings):
+            return
         head = await audit.lock_head(session, wait=False)
-        if head is not None and await _due(session, settings, head):
-            await _publish(session, settings, notify, head)
+        last = await _latest(session)
+        if head is None or head.seq <= (last.seq if last else 0) or not _time_for(last, settings):
+            return
+        await _publish(session, settings, notify, head)
 
 
-async def _due(session: AsyncSession, settings: Settings, head: audit.AuditHead) -> bool:
+async def _latest(session: AsyncSession) -> AuditCheckpoint | None:
     latest = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)
-    last = (await session.execute(latest)).scalars().first()
-    if last is None:
-        return head.seq > 0
+    return (await session.execute(latest)).scalars().first()
+
+
+def _time_for(last: AuditCheckpoint | None, settings: Settings) -> bool:
     interval = timedelta(seconds=settings.audit_checkpoint_seconds)
-    return head.seq > last.seq and last.signed_at + interval <= utcnow()
+    return last is None or last.signed_at + interval <= utcnow()
 
 
 async def _publish(

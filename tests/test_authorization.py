@@ -70,6 +70,7 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     ("GET", "/api/v1/vouchers/{code}"): ACCOUNTS,
     ("POST", "/api/v1/vouchers/{code}/cancel"): ADMIN,
     ("GET", "/api/v1/vouchers/{code}/pdf"): ADMIN,
+    ("GET", "/api/v1/audit/checkpoints"): ADMIN,
     ("GET", "/api/v1/notifications"): ADMIN,
     ("POST", "/api/v1/notifications/{notification_id}/requeue"): ADMIN,
     ("POST", "/api/v1/payout-batches"): ACCOUNTS,

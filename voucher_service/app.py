@@ -12,10 +12,11 @@ from fastapi.staticfiles import StaticFiles
 from experts import endpoints as expert_endpoints
 from experts import redemption_endpoints
 from notifications import endpoints as notification_endpoints
+from notifications import service as notifications_service
 from voucher_service import ops
 from voucher_service.applications import endpoints as application_endpoints
 from voucher_service.applications.registry import RegistryClient
-from voucher_service.core import audit, openapi
+from voucher_service.core import audit, audit_checkpoints, audit_endpoints, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
 from voucher_service.core.config import ApiDocs, Settings, get_settings
 from voucher_service.core.db import Database
@@ -44,6 +45,7 @@ API_ROUTERS = [
     voucher_endpoints.router,
     voucher_endpoints.keys_router,
     notification_endpoints.router,
+    audit_endpoints.router,
     payout_endpoints.router,
     ops.router,
 ]
@@ -61,8 +63,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database: Database = app.state.database
+
+        async def checkpoint() -> None:
+            await audit_checkpoints.checkpoint_if_due(
+                database, settings, notifications_service.enqueue
+            )
+
         sealer = asyncio.create_task(
-            audit.keep_sealing(app.state.database, settings.audit_seal_seconds)
+            audit.keep_sealing(database, settings.audit_seal_seconds, then=checkpoint)
         )
         yield
         sealer.cancel()

@@ -11,6 +11,7 @@ from experts.models import (
 from notifications.models import Notification, NotificationAttachment
 from voucher_service.applications.models import Application
 from voucher_service.core.audit import AuditEvent, AuditHead
+from voucher_service.core.audit_checkpoints import AuditCheckpoint
 from voucher_service.core.auth.models import LoginFailure, User
 from voucher_service.core.idempotency import IdempotencyRecord
 from voucher_service.core.ledger import LedgerEntry
@@ -27,6 +28,7 @@ from voucher_service.vouchers.models import SigningKey, Voucher, VoucherEvent
 __all__ = [
     "AccreditationChange",
     "Application",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "BankStatementImport",

@@ -308,6 +308,7 @@ async def test_the_operators_audit_verify_names_each_kind_of_tampering(
     await schema.upgrade(database.engine)
     async with database.sessionmaker(expire_on_commit=False) as session:
         events = await record_chain(session)
+        await session.commit()  # verify seals nothing itself
         snapshot = (await session.execute(select(EVENTS))).mappings().all()
         head = (await session.execute(select(audit.AuditHead))).scalar_one().model_dump()
 
@@ -324,7 +325,7 @@ async def test_the_operators_audit_verify_names_each_kind_of_tampering(
     try:
         intact = await audit_verify(empty_database_url)
         assert intact.code == 0, intact.stderr
-        assert "Audit chain intact: 3 events verified." in intact.stderr
+        assert "Audit chain intact: 3 events verified" in intact.stderr
         first, middle, last = events
         kinds = {
             f"event #{middle.seq} (row id {middle.id}): “{CONTENT}”": lambda s: edit(
@@ -343,7 +344,7 @@ async def test_the_operators_audit_verify_names_each_kind_of_tampering(
             assert result.code == 1, (where, result.stdout, result.stderr)
             assert f"Audit chain broken at {where}." in " ".join(result.stderr.split())
         again = await audit_verify(empty_database_url)
-        assert again.code == 0 and "Audit chain intact: 3 events verified." in again.stderr
+        assert again.code == 0 and "Audit chain intact: 3 events verified" in again.stderr
     finally:
         await database.engine.dispose()
 
@@ -475,11 +476,11 @@ class TestSealing:
         assert broken is None and count == 1
 
 
-async def test_verify_waits_for_a_sealer_at_work_instead_of_skipping_its_events(
+async def test_a_checkpoint_waits_for_a_sealer_at_work_instead_of_skipping_its_events(
     empty_database_url: str,
 ) -> None:
-    """What `audit verify` does first: seal with wait=True, so that events another sealer
-    is chaining are checked too, not left out of the count."""
+    """What `audit checkpoint` does first: seal with wait=True, so that events another
+    sealer is chaining are signed too, not left out of the checkpoint."""
     database = Database.from_settings(make_settings(empty_database_url))
     await schema.upgrade(database.engine)
     try:

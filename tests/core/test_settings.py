@@ -55,9 +55,24 @@ class TestProductionSettings:
                 payout_debtor_iban=PAYING_ACCOUNT["payout_debtor_iban"],
             )
 
+    def test_refuses_a_short_audit_signing_secret(self) -> None:
+        real = {"env": "production", "database_url": PG, "secret_key": STRONG, **PAYING_ACCOUNT}
+        with pytest.raises(ValidationError, match="MCD_AUDIT_SIGNING_SECRET"):
+            make(**real, audit_signing_secret="short")
+        assert make(**real, audit_signing_secret=STRONG).audit_signing_secret is not None
+
     def test_accepts_a_real_configuration(self) -> None:
         settings = make(env="production", database_url=PG, secret_key=STRONG, **PAYING_ACCOUNT)
         assert settings.is_production
+
+    def test_auditors_are_a_comma_separated_list_of_addresses(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("MCD_AUDIT_AUDITOR_EMAILS", " audit@maregionsud.fr, cour@ccomptes.fr,")
+        assert make().audit_auditor_emails == ["audit@maregionsud.fr", "cour@ccomptes.fr"]
+        monkeypatch.setenv("MCD_AUDIT_AUDITOR_EMAILS", "audit@maregionsud.fr, pas une adresse")
+        with pytest.raises(ValidationError, match="audit_auditor_emails"):
+            make()
 
     def test_a_malformed_paying_account_is_refused_in_any_environment(self) -> None:
         with pytest.raises(ValidationError, match="MCD_PAYOUT_SIREN is not a valid SIREN"):

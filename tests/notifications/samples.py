@@ -75,6 +75,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"code": "MCD-4MZT-2WQE", "amount_cents": 200_000, "invoice_reference": "FA-2027-0413"},
         ],
     },
+    "audit_checkpoint": {
+        "seq": 1284,
+        "signed_at": datetime(2027, 3, 14, 10, 0, tzinfo=UTC),
+        "checkpoint_json": '{\n  "seq": 1284,\n  "hash": "5e1f…"\n}',
+    },
     "expert_invitation": {
         "expert_name": "Numérique Provence Conseil",
         "invitation_url": "http://testserver/invitation/Zx81",

@@ -1,4 +1,4 @@
-"""Logins and the audit trail."""
+"""Logins."""
 
 import sys
 from typing import Annotated
@@ -7,15 +7,11 @@ import typer
 
 from voucher_service.cli.base import (
     app,
-    audit_app,
     console,
-    fail,
     load_settings,
-    quoted,
     refused,
     with_database,
 )
-from voucher_service.core import audit
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role
 from voucher_service.core.db import Database
@@ -46,20 +42,3 @@ def create_user(
     except ServiceError as error:
         raise refused(error) from None
     console.print(f"[green]Created {role.value} {email}.[/green]")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Seal the events not chained yet, then recompute the whole hash chain; exit 1 naming
-    the first broken row."""
-
-    async def verify(db: Database) -> tuple[int, audit.ChainBreak | None]:
-        await audit.seal_committed(db, wait=True)
-        async with db.sessionmaker() as session:
-            return await audit.verify_chain(session)
-
-    count, broken = with_database(load_settings(), verify)
-    if broken is not None:
-        where = f"event #{broken.seq} (row id {broken.event_id})"
-        raise fail(f"Audit chain broken at {where}: {quoted(broken.reason)}.")
-    console.print(f"[green]Audit chain intact: {count} events verified.[/green]")

@@ -9,15 +9,20 @@ forks and a deleted last row is noticed.
 Every server process runs the sealer every ``MCD_AUDIT_SEAL_SECONDS``; the head row is
 taken with ``SKIP LOCKED``, so one seals while the others move on. Chaining at commit
 instead would queue every audited transaction of the service behind that one row.
+
+The chain alone is no proof against someone who can write to the database: they can
+recompute it. Signed checkpoints (``audit_checkpoints``) published outside the database
+pin the chain's hash at a sequence number; :func:`verify_chain` checks the chain against
+the :class:`Attestation` they give, and that every event was sealed within a grace delay.
 """
 
 import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, select
@@ -108,17 +113,24 @@ def record(
     return entry
 
 
-async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = False) -> int:
-    """Chain up to ``limit`` events not sealed yet, oldest first, and say how many. Without
-    ``wait``, 0 at once when another sealer holds the head."""
+async def lock_head(session: AsyncSession, *, wait: bool) -> AuditHead | None:
+    """The head row, locked until the transaction ends: no sealer moves it meanwhile. None
+    at once when another sealer holds it, unless ``wait`` (a missing head fails
+    verify_chain)."""
     head_query = (
         select(AuditHead)
         .where(col(AuditHead.id) == 1)
         .with_for_update(skip_locked=not wait)
         .execution_options(populate_existing=True)  # as locked, not as this session saw it
     )
-    head = (await session.execute(head_query)).scalar_one_or_none()  # made by migration 0010
-    if head is None:  # locked by another sealer (a missing head fails verify_chain)
+    return (await session.execute(head_query)).scalar_one_or_none()  # made by migration 0010
+
+
+async def seal(session: AsyncSession, limit: int = SEAL_BATCH, *, wait: bool = False) -> int:
+    """Chain up to ``limit`` events not sealed yet, oldest first, and say how many. Without
+    ``wait``, 0 at once when another sealer holds the head."""
+    head = await lock_head(session, wait=wait)
+    if head is None:
         return 0
     unsealed = (
         select(AuditEvent)
@@ -146,11 +158,16 @@ async def seal_committed(database: Database, *, wait: bool = False) -> int:
             return total
 
 
-async def keep_sealing(database: Database, interval: float) -> None:
-    """A server process's sealer, until it is cancelled; a database outage delays it."""
+async def keep_sealing(
+    database: Database, interval: float, then: Callable[[], Awaitable[object]] | None = None
+) -> None:
+    """A server process's sealer, until it is cancelled; a database outage delays it.
+    ``then`` runs after each round (the checkpoints)."""
     while True:
         try:
             await seal_committed(database)
+            if then is not None:
+                await then()
         except (SQLAlchemyError, OSError) as error:
             log.warning("audit events not sealed yet: %s", error)
         except Exception:  # a sealer that stopped would leave every later event unsealed
@@ -179,27 +196,116 @@ async def _events(session: AsyncSession, last_seq: int) -> AsyncIterator[AuditEv
         yield event
 
 
-async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
-    """How many sealed events were checked, and the first break in the chain if any. The
-    head is read first: events that a sealer chains meanwhile come after it, unchecked."""
+@dataclass(frozen=True)
+class Attestation:
+    """What a signed checkpoint vouches for: the chain's hash at event ``seq``, as the chain
+    stood at ``signed_at``."""
+
+    seq: int
+    hash: str
+    signed_at: datetime
+
+
+MISSING = "événement manquant avant celui-ci"
+LINK = "lien rompu avec l'événement précédent"
+CONTENT = "contenu modifié"
+TRUNCATED = "derniers événements supprimés"
+APPENDED = "événement ajouté après la fin de la chaîne"
+REWRITTEN = (
+    "chaîne réécrite à partir d'ici : le point de contrôle signé le {when} atteste une autre "
+    "empreinte à l'événement n° {seq}"
+)
+ROLLED_BACK = (
+    "chaîne tronquée ou tête reculée : le point de contrôle signé le {when} atteste "
+    "{seq} événements"
+)
+SEALED_LATE = (
+    "événement scellé après un point de contrôle signé plus tard que lui : ajouté après coup"
+)
+UNSEALED = "événement resté non scellé au-delà du délai de scellement"
+
+
+class _Walk:
+    """The chain read in order: each event's place, link and content, the hash it has at
+    each checkpoint, and whether it was sealed before a checkpoint signed after it."""
+
+    def __init__(self, attested: Sequence[Attestation], grace: timedelta | None) -> None:
+        self.pending = sorted((a for a in attested if a.seq > 0), key=lambda a: a.seq)
+        self.grace = grace
+        self.expected_prev, self.expected_seq, self.count = GENESIS, 1, 0
+        self.passed: Attestation | None = None  # the last checkpoint the chain matched
+        self.since: AuditEvent | None = None  # the first event after it
+
+    def step(self, event: AuditEvent) -> ChainBreak | None:
+        self.count += 1
+        if event.seq != self.expected_seq:
+            return ChainBreak(self.expected_seq, event.id, MISSING)
+        if event.prev_hash != self.expected_prev:
+            return ChainBreak(event.seq, event.id, LINK)
+        if _digest(event) != event.hash:
+            return ChainBreak(event.seq, event.id, CONTENT)
+        assert event.hash is not None
+        if self._sealed_late(event):
+            return ChainBreak(event.seq, event.id, SEALED_LATE)
+        self.expected_prev, self.expected_seq = event.hash, event.seq + 1
+        self.since = self.since or event
+        return self._reach_checkpoints(event)
+
+    def _sealed_late(self, event: AuditEvent) -> bool:
+        """Sealed after a checkpoint signed more than the grace after the event occurred:
+        a legitimate event is sealed within the grace, before any such checkpoint."""
+        if self.passed is None or self.grace is None:
+            return False
+        return event.occurred_at + self.grace < self.passed.signed_at
+
+    def _reach_checkpoints(self, event: AuditEvent) -> ChainBreak | None:
+        while self.pending and self.pending[0].seq == event.seq:
+            checkpoint = self.pending.pop(0)
+            if checkpoint.hash != event.hash:
+                assert self.since is not None
+                why = REWRITTEN.format(when=_when(checkpoint), seq=checkpoint.seq)
+                return ChainBreak(self.since.seq or 0, self.since.id, why)
+            self.passed, self.since = checkpoint, None
+        return None
+
+    def finish(self, head: AuditHead) -> ChainBreak | None:
+        if (head.seq, head.last_hash) != (self.expected_seq - 1, self.expected_prev):
+            return ChainBreak(self.expected_seq, None, TRUNCATED)
+        if self.pending:
+            furthest = self.pending[-1]
+            why = ROLLED_BACK.format(when=_when(furthest), seq=furthest.seq)
+            return ChainBreak(self.expected_seq, None, why)
+        return None
+
+
+def _when(checkpoint: Attestation) -> str:
+    return checkpoint.signed_at.strftime("%d/%m/%Y à %H:%M:%S UTC")
+
+
+async def verify_chain(
+    session: AsyncSession, attested: Sequence[Attestation] = (), grace: timedelta | None = None
+) -> tuple[int, ChainBreak | None]:
+    """How many sealed events were checked, and the first break in the chain if any: against
+    the ``attested`` checkpoints, and with a ``grace``, events left unsealed longer or sealed
+    after a checkpoint signed that much later than them. The head is read first: events that
+    a sealer chains meanwhile come after it, unchecked."""
     head = (await session.execute(select(AuditHead))).scalar_one_or_none()
     if head is None:
         return 0, ChainBreak(1, None, "tête de la chaîne introuvable")
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+    walk = _Walk(attested, grace)
     async for event in _events(session, head.seq):
-        count += 1
-        if event.seq != expected_seq:
-            return count, ChainBreak(expected_seq, event.id, "événement manquant avant celui-ci")
-        if event.prev_hash != expected_prev:
-            return count, ChainBreak(event.seq, event.id, "lien rompu avec l'événement précédent")
-        if _digest(event) != event.hash:
-            return count, ChainBreak(event.seq, event.id, "contenu modifié")
-        expected_prev, expected_seq = event.hash, event.seq + 1
-    if (head.seq, head.last_hash) != (expected_seq - 1, expected_prev):
-        return count, ChainBreak(expected_seq, None, "derniers événements supprimés")
-    # A sealer moves the head in the transaction that seals, so in any one snapshot no
-    # sealed event lies beyond it: one there was written behind the sealer's back (and
-    # would make the next seal fail on its seq).
+        if broken := walk.step(event):
+            return walk.count, broken
+    broken = walk.finish(head) or await _appended(session)
+    if broken is None and grace is not None:
+        broken = await _unsealed(session, head, grace)
+    return walk.count, broken
+
+
+async def _appended(session: AsyncSession) -> ChainBreak | None:
+    """A sealer moves the head in the transaction that seals, so in any one snapshot no
+    sealed event lies beyond it: one there was written behind the sealer's back (and would
+    make the next seal fail on its seq)."""
     beyond = (
         select(AuditEvent)
         .where(col(AuditEvent.seq) > select(col(AuditHead.seq)).scalar_subquery())
@@ -207,9 +313,20 @@ async def verify_chain(session: AsyncSession) -> tuple[int, ChainBreak | None]:
         .limit(1)
     )
     appended = (await session.execute(beyond)).scalars().first()
-    if appended is not None:
-        assert appended.seq is not None
-        return count, ChainBreak(
-            appended.seq, appended.id, "événement ajouté après la fin de la chaîne"
-        )
-    return count, None
+    if appended is None:
+        return None
+    assert appended.seq is not None
+    return ChainBreak(appended.seq, appended.id, APPENDED)
+
+
+async def _unsealed(session: AsyncSession, head: AuditHead, grace: timedelta) -> ChainBreak | None:
+    """The oldest event that no sealer chained within ``grace``: sealing has stopped, or the
+    row was slipped in to be sealed later."""
+    overdue = (
+        select(AuditEvent)
+        .where(col(AuditEvent.seq).is_(None), col(AuditEvent.occurred_at) < utcnow() - grace)
+        .order_by(col(AuditEvent.id))
+        .limit(1)
+    )
+    late = (await session.execute(overdue)).scalars().first()
+    return None if late is None else ChainBreak(head.seq + 1, late.id, UNSEALED)

@@ -1,12 +1,14 @@
 """Settings, read from the environment (prefix ``MCD_``) and a ``.env`` file."""
 
 import ipaddress
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
+    EmailStr,
     Field,
     SecretStr,
     ValidationError,
@@ -14,7 +16,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
@@ -91,6 +93,15 @@ class Settings(BaseSettings):
     max_statement_bytes: int = Field(default=5_000_000, ge=1)
     pdf_workers: int = Field(default=2, ge=1, le=32)
     audit_seal_seconds: float = Field(default=1.0, gt=0)
+    # An event unsealed after this many sealing rounds is a fault of `audit verify`.
+    audit_seal_grace_rounds: int = Field(default=60, ge=2)
+    # Signed checkpoints of the chain's head: how often the sealer takes one, where they
+    # are published outside the database, who receives each by e-mail, and the secret of
+    # their Ed25519 key (MCD_SECRET_KEY when unset).
+    audit_checkpoint_seconds: float = Field(default=3600, gt=0)
+    audit_checkpoint_dir: Path | None = None
+    audit_auditor_emails: Annotated[list[EmailStr], NoDecode] = []
+    audit_signing_secret: SecretStr | None = None
     redemption_undo_hours: int = 48
     redemption_max_failures: int = 20
     redemption_failure_window_minutes: int = 10
@@ -128,6 +139,10 @@ class Settings(BaseSettings):
         return max(self.max_body_bytes, self.max_statement_bytes + MULTIPART_ALLOWANCE)
 
     @property
+    def audit_seal_grace(self) -> timedelta:
+        return timedelta(seconds=self.audit_seal_seconds * self.audit_seal_grace_rounds)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -139,6 +154,13 @@ class Settings(BaseSettings):
                 "so that a worker never loses a message it is still sending"
             )
         return self
+
+    @field_validator("audit_auditor_emails", mode="before")
+    @classmethod
+    def comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [address.strip() for address in value.split(",") if address.strip()]
+        return value
 
     @field_validator("payout_cutoff_hour", mode="before")
     @classmethod
@@ -220,6 +242,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MCD_PAYOUT_DEBTOR_IBAN and MCD_PAYOUT_DEBTOR_BIC must be set to the "
                 "Région's paying account in production (the defaults are a test account)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def strong_audit_secret(self) -> Self:
+        signing = self.audit_signing_secret
+        if self.is_production and signing and len(signing.get_secret_value()) < 32:
+            raise ValueError(
+                "MCD_AUDIT_SIGNING_SECRET must be a random value of at least 32 characters "
+                "in production, or unset to derive the audit key from MCD_SECRET_KEY"
             )
         return self
 

@@ -61,8 +61,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = 30
     session_hours: int = 8
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_delay_seconds: int = Field(default=60, ge=1)
     max_body_bytes: int = 2_000_000
     # A bank statement file (camt.053): a busy day's runs to a few megabytes.
     max_statement_bytes: int = Field(default=5_000_000, ge=1)

@@ -44,7 +44,7 @@ class Limit:
         return failures.latest + min(self.first * (1 << doublings), self.longest)
 
 
-async def lock(session: AsyncSession, email: str, address: str) -> None:
+async def _lock(session: AsyncSession, email: str, address: str) -> None:
     """Queue the attempts on this account, then on this address (always in that order, so
     that two attempts never wait for each other). SQLite needs none: its write lock,
     taken when a transaction begins, already queues them."""
@@ -104,7 +104,7 @@ async def ensure_may_try(
     session: AsyncSession, settings: Settings, email: str, address: str
 ) -> None:
     """Raise TooManyRequests, with the remaining delay, when a limit asks to wait."""
-    await lock(session, email, address)
+    await _lock(session, email, address)
     now = utcnow()
     recent = await _recent(session, settings, email, address, now)
     first = timedelta(seconds=settings.login_delay_seconds)

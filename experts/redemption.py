@@ -2,9 +2,8 @@
 network does; the expert can undo it within a window, before it is paid."""
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,48 +29,55 @@ from experts.models import (
 from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck
 from voucher_service.core import audit
 from voucher_service.core.auth.models import User
-from voucher_service.core.clock import paris_today, utcnow
+from voucher_service.core.clock import paris_today, seconds_until, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import ServiceError
 from voucher_service.vouchers import service as vouchers
 from voucher_service.vouchers.models import SPENDABLE, Voucher
 
 
-def _recent_failures(expert_id: Any, settings: Settings) -> ScalarSelect[int]:
-    window = timedelta(minutes=settings.redemption_failure_window_minutes)
-    return (
-        select(func.count())
-        .select_from(RedemptionAttempt)
+def _failure_window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.redemption_failure_window_minutes)
+
+
+async def _refuse_when_throttled(
+    session: AsyncSession, expert_id: int | None, settings: Settings
+) -> None:
+    """429 while the expert has the most refusals allowed in the window, until the oldest
+    of those that keep it there leaves the window. Read after the expert's row lock was
+    taken, in a statement of its own, so that it sees the refusals recorded meanwhile."""
+    most, window = settings.redemption_max_failures, _failure_window(settings)
+    query = (
+        select(col(RedemptionAttempt.attempted_at))
         .where(
-            RedemptionAttempt.expert_id == expert_id,
+            col(RedemptionAttempt.expert_id) == expert_id,
             col(RedemptionAttempt.attempted_at) >= utcnow() - window,
         )
-        .scalar_subquery()
+        .order_by(col(RedemptionAttempt.attempted_at).desc())
+        .offset(most - 1)
+        .limit(1)
     )
-
-
-def _refuse_when_throttled(failures: int, settings: Settings) -> None:
-    if failures >= settings.redemption_max_failures:
-        retry_after = settings.redemption_failure_window_minutes * 60
-        raise TooManyFailedRedemptions(retry_after=retry_after)
+    holding_at = await session.scalar(query)
+    if holding_at is not None:
+        raise TooManyFailedRedemptions(retry_after=seconds_until(holding_at + window))
 
 
 async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: Settings) -> None:
-    failures = await session.scalar(select(_recent_failures(expert.id, settings)))
-    _refuse_when_throttled(failures or 0, settings)
+    """Decided under the expert's row lock, held until the attempt is recorded, so that
+    the concurrent attempts of one expert are decided one after the other."""
+    lock = select(col(Expert.id)).where(col(Expert.id) == expert.id)
+    await session.execute(lock.with_for_update(key_share=True))
+    await _refuse_when_throttled(session, expert.id, settings)
 
 
 async def redeeming_expert(session: AsyncSession, user: User, settings: Settings) -> Expert:
-    """The user's expert and its refusals in the window, read in one statement; an expert
+    """The user's expert, under its row lock (as in ensure_not_throttled); an expert
     refused too often in the window waits (429)."""
-    query = select(Expert, _recent_failures(col(Expert.id), settings)).where(
-        col(Expert.user_id) == user.id
-    )
-    row = (await session.execute(query)).first()
-    if row is None:
+    query = select(Expert).where(col(Expert.user_id) == user.id)
+    expert = (await session.execute(query.with_for_update(key_share=True))).scalar_one_or_none()
+    if expert is None:
         raise ExpertNotFound(registry.NOT_AN_EXPERT)
-    expert, failures = row
-    _refuse_when_throttled(failures, settings)
+    await _refuse_when_throttled(session, expert.id, settings)
     return expert
 
 

@@ -1,12 +1,19 @@
 """Accounts, bearer tokens, roles and login throttling."""
 
-from httpx import AsyncClient, Response
+from datetime import timedelta
+
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.core.test_errors import assert_problem
 from tests.fixtures.factories import PASSWORD, HeadersFor, create_user
-from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.models import LoginFailure, Role
+from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
+
+WRONG = "guess guess guess"
 
 
 async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
@@ -45,6 +52,73 @@ class TestToken:
         throttled = await login(client, user.email)
         assert_problem(throttled, 429, "too_many_requests")
         assert int(throttled.headers["retry-after"]) > 0
+
+
+async def login_from(app: FastAPI, address: str, email: str, password: str = PASSWORD) -> Response:
+    transport = ASGITransport(app=app, client=(address, 40000))
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await login(client, email, password)
+
+
+async def fail_from(app: FastAPI, addresses: list[str], email: str) -> None:
+    for address in addresses:
+        assert (await login_from(app, address, email, WRONG)).status_code == 401
+
+
+def retry_after(response: Response) -> int:
+    assert_problem(response, 429, "too_many_requests")
+    return int(response.headers["retry-after"])
+
+
+async def age_failures(session: AsyncSession, ago: timedelta) -> None:
+    """As if every failure so far happened that long ago."""
+    await session.execute(update(LoginFailure).values(occurred_at=utcnow() - ago))
+
+
+class TestLoginThrottle:
+    async def test_an_attacker_elsewhere_does_not_lock_the_owner_out(
+        self, app: FastAPI, session: AsyncSession, settings: Settings
+    ) -> None:
+        user = await create_user(session, Role.admin)
+        await fail_from(app, ["203.0.113.9"] * settings.login_max_failures, user.email)
+        assert retry_after(await login_from(app, "203.0.113.9", user.email)) > 0
+        assert (await login_from(app, "198.51.100.7", user.email)).status_code == 200
+
+    async def test_each_further_failure_doubles_the_delay(
+        self, app: FastAPI, session: AsyncSession, settings: Settings
+    ) -> None:
+        user = await create_user(session, Role.admin)
+        await fail_from(app, ["203.0.113.9"] * settings.login_max_failures, user.email)
+        first = settings.login_delay_seconds
+        assert first - 5 < retry_after(await login_from(app, "203.0.113.9", user.email)) <= first
+        await age_failures(session, timedelta(seconds=first + 1))
+        await fail_from(app, ["203.0.113.9"], user.email)
+        waited = retry_after(await login_from(app, "203.0.113.9", user.email))
+        assert 2 * first - 5 < waited <= 2 * first
+
+    async def test_an_address_trying_many_accounts_is_slowed_down(
+        self, app: FastAPI, settings: Settings
+    ) -> None:
+        for n in range(4 * settings.login_max_failures):
+            await fail_from(app, ["203.0.113.9"], f"guess{n}@example.fr")
+        waited = retry_after(await login_from(app, "203.0.113.9", "another@example.fr"))
+        assert 0 < waited <= settings.login_delay_seconds
+        other = await login_from(app, "198.51.100.7", "another@example.fr")
+        assert_problem(other, 401, "invalid_credentials")
+
+    async def test_an_account_tried_from_everywhere_only_slows_down(
+        self, app: FastAPI, session: AsyncSession, settings: Settings
+    ) -> None:
+        user = await create_user(session, Role.admin)
+        assert (await login_from(app, "198.51.100.7", user.email)).status_code == 200
+        addresses = [f"203.0.113.{n}" for n in range(4 * settings.login_max_failures)]
+        await fail_from(app, addresses, user.email)
+        first = settings.login_delay_seconds
+        assert 0 < retry_after(await login_from(app, "192.0.2.1", user.email)) <= first
+        assert (await login_from(app, "198.51.100.7", user.email)).status_code == 200
+        await age_failures(session, timedelta(seconds=first + 1))
+        await fail_from(app, ["192.0.2.2"], user.email)  # the delay does not grow
+        assert first - 5 < retry_after(await login_from(app, "192.0.2.3", user.email)) <= first
 
 
 class TestRoles:

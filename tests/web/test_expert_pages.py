@@ -450,7 +450,7 @@ class TestThrottledForm:
         slowed = await client.post(f"/r/{issued.token}", data=form)
         assert slowed.status_code == 429
         window_seconds = settings.redemption_failure_window_minutes * 60
-        assert slowed.headers["Retry-After"] == str(window_seconds)
+        assert window_seconds - 5 < int(slowed.headers["Retry-After"]) <= window_seconds
         assert "Trop de tentatives refusées" in slowed.text
         await session.refresh(issued.voucher)
         assert issued.voucher.balance_cents == issued.voucher.amount_cents - 10_000

@@ -6,7 +6,8 @@ from playwright.async_api import Page
 
 from tests.fixtures.factories import PASSWORD, create_user
 from tests.fixtures.servers import LiveServer
-from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.models import LoginFailure, Role
+from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 
 pytestmark = pytest.mark.browser
@@ -36,6 +37,27 @@ class TestLoginPage:
         cookies = {c["name"]: c for c in await page.context.cookies()}
         assert cookies["mcd_session"]["httpOnly"]
         assert cookies["mcd_session"]["sameSite"] == "Lax"
+
+    async def test_too_many_failures_are_told_beside_the_form(
+        self, page: Page, live_server: LiveServer, database: Database, settings: Settings
+    ) -> None:
+        email = await committed_user(database, Role.accountant)
+        async with database.sessionmaker() as session, session.begin():
+            session.add_all(
+                LoginFailure(email=email, address="127.0.0.1")
+                for _ in range(settings.login_max_failures)
+            )
+        await page.goto(f"{live_server.url}/login")
+        await page.get_by_label("Adresse e-mail").fill(email)
+        await page.get_by_label("Mot de passe").fill(PASSWORD)
+        async with page.expect_response(f"{live_server.url}/login") as answer:
+            await page.get_by_role("button", name="Se connecter").click()
+        response = await answer.value
+        assert response.status == 429
+        assert 0 < int(await response.header_value("retry-after") or 0) <= 60
+        alert = await page.get_by_role("alert").inner_text()
+        assert "Trop de tentatives de connexion échouées. Réessayez dans" in alert
+        assert await page.get_by_label("Adresse e-mail").input_value() == email
 
     async def test_keyboard_reaches_the_form(self, page: Page, live_server: LiveServer) -> None:
         await page.goto(f"{live_server.url}/login")

@@ -4,6 +4,7 @@ Every "now" and "today" of the service comes from here, so that a programme's de
 cheque's last valid day, a batch's cut-off and a ledger entry's date agree on which day it
 is, whatever the hour in UTC and across both daylight-saving changes."""
 
+import math
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,11 @@ PARIS = ZoneInfo("Europe/Paris")
 def utcnow() -> datetime:
     """This instant, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def seconds_until(instant: datetime) -> int:
+    """Whole seconds from now until the instant, rounded up; at least 1 (a Retry-After)."""
+    return max(1, math.ceil((instant - utcnow()).total_seconds()))
 
 
 def paris_today(now: datetime | None = None) -> date:

@@ -82,8 +82,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = 30
     session_hours: int = 8
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_delay_seconds: int = Field(default=60, ge=1)
     max_body_bytes: int = 2_000_000
     # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-
     # separated addresses or networks, or "*"; none by default, so that the address a

@@ -67,7 +67,7 @@ async def login(
             session, settings, email, password, client_address(request)
         )
     except (InvalidCredentials, TooManyRequests) as error:
-        return render(
+        page = render(
             request,
             "login.html",
             status_code=error.status,
@@ -75,6 +75,8 @@ async def login(
             email=email,
             error=error.detail or error.title,
         )
+        page.headers.update(error.headers)
+        return page
     assert user.id is not None
     lifetime = timedelta(hours=settings.session_hours)
     response = RedirectResponse(safe_next(next, user), status_code=303)

@@ -1,6 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.clock import utcnow
@@ -36,3 +37,16 @@ class LoginFailure(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     address: str = Field(max_length=64, index=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class LoginSuccess(SQLModel, table=True):
+    """An account's latest successful login from an address: its owner coming back from
+    there is not slowed down by the failures of others elsewhere."""
+
+    __tablename__ = "login_success"
+    __table_args__ = (UniqueConstraint("email", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    address: str = Field(max_length=64)
+    last_login_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

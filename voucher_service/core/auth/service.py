@@ -1,18 +1,17 @@
 """Accounts: creation, and authentication slowed down after repeated failures."""
 
-from datetime import datetime, timedelta
+import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from voucher_service.core import audit
+from voucher_service.core.auth import throttle
 from voucher_service.core.auth.models import LoginFailure, Role, User
 from voucher_service.core.auth.tokens import hash_password, verify_password
-from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
-from voucher_service.core.errors import Conflict, InvalidCredentials, TooManyRequests
+from voucher_service.core.errors import Conflict, InvalidCredentials
 
 
 class EmailTaken(Conflict):
@@ -41,34 +40,20 @@ async def create_user(session: AsyncSession, email: str, role: Role, password: s
     return user
 
 
-async def _recent_failures(
-    session: AsyncSession, column: Mapped[str], value: str, since: datetime
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(column == value, col(LoginFailure.occurred_at) >= since)
-    )
-    return int((await session.execute(query)).scalar_one())
-
-
 async def authenticate(
     session: AsyncSession, settings: Settings, email: str, password: str, address: str
 ) -> User:
-    """The active user with these credentials; a failure is recorded and committed."""
+    """The active user with these credentials; a failure is recorded and committed.
+    Whatever the account (unknown, inactive, without a password), one argon2 hash is
+    verified, so that the time taken tells nothing of which e-mails have an account."""
     email = email.strip().lower()
-    window = timedelta(minutes=settings.login_window_minutes)
-    since = utcnow() - window
-    by_account = await _recent_failures(session, col(LoginFailure.email), email, since)
-    by_address = await _recent_failures(session, col(LoginFailure.address), address, since)
-    if by_account >= settings.login_max_failures or by_address >= 4 * settings.login_max_failures:
-        raise TooManyRequests(
-            "Trop de tentatives de connexion échouées. Réessayez plus tard.",
-            retry_after=int(window.total_seconds()),
-        )
+    await throttle.ensure_may_try(session, settings, email, address)
     user = await get_by_email(session, email)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    hashed = user.password_hash if user is not None else None
+    matches = await asyncio.to_thread(verify_password, hashed, password)
+    if user is None or not user.is_active or not matches:
         session.add(LoginFailure(email=email, address=address))
         await session.commit()  # the failed attempt must outlive the error response
         raise InvalidCredentials()
+    await throttle.record_success(session, email, address)
     return user

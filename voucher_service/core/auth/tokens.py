@@ -21,7 +21,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant work whether or not the account exists."""
+    """Verifies a real hash even without one (the dummy's): the same work for every account."""
     try:
         _hasher.verify(password_hash or _DUMMY_HASH, password)  # raises unless it matches
     except (VerificationError, InvalidHashError):

@@ -21,6 +21,7 @@ from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
 from tests.web.test_accessibility import audit, audited_page, log_in, violations  # noqa: F401
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.payouts import batches, statements
@@ -50,7 +51,7 @@ async def _paid_and_returned(database: Database, settings: Settings) -> tuple[in
                 issued = await create_voucher(session, settings, programme=programme)
                 body = RedemptionCreate(
                     token=issued.token,
-                    coaching_date=LONG_AGO,
+                    coaching_date=paris_today(),
                     invoice_reference=f"FACTURE-{tag}-{n}-REFERENCE-SANS-ESPACE-TRES-LONGUE",
                 )
                 redemption, _ = await redeem(session, expert, body, settings)

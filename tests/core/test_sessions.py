@@ -4,6 +4,7 @@ cookie and bearer token the user had, against a real server; other users keep th
 from collections.abc import AsyncIterator
 
 import httpx
+import jwt
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.tokens import ALGORITHM
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 
@@ -208,3 +210,15 @@ class TestAudit:
         await auth_service.change_role(session, user, Role.accountant)
         assert (await client.get("/accounting", headers={"accept": "text/html"})).status_code == 200
         assert [action for action, _ in await audited(session, user.id)] == ["user.created"]
+
+
+class TestTokensOfBefore:
+    async def test_a_token_without_an_epoch_is_refused(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        """Tokens issued before sessions could end carry no epoch: nothing can end them."""
+        user = await create_user(session, Role.accountant)
+        claims = {"sub": str(user.id), "role": "accountant", "typ": "access", "exp": 4102444800}
+        token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+        response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(response, 401, "not_authenticated")

@@ -38,6 +38,7 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     # API
     ("POST", "/api/v1/auth/token"): EVERYONE,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,
     ("POST", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/programmes"): ADMIN,
     ("GET", "/api/v1/programmes"): ADMIN,

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import service
@@ -49,6 +49,7 @@ async def token(
 @router.post(
     "/auth/logout",
     status_code=204,
+    response_class=Response,
     summary="End every session and token of the caller",
     responses=problem_responses(Unauthorized),
 )

@@ -22,7 +22,6 @@ from experts.schemas import BankDetails, ExpertCreate
 from voucher_service.core import audit
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.auth.tokens import hash_password
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
@@ -149,7 +148,7 @@ async def accept_invitation(session: AsyncSession, token: str, password: str) ->
         raise InvitationInvalid()
     user = await session.get(User, invitation.user_id)
     assert user is not None
-    user.password_hash = hash_password(password)
+    await auth_service.change_password(session, user, password)
     invitation.used_at = utcnow()
     await session.flush()
     audit.record(session, "expert.invitation_accepted", "user", user.id)

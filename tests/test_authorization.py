@@ -7,7 +7,6 @@ whose rule is loosened or tightened fails, and so does a route of the app withou
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -15,12 +14,11 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Mount
 
-from tests.fixtures.factories import bearer
+from tests.fixtures.factories import bearer, session_cookie, user_of
 from voucher_service.app import create_app
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
-from voucher_service.core.auth.models import Role, User
-from voucher_service.core.auth.tokens import issue_token
+from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.web.rendering import CSRF_COOKIE, CSRF_FIELD, _sign
 
@@ -40,6 +38,7 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     # API
     ("POST", "/api/v1/auth/token"): EVERYONE,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,
     ("POST", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/programmes"): ADMIN,
     ("GET", "/api/v1/programmes"): ADMIN,
@@ -191,14 +190,12 @@ def request_as(client: AsyncClient, session: AsyncSession, settings: Settings) -
             if page:
                 headers["accept"] = "text/html"
                 client.cookies.set(CSRF_COOKIE, nonce)
-            if caller is not None and page:
-                lifetime = timedelta(hours=1)
-                token = issue_token(settings, await user_id(caller), caller, lifetime, "session")
-                client.cookies.set(SESSION_COOKIE, token)
-            elif caller is not None:
-                user = await session.get(User, await user_id(caller))
-                assert user is not None
-                headers.update(bearer(settings, user))
+            if caller is not None:
+                user = await user_of(session, await user_id(caller))
+                if page:
+                    client.cookies.set(SESSION_COOKIE, session_cookie(settings, user))
+                else:
+                    headers.update(bearer(settings, user))
             if method == "GET":
                 return await client.get(url, headers=headers)
             if page:

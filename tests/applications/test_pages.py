@@ -1,6 +1,5 @@
 """The form, the status page and the review queue as browsers see them."""
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +13,15 @@ from tests.fixtures.applications import (
     create_application,
     unique_siret,
 )
-from tests.fixtures.factories import close_committed_programmes, create_programme, create_user
+from tests.fixtures.factories import (
+    close_committed_programmes,
+    create_programme,
+    create_user,
+    session_cookie,
+)
 from tests.fixtures.servers import LiveServer
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role
-from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 
@@ -39,9 +42,7 @@ async def log_in(
     client: AsyncClient, session: AsyncSession, settings: Settings, role: Role
 ) -> None:
     user = await create_user(session, role)
-    assert user.id is not None
-    token = issue_token(settings, user.id, user.role, timedelta(hours=1), kind="session")
-    client.cookies.set("mcd_session", token)
+    client.cookies.set("mcd_session", session_cookie(settings, user))
 
 
 @pytest.mark.browser

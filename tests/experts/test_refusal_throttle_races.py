@@ -81,7 +81,7 @@ class TestRefusalBurst:
     ) -> None:
         expert_id, user = await seed_expert(database)
         assert user.id is not None
-        session_token = issue_token(settings, user.id, user.role, timedelta(hours=1), "session")
+        session_token = issue_token(settings, user, timedelta(hours=1), "session")
         async with client_for(server, cookies={"mcd_session": session_token}) as client:
             form = await client.get("/login")
             csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]

@@ -1,7 +1,5 @@
 """The expert registry: registration with real identifiers, accreditation, bank details."""
 
-from datetime import timedelta
-
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
@@ -12,9 +10,15 @@ from experts import registry
 from experts.models import Accreditation, Invitation
 from notifications.models import Notification
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import PASSWORD, HeadersFor, create_expert, expert_body
+from tests.fixtures.factories import (
+    PASSWORD,
+    HeadersFor,
+    bearer,
+    create_expert,
+    expert_body,
+    user_of,
+)
 from voucher_service.core.auth.models import Role
-from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.config import Settings
 
 URL = "/api/v1/experts"
@@ -139,8 +143,8 @@ class TestAccreditation:
         settings: Settings,
     ) -> None:
         expert = await create_expert(session, Accreditation.suspended)
-        token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
-        me = await client.get(f"{URL}/me", headers={"Authorization": f"Bearer {token}"})
+        headers = bearer(settings, await user_of(session, expert.user_id))
+        me = await client.get(f"{URL}/me", headers=headers)
         assert me.status_code == 200 and me.json()["status"] == "suspended"
 
 
@@ -153,8 +157,7 @@ class TestBankDetails:
         headers_for: HeadersFor,
     ) -> None:
         expert = await create_expert(session)
-        token = issue_token(settings, expert.user_id, Role.expert, timedelta(minutes=5))
-        expert_headers = {"Authorization": f"Bearer {token}"}
+        expert_headers = bearer(settings, await user_of(session, expert.user_id))
         asked = await client.post(
             f"{URL}/me/bank-details",
             headers=expert_headers,

@@ -27,13 +27,14 @@ from tests.fixtures.factories import (
     create_expert,
     create_user,
     expert_body,
+    session_cookie,
+    user_of,
 )
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.vouchers.test_pdf import read_qr_codes
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import Role
-from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -167,11 +168,11 @@ class TestInTheBrowser:
         assert await page.get_by_label("Confirmez le mot de passe").count() == 0
 
 
-async def signed_in(client: AsyncClient, settings: Settings, user_id: int | None) -> str:
+async def signed_in(
+    client: AsyncClient, session: AsyncSession, settings: Settings, user_id: int | None
+) -> str:
     """The expert's session cookie on the client; returns a page's CSRF token."""
-    assert user_id is not None
-    token = issue_token(settings, user_id, Role.expert, timedelta(hours=1), kind="session")
-    client.cookies.set(SESSION_COOKIE, token)
+    client.cookies.set(SESSION_COOKIE, session_cookie(settings, await user_of(session, user_id)))
     client.headers.update(HTML)
     page = await client.get("/expert")
     return page.text.split('name="csrf_token" value="')[1].split('"')[0]
@@ -188,7 +189,7 @@ class TestPages:
         self, client: AsyncClient, session: AsyncSession, settings: Settings, token: str
     ) -> None:
         expert = await create_expert(session)
-        await signed_in(client, settings, expert.user_id)
+        await signed_in(client, session, settings, expert.user_id)
         response = await client.get(f"/r/{token}")
         assert 400 <= response.status_code < 500, response.text
         assert "Chèque" in response.text and 'lang="fr"' in response.text
@@ -198,7 +199,7 @@ class TestPages:
     ) -> None:
         expert = await create_expert(session, Accreditation.suspended)
         issued = await create_voucher(session, settings)
-        csrf = await signed_in(client, settings, expert.user_id)
+        csrf = await signed_in(client, session, settings, expert.user_id)
 
         home = await client.get("/expert")
         assert "Vous ne pouvez pas encaisser de chèque" in home.text
@@ -234,7 +235,7 @@ class TestPages:
     ) -> None:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
-        csrf = await signed_in(client, settings, expert.user_id)
+        csrf = await signed_in(client, session, settings, expert.user_id)
         form = {
             "amount": "3 000,00",
             "coaching_date": paris_today().isoformat(),
@@ -268,7 +269,7 @@ class TestPages:
     ) -> None:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
-        await signed_in(client, settings, expert.user_id)
+        await signed_in(client, session, settings, expert.user_id)
         shown = (await client.get(f"/r/{issued.token}")).text
         names = ("csrf_token", "submission", "amount", "coaching_date")
         form = {n: re.findall(f'name="{n}"[^>]*value="([^"]*)"', shown)[0] for n in names}
@@ -297,7 +298,7 @@ class TestPages:
             token=issued.code, coaching_date=paris_today().isoformat(), invoice_reference="F-1"
         )
         done, _ = await redemption.redeem(session, mine, body, settings)
-        csrf = await signed_in(client, settings, theirs.user_id)
+        csrf = await signed_in(client, session, settings, theirs.user_id)
         assert issued.code not in (await client.get("/expert")).text
         assert (await client.get(f"/expert/redemptions/{done.id}")).status_code == 404
         undo = await client.post(f"/expert/redemptions/{done.id}/cancel", data={"csrf_token": csrf})
@@ -307,9 +308,7 @@ class TestPages:
         self, client: AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
         admin = await create_user(session, Role.admin)
-        assert admin.id is not None
-        token = issue_token(settings, admin.id, Role.admin, timedelta(hours=1), kind="session")
-        client.cookies.set(SESSION_COOKIE, token)
+        client.cookies.set(SESSION_COOKIE, session_cookie(settings, admin))
         for path in ("/expert", "/r/MCD-ABCD-EFGH-J"):
             response = await client.get(path, headers=HTML)
             assert response.status_code == 403 and "Page réservée" in response.text
@@ -319,7 +318,7 @@ class TestPages:
     ) -> None:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
-        await signed_in(client, settings, expert.user_id)
+        await signed_in(client, session, settings, expert.user_id)
         today = paris_today().isoformat()
         form = {"amount": "10", "coaching_date": today, "invoice_reference": "F"}
         response = await client.post(f"/r/{issued.code}", data=form)
@@ -432,7 +431,7 @@ class TestThrottledForm:
     ) -> None:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
-        csrf = await signed_in(client, settings, expert.user_id)
+        csrf = await signed_in(client, session, settings, expert.user_id)
         form = {
             "amount": "100",
             "coaching_date": paris_today().isoformat(),
@@ -472,7 +471,7 @@ class TestALimitOfOneRefusal:
     ) -> None:
         expert = await create_expert(session)
         issued = await create_voucher(session, settings)
-        csrf = await signed_in(client, settings, expert.user_id)
+        csrf = await signed_in(client, session, settings, expert.user_id)
         form = {
             "amount": "100",
             "coaching_date": paris_today().isoformat(),

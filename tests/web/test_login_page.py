@@ -2,10 +2,11 @@
 
 import pytest
 from httpx import AsyncClient
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
 from tests.fixtures.factories import PASSWORD, create_user
 from tests.fixtures.servers import LiveServer
+from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import LoginFailure, Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -58,6 +59,32 @@ class TestLoginPage:
         alert = await page.get_by_role("alert").inner_text()
         assert "Trop de tentatives de connexion échouées. Réessayez dans" in alert
         assert await page.get_by_label("Adresse e-mail").input_value() == email
+
+    async def test_a_copy_of_the_cookie_is_sent_to_login_after_logout(
+        self, page: Page, browser: Browser, live_server: LiveServer, database: Database
+    ) -> None:
+        email = await committed_user(database, Role.accountant)
+        await page.goto(f"{live_server.url}/login")
+        await page.get_by_label("Adresse e-mail").fill(email)
+        await page.get_by_label("Mot de passe").fill(PASSWORD)
+        await page.get_by_role("button", name="Se connecter").click()
+        logout = page.get_by_role("button", name="Se déconnecter")
+        await logout.wait_for()
+        cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+        await logout.click()
+        await page.get_by_role("link", name="Espace professionnel").wait_for()
+        copy = await browser.new_context(locale="fr-FR")
+        try:
+            stolen = cookies[SESSION_COOKIE]
+            await copy.add_cookies(
+                [{"name": SESSION_COOKIE, "value": stolen, "url": live_server.url}]
+            )
+            replayed = await copy.new_page()
+            await replayed.goto(f"{live_server.url}/accounting")
+            assert replayed.url == f"{live_server.url}/login?next=/accounting"
+            await replayed.get_by_label("Mot de passe").wait_for()
+        finally:
+            await copy.close()
 
     async def test_keyboard_reaches_the_form(self, page: Page, live_server: LiveServer) -> None:
         await page.goto(f"{live_server.url}/login")

@@ -1,7 +1,6 @@
 """The administrators' e-mail page: who may see it, and requeueing a dead message."""
 
 import uuid
-from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -13,12 +12,11 @@ from sqlmodel import col
 
 from notifications import rendering, service
 from notifications.models import Notification, NotificationStatus
-from tests.fixtures.factories import PASSWORD, create_user
+from tests.fixtures.factories import PASSWORD, create_user, session_cookie
 from tests.fixtures.servers import LiveServer
 from tests.notifications.samples import sample
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import Role
-from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
 from voucher_service.web.notifications_admin import EVENT_LABELS
@@ -42,9 +40,7 @@ async def log_in(
     client: AsyncClient, session: AsyncSession, settings: Settings, role: Role
 ) -> None:
     user = await create_user(session, role)
-    assert user.id is not None
-    token = issue_token(settings, user.id, role, timedelta(hours=1), kind="session")
-    client.cookies.set(SESSION_COOKIE, token)
+    client.cookies.set(SESSION_COOKIE, session_cookie(settings, user))
 
 
 def csrf_of(html: str) -> str:

@@ -77,22 +77,29 @@ async def login(
         )
         page.headers.update(error.headers)
         return page
-    assert user.id is not None
     lifetime = timedelta(hours=settings.session_hours)
     response = RedirectResponse(safe_next(next, user), status_code=303)
     set_cookie(
         request,
         response,
         SESSION_COOKIE,
-        issue_token(settings, user.id, user.role, lifetime, kind="session"),
+        issue_token(settings, user, lifetime, kind="session"),
         max_age=int(lifetime.total_seconds()),
     )
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+async def logout(
+    request: Request,
+    session: DbSession,
+    user: Annotated[User | None, Depends(page_user_or_none)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Ends every session of the user, so that a copy of the cookie opens nothing either."""
     check_csrf(request, csrf_token)
+    if user is not None:
+        await auth_service.log_out(session, user)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

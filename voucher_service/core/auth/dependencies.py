@@ -51,7 +51,7 @@ async def _user_from(
     if claims is None:
         return None
     user = await session.get(User, int(claims["sub"]))
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or claims["ep"] != user.session_epoch:
         return None
     current_actor.set(Actor(user.id, user.role.value, user.email))
     return user

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import service
@@ -38,13 +38,23 @@ async def token(
     user = await service.authenticate(
         session, settings, form.username, form.password, client_address(request)
     )
-    assert user.id is not None
     lifetime = timedelta(minutes=settings.access_token_minutes)
     return Token(
-        access_token=issue_token(settings, user.id, user.role, lifetime),
+        access_token=issue_token(settings, user, lifetime),
         expires_in=int(lifetime.total_seconds()),
         role=user.role,
     )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    response_class=Response,
+    summary="End every session and token of the caller",
+    responses=problem_responses(Unauthorized),
+)
+async def logout(session: DbSession, user: AnyUser) -> None:
+    await service.log_out(session, user)
 
 
 @router.get(

@@ -25,6 +25,8 @@ class User(UserBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str | None = Field(default=None, max_length=200)
+    # Carried as the `ep` claim of every token issued to the user; raising it refuses them all.
+    session_epoch: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

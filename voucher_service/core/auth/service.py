@@ -1,9 +1,11 @@
-"""Accounts: creation, and authentication slowed down after repeated failures."""
+"""Accounts: creation, changes that end every login of the user, and authentication slowed
+down after repeated failures."""
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from voucher_service.core import audit
@@ -11,12 +13,17 @@ from voucher_service.core.auth import throttle
 from voucher_service.core.auth.models import LoginFailure, Role, User
 from voucher_service.core.auth.tokens import hash_password, verify_password
 from voucher_service.core.config import Settings
-from voucher_service.core.errors import Conflict, InvalidCredentials
+from voucher_service.core.errors import Conflict, InvalidCredentials, NotFound
 
 
 class EmailTaken(Conflict):
     code = "email_taken"
     title = "Un compte existe déjà avec cette adresse e-mail"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "Aucun compte avec cette adresse e-mail"
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -38,6 +45,68 @@ async def create_user(session: AsyncSession, email: str, role: Role, password: s
         session, "user.created", "user", user.id, after={"email": user.email, "role": role.value}
     )
     return user
+
+
+async def find(session: AsyncSession, email: str) -> User:
+    user = await get_by_email(session, email)
+    if user is None:
+        raise UserNotFound(f"Aucun compte {email}.")
+    return user
+
+
+async def end_sessions(session: AsyncSession, user: User, reason: str) -> None:
+    """Refuse every token and session cookie issued to the user so far, on every device."""
+    before = user.session_epoch
+    raise_epoch = (  # in SQL, so that concurrent changes each count
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(session_epoch=col(User.session_epoch) + 1)
+        .returning(col(User.session_epoch))
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(user, "session_epoch", (await session.execute(raise_epoch)).scalar_one())
+    audit.record(
+        session,
+        "user.sessions_ended",
+        "user",
+        user.id,
+        before={"session_epoch": before},
+        after={"session_epoch": user.session_epoch, "reason": reason},
+    )
+
+
+async def log_out(session: AsyncSession, user: User) -> None:
+    await end_sessions(session, user, "logout")
+
+
+async def change_password(session: AsyncSession, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    audit.record(session, "user.password_changed", "user", user.id)
+    await end_sessions(session, user, "password_changed")
+
+
+async def change_role(session: AsyncSession, user: User, role: Role) -> None:
+    if role is user.role:
+        return
+    before, user.role = user.role, role
+    audit.record(
+        session,
+        "user.role_changed",
+        "user",
+        user.id,
+        before={"role": before.value},
+        after={"role": role.value},
+    )
+    await end_sessions(session, user, "role_changed")
+
+
+async def set_active(session: AsyncSession, user: User, active: bool) -> None:
+    if active is user.is_active:
+        return
+    user.is_active = active
+    audit.record(session, "user.activated" if active else "user.deactivated", "user", user.id)
+    if not active:
+        await end_sessions(session, user, "deactivated")
 
 
 async def authenticate(

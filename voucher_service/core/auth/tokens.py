@@ -1,4 +1,7 @@
-"""Password hashing (argon2) and the HS256 JWT that carries a login."""
+"""Password hashing (argon2) and the HS256 JWT that carries a login.
+
+Every token carries the user's session epoch (`ep`): it is valid only while the user row
+still has that epoch, so raising it ends every login of the user at once."""
 
 from datetime import timedelta
 from typing import Any
@@ -7,7 +10,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.models import User
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 
@@ -29,13 +32,13 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     return bool(password_hash)
 
 
-def issue_token(
-    settings: Settings, user_id: int, role: Role, lifetime: timedelta, kind: str = "access"
-) -> str:
+def issue_token(settings: Settings, user: User, lifetime: timedelta, kind: str = "access") -> str:
+    assert user.id is not None
     now = utcnow()
     claims: dict[str, Any] = {
-        "sub": str(user_id),
-        "role": role.value,
+        "sub": str(user.id),
+        "role": user.role.value,
+        "ep": user.session_epoch,
         "typ": kind,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
@@ -50,7 +53,7 @@ def read_token(settings: Settings, token: str, kind: str = "access") -> dict[str
             token,
             settings.secret_key.get_secret_value(),
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"]},
+            options={"require": ["exp", "sub", "ep"]},
         )
     except jwt.PyJWTError:
         return None

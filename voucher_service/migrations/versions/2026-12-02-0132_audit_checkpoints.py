@@ -4,7 +4,7 @@ Each checkpoint signs the chain's head; the copy kept here is listed at the admi
 while the ones published outside the database are what `audit verify` trusts.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 01:30:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import voucher_service.core.db
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

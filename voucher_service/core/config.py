@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     session_hours: int = 8
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    password_reset_minutes: int = 30
+    password_reset_max_per_email: int = 3
+    password_reset_max_per_address: int = 20
     max_body_bytes: int = 2_000_000
     # A bank statement file (camt.053): a busy day's runs to a few megabytes.
     max_statement_bytes: int = Field(default=5_000_000, ge=1)
@@ -122,6 +125,20 @@ class Settings(BaseSettings):
                 f"MCD_PAYOUT_CUTOFF_HOUR must be a whole hour from 0 to 23 (Paris time), "
                 f"got {value!r}"
             )
+        return int(text)
+
+    @field_validator(
+        "password_reset_minutes",
+        "password_reset_max_per_email",
+        "password_reset_max_per_address",
+        mode="before",
+    )
+    @classmethod
+    def a_positive_count(cls, value: object, info: ValidationInfo) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdecimal() or int(text) < 1:
+            variable = f"MCD_{str(info.field_name).upper()}"
+            raise ValueError(f"{variable} must be a whole number of at least 1, got {value!r}")
         return int(text)
 
     @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")

@@ -41,14 +41,17 @@ async def create_user(session: AsyncSession, email: str, role: Role, password: s
     return user
 
 
-async def _recent_failures(
-    session: AsyncSession, column: Mapped[str], value: str, since: datetime
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    """The user's credentials changed: every path that sets a password comes here."""
+    user.password_hash = hash_password(password)
+    await session.flush()
+
+
+async def count_since(
+    session: AsyncSession, column: Mapped[str], value: str, at: Mapped[datetime], since: datetime
 ) -> int:
-    query = (
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(column == value, col(LoginFailure.occurred_at) >= since)
-    )
+    """How many rows of a log (failed logins, reset requests) have this value since then."""
+    query = select(func.count()).where(column == value, at >= since)
     return int((await session.execute(query)).scalar_one())
 
 
@@ -59,8 +62,9 @@ async def authenticate(
     email = email.strip().lower()
     window = timedelta(minutes=settings.login_window_minutes)
     since = utcnow() - window
-    by_account = await _recent_failures(session, col(LoginFailure.email), email, since)
-    by_address = await _recent_failures(session, col(LoginFailure.address), address, since)
+    at = col(LoginFailure.occurred_at)
+    by_account = await count_since(session, col(LoginFailure.email), email, at, since)
+    by_address = await count_since(session, col(LoginFailure.address), address, at, since)
     if by_account >= settings.login_max_failures or by_address >= 4 * settings.login_max_failures:
         raise TooManyRequests(
             "Trop de tentatives de connexion échouées. Réessayez plus tard.",

@@ -1,5 +1,8 @@
-"""Password hashing (argon2) and the HS256 JWT that carries a login."""
+"""Password hashing (argon2) and its rules, one-time link tokens, and the HS256 JWT that
+carries a login."""
 
+import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +17,9 @@ from voucher_service.core.config import Settings
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("an unguessable password that no account has")
 ALGORITHM = "HS256"
+MIN_PASSWORD_LENGTH = 12
+MAX_LINK_TOKEN_LENGTH = 200
+CONFIRM_FIELD = "password_confirm"
 
 
 def hash_password(password: str) -> str:
@@ -27,6 +33,27 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
     return bool(password_hash)
+
+
+def new_password_errors(password: str, confirmation: str) -> dict[str, str]:
+    """What is wrong with a password someone chooses, by form field, in French."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return {
+            "password": f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
+        }
+    if password != confirmation:
+        return {CONFIRM_FIELD: "Les deux mots de passe ne sont pas identiques."}
+    return {}
+
+
+def new_link_token() -> tuple[str, str]:
+    """A one-time link's secret (sent, never stored) and its hash (stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, link_token_hash(token)
+
+
+def link_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_token(

@@ -125,5 +125,5 @@ async def complete_reset(session: AsyncSession, token: str, password: str) -> Us
         .values(used_at=utcnow())
     )
     await service.set_password(session, user, password)
-    audit.record(session, "user.password_reset", "user", user.id, after={"address": reset.address})
+    audit.record(session, "user.password_reset", "user", user.id)  # no secret, no address
     return user

@@ -13,8 +13,6 @@ from voucher_service.programmes import service as programmes
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
 
-REGION_CONTACT = "moncoachdigital@maregionsud.fr"
-
 
 def _common(programme: Programme, voucher: Voucher, expert: Expert) -> dict[str, Any]:
     return {
@@ -66,8 +64,7 @@ async def invite(
     session: AsyncSession, expert: Expert, token: str, expires_at: datetime, settings: Settings
 ) -> None:
     data = {
-        "programme_name": "Mon coach digital",
-        "programme_contact": REGION_CONTACT,
+        **notifications.SERVICE_FOOTER,
         "expert_name": expert.contact_name,
         "invitation_url": f"{settings.public_url}/invitation/{token}",
         "expires_at": expires_at,

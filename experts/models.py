@@ -4,6 +4,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
+from voucher_service.core.auth.models import OneTimeLinkBase
 from voucher_service.core.clock import utcnow
 from voucher_service.core.db import UTCDateTime, enum_column
 
@@ -49,16 +50,10 @@ class AccreditationChange(SQLModel, table=True):
     decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Invitation(SQLModel, table=True):
-    """A one-time link for an expert to choose a password; only its hash is stored."""
+class Invitation(OneTimeLinkBase, table=True):
+    """A one-time link for an invited expert to choose a first password."""
 
     __tablename__ = "invitation"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="user_account.id", index=True)
-    token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = Field(sa_type=UTCDateTime)
-    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RedemptionStatus(StrEnum):

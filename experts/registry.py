@@ -1,7 +1,5 @@
 """The expert registry: registration, accreditation decisions, bank details, invitations."""
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -22,6 +20,7 @@ from experts.schemas import BankDetails, ExpertCreate
 from voucher_service.core import audit
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.auth.tokens import link_token_hash, new_link_token
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
@@ -127,30 +126,26 @@ async def register(
 
 
 async def _invite(session: AsyncSession, user_id: int) -> str:
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_link_token()
     session.add(
         Invitation(
-            user_id=user_id, token_hash=_hash(token), expires_at=utcnow() + INVITATION_LIFETIME
+            user_id=user_id, token_hash=token_hash, expires_at=utcnow() + INVITATION_LIFETIME
         )
     )
     await session.flush()
     return token
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
-    query = select(Invitation).where(col(Invitation.token_hash) == _hash(token)).with_for_update()
+    digest = link_token_hash(token)
+    query = select(Invitation).where(col(Invitation.token_hash) == digest).with_for_update()
     invitation = (await session.execute(query)).scalar_one_or_none()
     if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
         raise InvitationInvalid()
     user = await session.get(User, invitation.user_id)
     assert user is not None
-    await auth_service.change_password(session, user, password)
     invitation.used_at = utcnow()
-    await session.flush()
+    await auth_service.change_password(session, user, password)
     audit.record(session, "expert.invitation_accepted", "user", user.id)
     return user
 

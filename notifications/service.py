@@ -27,6 +27,13 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
 
 
+# What the footer of a message that belongs to no programme names (an invitation, a reset).
+SERVICE_FOOTER = {
+    "programme_name": "Mon coach digital",
+    "programme_contact": "moncoachdigital@maregionsud.fr",
+}
+
+
 async def enqueue(
     session: AsyncSession,
     event: str,

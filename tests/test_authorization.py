@@ -37,6 +37,8 @@ EVERYONE = frozenset(CALLERS)
 POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     # API
     ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("POST", "/api/v1/auth/password-reset"): EVERYONE,
+    ("POST", "/api/v1/auth/password-reset/confirm"): EVERYONE,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,
     ("POST", "/api/v1/users"): ADMIN,
@@ -99,6 +101,10 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     ("GET", "/status/{token}"): EVERYONE,
     ("GET", "/invitation/{token}"): EVERYONE,
     ("POST", "/invitation/{token}"): EVERYONE,
+    ("GET", "/password-reset"): EVERYONE,
+    ("POST", "/password-reset"): EVERYONE,
+    ("GET", "/password-reset/{token}"): EVERYONE,
+    ("POST", "/password-reset/{token}"): EVERYONE,
     ("GET", "/accounting"): ACCOUNTS,
     ("POST", "/accounting/batches"): ACCOUNTS,
     ("GET", "/accounting/batches/{batch_id}"): ACCOUNTS,

@@ -27,7 +27,14 @@ from voucher_service.payouts import endpoints as payout_endpoints
 from voucher_service.programmes import endpoints as programme_endpoints
 from voucher_service.vouchers import endpoints as voucher_endpoints
 from voucher_service.vouchers import pdf_workers
-from voucher_service.web import account, accounting, api_docs, expert_pages, notifications_admin
+from voucher_service.web import (
+    account,
+    accounting,
+    api_docs,
+    expert_pages,
+    notifications_admin,
+    password_reset,
+)
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
 
@@ -55,6 +62,7 @@ PAGE_ROUTERS = [
     application_pages.router,
     notifications_admin.router,
     expert_pages.router,
+    password_reset.router,
 ]
 
 

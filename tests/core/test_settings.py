@@ -122,3 +122,23 @@ class TestPayoutCutOffHour:
     def test_a_value_that_is_not_an_hour_names_its_variable(self, value: object) -> None:
         with pytest.raises(ValidationError, match="MCD_PAYOUT_CUTOFF_HOUR"):
             make(payout_cutoff_hour=value)
+
+
+RESET_SETTINGS = ("minutes", "max_per_email", "max_per_address")
+
+
+class TestPasswordReset:
+    def test_a_link_lasts_30_minutes_unless_the_environment_says(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert make().password_reset_minutes == 30
+        monkeypatch.setenv("MCD_PASSWORD_RESET_MINUTES", "10")
+        assert make().password_reset_minutes == 10
+
+    @pytest.mark.parametrize("field", [f"password_reset_{name}" for name in RESET_SETTINGS])
+    @pytest.mark.parametrize("value", ["0", "-5", "demi-heure", "2.5", "", 2.5, True])
+    def test_a_value_that_is_not_a_positive_count_names_its_variable(
+        self, field: str, value: object
+    ) -> None:
+        with pytest.raises(ValidationError, match=f"MCD_{field.upper()} must be a whole number"):
+            make(**{field: value})

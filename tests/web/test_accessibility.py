@@ -1,10 +1,9 @@
 """Every page passes axe-core (run in Chromium) with no serious or critical violation."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Page
 
 from tests.fixtures.applications import committed_application, committed_programme
 from tests.fixtures.factories import PASSWORD, create_expert, create_user
@@ -19,17 +18,6 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = {"serious", "critical"}
-
-
-@pytest.fixture
-async def audited_page(browser: Browser) -> AsyncIterator[Page]:
-    """A phone-sized page allowed to inject axe-core despite the pages' strict CSP."""
-    context = await browser.new_context(
-        locale="fr-FR", bypass_csp=True, viewport={"width": 390, "height": 844}
-    )
-    page = await context.new_page()
-    yield page
-    await context.close()
 
 
 async def violations(page: Page, url: str) -> list[str]:

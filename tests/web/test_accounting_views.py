@@ -19,7 +19,7 @@ from tests.fixtures.factories import create_expert, create_user
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.payouts.camt_builder import StatementEntry, StatementTransaction, build_statement
-from tests.web.test_accessibility import audit, audited_page, log_in, violations  # noqa: F401
+from tests.web.test_accessibility import audit, log_in, violations
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
@@ -128,7 +128,7 @@ async def _tab_to(page: Page, name: str) -> None:
 
 
 async def test_batch_and_statement_views_on_a_phone(
-    audited_page: Page,  # noqa: F811
+    audited_page: Page,
     live_server: LiveServer,
     database: Database,
     settings: Settings,

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     login_delay_seconds: int = Field(default=60, ge=1)
+    password_reset_minutes: int = 30
+    password_reset_max_per_email: int = 3
+    password_reset_max_per_address: int = 20
     max_body_bytes: int = 2_000_000
     # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-
     # separated addresses or networks, or "*"; none by default, so that the address a
@@ -208,6 +211,20 @@ class Settings(BaseSettings):
                 f"{MIN_METRICS_TOKEN_LENGTH} characters (or be left unset)"
             )
         return text
+
+    @field_validator(
+        "password_reset_minutes",
+        "password_reset_max_per_email",
+        "password_reset_max_per_address",
+        mode="before",
+    )
+    @classmethod
+    def a_positive_count(cls, value: object, info: ValidationInfo) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdecimal() or int(text) < 1:
+            variable = f"MCD_{str(info.field_name).upper()}"
+            raise ValueError(f"{variable} must be a whole number of at least 1, got {value!r}")
+        return int(text)
 
     @field_validator("payout_debtor_iban", "payout_debtor_bic", "payout_siren")
     @classmethod

@@ -80,10 +80,12 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                own = message.get("headers", [])
+                named = {name.lower() for name, _ in own}
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *own,
                     (b"x-request-id", rid.encode()),
-                    *self.headers,
+                    *(header for header in self.headers if header[0] not in named),
                 ]
             await send(message)
 

@@ -14,6 +14,7 @@ from voucher_service.core.auth.dependencies import (
 )
 from voucher_service.core.auth.endpoints import client_address
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.auth.reset import DONE
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import InvalidCredentials, TooManyRequests
@@ -45,9 +46,12 @@ async def home(
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(
-    request: Request, next: str | None = None, invitation: str | None = None
+    request: Request,
+    next: str | None = None,
+    invitation: str | None = None,
+    reset: str | None = None,
 ) -> Response:
-    notice = "Votre mot de passe est enregistré : connectez-vous." if invitation == "ok" else None
+    notice = DONE if "ok" in (invitation, reset) else None
     return render(request, "login.html", next=next or "", email="", notice=notice)
 
 

@@ -1,7 +1,6 @@
 """The expert's pages: what the QR opens (confirm a redemption), the expert's home (scan,
 type a code, own redemptions with undo) and the invitation that sets a password."""
 
-import hashlib
 import re
 import secrets
 from datetime import date
@@ -27,20 +26,20 @@ from experts.schemas import RedemptionCreate, VoucherCheck
 from voucher_service.core import idempotency
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
+from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_hash
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import ServiceError
 from voucher_service.vouchers.errors import InvalidToken
 from voucher_service.vouchers.models import Voucher
+from voucher_service.web.new_password import NewPasswordForm
 from voucher_service.web.rendering import check_csrf, render, templates
 
 router = APIRouter(include_in_schema=False)
 PageExpert = Annotated[User, Depends(require_page_roles(Role.expert))]
 
 MAX_PRESENTED = 2048
-MIN_PASSWORD = 12
-CONFIRM_FIELD = "password_confirm"
 VOUCHER_STATUS_LABELS = {
     "issued": "Valable",
     "partially_redeemed": "Utilisé en partie",
@@ -348,9 +347,8 @@ async def undo(
 
 
 async def _invitation_usable(session: DbSession, token: str) -> bool:
-    digest = hashlib.sha256(token.encode()).hexdigest()
     query = select(col(Invitation.id)).where(
-        col(Invitation.token_hash) == digest,
+        col(Invitation.token_hash) == link_token_hash(token),
         col(Invitation.used_at).is_(None),
         col(Invitation.expires_at) >= utcnow(),
     )
@@ -360,7 +358,7 @@ async def _invitation_usable(session: DbSession, token: str) -> bool:
 @router.get("/invitation/{token}", response_class=HTMLResponse)
 async def invitation_form(request: Request, token: str, session: DbSession) -> Response:
     """An expired or used link says so at once, before the expert types anything."""
-    if len(token) > 200 or not await _invitation_usable(session, token):
+    if len(token) > MAX_LINK_TOKEN_LENGTH or not await _invitation_usable(session, token):
         error = InvitationInvalid()
         return render(
             request,
@@ -375,26 +373,15 @@ async def invitation_form(request: Request, token: str, session: DbSession) -> R
 
 @router.post("/invitation/{token}", response_class=HTMLResponse)
 async def accept_invitation(
-    request: Request,
-    token: str,
-    session: DbSession,
-    password: Annotated[str, Form(max_length=200)] = "",
-    password_confirm: Annotated[str, Form(max_length=200)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    request: Request, token: str, session: DbSession, form: NewPasswordForm
 ) -> Response:
-    check_csrf(request, csrf_token)
-    errors: dict[str, str] = {}
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"Le mot de passe doit compter au moins {MIN_PASSWORD} caractères."
-    elif password != password_confirm:
-        errors[CONFIRM_FIELD] = "Les deux mots de passe ne sont pas identiques."
-    if errors:
-        return render(request, "invitation.html", status_code=422, token=token, errors=errors)
+    if form.errors:
+        return render(request, "invitation.html", status_code=422, token=token, errors=form.errors)
     try:
-        if len(token) > 200:
+        if len(token) > MAX_LINK_TOKEN_LENGTH:
             raise InvitationInvalid()
         async with session.begin_nested():
-            await registry.accept_invitation(session, token, password)
+            await registry.accept_invitation(session, token, form.password)
     except InvitationInvalid as error:
         return render(
             request,

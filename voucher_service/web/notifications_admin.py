@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "voucher_cancelled": "Chèque annulé",
     "payout_sent": "Virement envoyé (expert)",
     "expert_invitation": "Invitation d'un expert",
+    "password_reset": "Réinitialisation du mot de passe",
 }
 
 

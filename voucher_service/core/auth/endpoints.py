@@ -4,9 +4,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from voucher_service.core.auth import service
+from voucher_service.core.auth import reset, service
 from voucher_service.core.auth.dependencies import AdminUser, AnyUser, AppSettings
-from voucher_service.core.auth.schemas import Token, UserCreate, UserPublic
+from voucher_service.core.auth.schemas import (
+    PasswordResetAsk,
+    PasswordResetConfirm,
+    ResetMessage,
+    Token,
+    UserCreate,
+    UserPublic,
+)
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import (
@@ -55,6 +62,30 @@ async def token(
 )
 async def logout(session: DbSession, user: AnyUser) -> None:
     await service.log_out(session, user)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    summary="Mail a one-time password reset link, if an active account has this e-mail",
+    description="The answer is the same whether or not the account exists.",
+    responses=problem_responses(reset.TooManyResetRequests),
+)
+async def request_password_reset(
+    body: PasswordResetAsk, session: DbSession, settings: AppSettings, request: Request
+) -> ResetMessage:
+    await reset.request_reset(session, settings, body.email, client_address(request))
+    return ResetMessage(detail=reset.requested(settings))
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    summary="Choose a new password with the link's token",
+    responses=problem_responses(reset.ResetLinkInvalid),
+)
+async def confirm_password_reset(body: PasswordResetConfirm, session: DbSession) -> ResetMessage:
+    await reset.complete_reset(session, body.token, body.password)
+    return ResetMessage(detail=reset.DONE)
 
 
 @router.get(

@@ -52,3 +52,33 @@ class LoginSuccess(SQLModel, table=True):
     email: str = Field(max_length=254)
     address: str = Field(max_length=64)
     last_login_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OneTimeLinkBase(SQLModel):
+    """A link that sets a user's password once before it expires; only its hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PasswordReset(OneTimeLinkBase, table=True):
+    """A link to choose a new password, asked for from ``address``."""
+
+    __tablename__ = "password_reset"
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    address: str = Field(max_length=64)
+
+
+class PasswordResetRequest(SQLModel, table=True):
+    """Every reset asked for, whether or not the account exists: the throttle counts them."""
+
+    __tablename__ = "password_reset_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    address: str = Field(max_length=64, index=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

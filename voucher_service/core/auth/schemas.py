@@ -1,6 +1,7 @@
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class Token(BaseModel):
@@ -15,7 +16,7 @@ class UserCreate(BaseModel):
 
     email: EmailStr
     role: Role
-    password: str = Field(min_length=12, max_length=200)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
 
 
 class UserPublic(BaseModel):
@@ -25,3 +26,22 @@ class UserPublic(BaseModel):
     email: str
     role: Role
     is_active: bool
+
+
+class PasswordResetAsk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class PasswordResetConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=MAX_LINK_TOKEN_LENGTH)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+
+
+class ResetMessage(BaseModel):
+    """What a person is told, in French."""
+
+    detail: str

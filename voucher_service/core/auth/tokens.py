@@ -1,8 +1,11 @@
-"""Password hashing (argon2) and the HS256 JWT that carries a login.
+"""Password hashing (argon2) and its rules, one-time link tokens, and the HS256 JWT that
+carries a login.
 
 Every token carries the user's session epoch (`ep`): it is valid only while the user row
 still has that epoch, so raising it ends every login of the user at once."""
 
+import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +20,9 @@ from voucher_service.core.config import Settings
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("an unguessable password that no account has")
 ALGORITHM = "HS256"
+MIN_PASSWORD_LENGTH = 12
+MAX_LINK_TOKEN_LENGTH = 200
+CONFIRM_FIELD = "password_confirm"
 
 
 def hash_password(password: str) -> str:
@@ -30,6 +36,27 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
     return bool(password_hash)
+
+
+def new_password_errors(password: str, confirmation: str) -> dict[str, str]:
+    """What is wrong with a password someone chooses, by form field, in French."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return {
+            "password": f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
+        }
+    if password != confirmation:
+        return {CONFIRM_FIELD: "Les deux mots de passe ne sont pas identiques."}
+    return {}
+
+
+def new_link_token() -> tuple[str, str]:
+    """A one-time link's secret (sent, never stored) and its hash (stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, link_token_hash(token)
+
+
+def link_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_token(settings: Settings, user: User, lifetime: timedelta, kind: str = "access") -> str:

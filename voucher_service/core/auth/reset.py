@@ -1,0 +1,136 @@
+"""Password reset by e-mail: a one-time link, valid a short time, sent only to an active
+account that has a password, while the answer never tells whether the account exists."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from notifications import service as notifications
+from voucher_service.core import audit
+from voucher_service.core.auth import service
+from voucher_service.core.auth.models import PasswordReset, PasswordResetRequest, User
+from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_hash, new_link_token
+from voucher_service.core.clock import utcnow
+from voucher_service.core.config import Settings
+from voucher_service.core.errors import Gone, TooManyRequests
+
+THROTTLE_WINDOW = timedelta(hours=1)
+EVENT = "password_reset"
+REQUESTED = (
+    "Si un compte actif correspond à cette adresse, un lien pour choisir un nouveau mot de "
+    "passe vient de lui être envoyé. Il est valable {minutes} minutes."
+)
+DONE = "Votre mot de passe est enregistré : connectez-vous."
+
+
+def requested(settings: Settings) -> str:
+    """The answer to every request, whatever the account."""
+    return REQUESTED.format(minutes=settings.password_reset_minutes)
+
+
+class ResetLinkInvalid(Gone):
+    code = "reset_link_invalid"
+    title = "Ce lien de réinitialisation n'est plus valable"
+
+
+class TooManyResetRequests(TooManyRequests):
+    code = "too_many_reset_requests"
+    title = "Trop de demandes de réinitialisation depuis cette adresse"
+
+
+async def _count_since(
+    session: AsyncSession, column: Mapped[str], value: str, at: Mapped[datetime], since: datetime
+) -> int:
+    """How many reset requests have this value since then."""
+    query = select(func.count()).where(column == value, at >= since)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def request_reset(
+    session: AsyncSession, settings: Settings, email: str, address: str
+) -> None:
+    """Mail a reset link to the account, if it may have one; the same work and the same
+    outcome for the caller either way. Over the limit per address: 429, which tells nothing
+    about any account; over the limit per e-mail: nothing is sent, silently."""
+    email = email.strip().lower()
+    since, at = utcnow() - THROTTLE_WINDOW, col(PasswordResetRequest.requested_at)
+    by_address = await _count_since(session, col(PasswordResetRequest.address), address, at, since)
+    if by_address >= settings.password_reset_max_per_address:
+        raise TooManyResetRequests(
+            "Trop de demandes depuis votre adresse. Réessayez dans une heure.",
+            retry_after=int(THROTTLE_WINDOW.total_seconds()),
+        )
+    by_email = await _count_since(session, col(PasswordResetRequest.email), email, at, since)
+    session.add(PasswordResetRequest(email=email, address=address))
+    user = await service.get_by_email(session, email)
+    token, token_hash = new_link_token()
+    if by_email < settings.password_reset_max_per_email and _may_reset(user):
+        assert user is not None and user.id is not None
+        expires_at = utcnow() + timedelta(minutes=settings.password_reset_minutes)
+        session.add(
+            PasswordReset(
+                user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=address
+            )
+        )
+        await _mail_link(session, settings, user, token, expires_at)
+    await session.flush()
+
+
+def _may_reset(user: User | None) -> bool:
+    """An inactive account, or one that never had a password (an expert not yet invited),
+    gets no link."""
+    return user is not None and user.is_active and user.password_hash is not None
+
+
+async def _mail_link(
+    session: AsyncSession, settings: Settings, user: User, token: str, expires_at: datetime
+) -> None:
+    data = {
+        **notifications.SERVICE_FOOTER,
+        "reset_url": f"{settings.public_url}/password-reset/{token}",
+        "expires_at": expires_at,
+        "minutes": settings.password_reset_minutes,
+    }
+    await notifications.enqueue(session, EVENT, user.email, data)
+
+
+def _usable(token: str) -> list[ColumnElement[bool]]:
+    return [
+        col(PasswordReset.token_hash) == link_token_hash(token),
+        col(PasswordReset.used_at).is_(None),
+        col(PasswordReset.expires_at) > utcnow(),
+    ]
+
+
+async def is_usable(session: AsyncSession, token: str) -> bool:
+    """Whether the link may still set a password (the page says so before anything is typed)."""
+    if len(token) > MAX_LINK_TOKEN_LENGTH:
+        return False
+    query = select(col(PasswordReset.id)).where(*_usable(token))
+    return (await session.execute(query)).first() is not None
+
+
+async def complete_reset(session: AsyncSession, token: str, password: str) -> User:
+    """Set the password through an unused, unexpired link, once: the link's row is locked,
+    and this and every other pending link of the user are used up."""
+    if len(token) > MAX_LINK_TOKEN_LENGTH:
+        raise ResetLinkInvalid()
+    query = select(PasswordReset).where(*_usable(token)).with_for_update()
+    reset = (await session.execute(query)).scalar_one_or_none()
+    if reset is None:
+        raise ResetLinkInvalid()
+    user = await session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        raise ResetLinkInvalid()
+    await session.execute(
+        update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
+        .values(used_at=utcnow())
+    )
+    await service.change_password(session, user, password)
+    audit.record(session, "user.password_reset", "user", user.id)  # no secret, no address
+    return user

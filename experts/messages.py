@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experts.models import Expert, Redemption
 from notifications import service as notifications
 from voucher_service.core.config import Settings
+from voucher_service.core.notify import SERVICE_FOOTER
 from voucher_service.programmes import service as programmes
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers.models import Voucher
@@ -64,7 +65,7 @@ async def invite(
     session: AsyncSession, expert: Expert, token: str, expires_at: datetime, settings: Settings
 ) -> None:
     data = {
-        **notifications.SERVICE_FOOTER,
+        **SERVICE_FOOTER,
         "expert_name": expert.contact_name,
         "invitation_url": f"{settings.public_url}/invitation/{token}",
         "expires_at": expires_at,

@@ -28,10 +28,6 @@ def new_message_id() -> str:
 
 
 # What the footer of a message that belongs to no programme names (an invitation, a reset).
-SERVICE_FOOTER = {
-    "programme_name": "Mon coach digital",
-    "programme_contact": "moncoachdigital@maregionsud.fr",
-}
 
 
 async def enqueue(

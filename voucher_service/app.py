@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
+    app.state.notify = notifications_service.enqueue
     app.state.database = database or Database.from_settings(settings)
     app.state.registry = RegistryClient.from_settings(settings)
     for router in [*API_ROUTERS, *PAGE_ROUTERS, *([api_docs.router] if docs else [])]:

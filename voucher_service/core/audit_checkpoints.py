@@ -18,11 +18,10 @@ import binascii
 import hashlib
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -38,19 +37,12 @@ from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database, UTCDateTime
 from voucher_service.core.errors import InternalError
+from voucher_service.core.notify import SERVICE_FOOTER, Notify
 
 HKDF_INFO = b"mon-coach-digital/audit-checkpoint-key/v1"
 CONTEXT = "mon-coach-digital/audit-checkpoint/v1"
 PUBLIC_KEY_FILE = "audit-public-key.pem"
 EMAIL_EVENT = "audit_checkpoint"
-# The e-mails' footer, as for a programme's own messages.
-EMAIL_FOOTER = {
-    "programme_name": "Mon coach digital",
-    "programme_contact": "moncoachdigital@maregionsud.fr",
-}
-# How a domain queues an e-mail (notifications.service.enqueue): session, event,
-# recipient, template data. Core knows no domain, so the caller hands it in.
-Notify = Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable[object]]
 
 
 class CheckpointBase(SQLModel):
@@ -193,7 +185,7 @@ async def _publish(
     text = signed.model_dump_json(indent=2)
     data = {"seq": signed.seq, "signed_at": signed.signed_at, "checkpoint_json": text}
     for address in settings.audit_auditor_emails:
-        await notify(session, EMAIL_EVENT, address, data | EMAIL_FOOTER)
+        await notify(session, EMAIL_EVENT, address, data | SERVICE_FOOTER)
     return signed
 
 

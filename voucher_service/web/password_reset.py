@@ -12,6 +12,7 @@ from voucher_service.core.auth.dependencies import AppSettings
 from voucher_service.core.auth.endpoints import client_address
 from voucher_service.core.auth.schemas import PasswordResetAsk
 from voucher_service.core.db import DbSession
+from voucher_service.core.notify import AppNotify
 from voucher_service.web.new_password import NewPasswordForm
 from voucher_service.web.rendering import check_csrf, render
 
@@ -36,6 +37,7 @@ async def ask(
     request: Request,
     session: DbSession,
     settings: AppSettings,
+    notify: AppNotify,
     email: Annotated[str, Form(max_length=254)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -46,7 +48,7 @@ async def ask(
         errors = {"email": NOT_AN_EMAIL}
         return _private(render(request, ASK, status_code=422, email=email, errors=errors))
     try:
-        await reset.request_reset(session, settings, body.email, client_address(request))
+        await reset.request_reset(session, settings, notify, body.email, client_address(request))
     except reset.TooManyResetRequests as error:
         response = render(
             request, ASK, status_code=error.status, email=email, errors={}, problem=error

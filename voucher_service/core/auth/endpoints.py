@@ -23,6 +23,7 @@ from voucher_service.core.errors import (
     Unauthorized,
     problem_responses,
 )
+from voucher_service.core.notify import AppNotify
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -72,9 +73,13 @@ async def logout(session: DbSession, user: AnyUser) -> None:
     responses=problem_responses(reset.TooManyResetRequests),
 )
 async def request_password_reset(
-    body: PasswordResetAsk, session: DbSession, settings: AppSettings, request: Request
+    body: PasswordResetAsk,
+    session: DbSession,
+    settings: AppSettings,
+    notify: AppNotify,
+    request: Request,
 ) -> ResetMessage:
-    await reset.request_reset(session, settings, body.email, client_address(request))
+    await reset.request_reset(session, settings, notify, body.email, client_address(request))
     return ResetMessage(detail=reset.requested(settings))
 
 

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from notifications import service as notifications
 from voucher_service.core import audit
 from voucher_service.core.auth import service
 from voucher_service.core.auth.models import PasswordReset, PasswordResetRequest, User
@@ -17,6 +16,7 @@ from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_h
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import Gone, TooManyRequests
+from voucher_service.core.notify import SERVICE_FOOTER, Notify
 
 THROTTLE_WINDOW = timedelta(hours=1)
 EVENT = "password_reset"
@@ -51,7 +51,7 @@ async def _count_since(
 
 
 async def request_reset(
-    session: AsyncSession, settings: Settings, email: str, address: str
+    session: AsyncSession, settings: Settings, notify: Notify, email: str, address: str
 ) -> None:
     """Mail a reset link to the account, if it may have one; the same work and the same
     outcome for the caller either way. Over the limit per address: 429, which tells nothing
@@ -76,7 +76,7 @@ async def request_reset(
                 user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=address
             )
         )
-        await _mail_link(session, settings, user, token, expires_at)
+        await _mail_link(session, settings, notify, user, token, expires_at)
     await session.flush()
 
 
@@ -87,15 +87,20 @@ def _may_reset(user: User | None) -> bool:
 
 
 async def _mail_link(
-    session: AsyncSession, settings: Settings, user: User, token: str, expires_at: datetime
+    session: AsyncSession,
+    settings: Settings,
+    notify: Notify,
+    user: User,
+    token: str,
+    expires_at: datetime,
 ) -> None:
     data = {
-        **notifications.SERVICE_FOOTER,
+        **SERVICE_FOOTER,
         "reset_url": f"{settings.public_url}/password-reset/{token}",
         "expires_at": expires_at,
         "minutes": settings.password_reset_minutes,
     }
-    await notifications.enqueue(session, EVENT, user.email, data)
+    await notify(session, EVENT, user.email, data)
 
 
 def _usable(token: str) -> list[ColumnElement[bool]]:

@@ -2,6 +2,7 @@
 at the end; the app under test shares that transaction."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.fixtures.servers import LiveServer, serve
 from voucher_service.app import create_app
 from voucher_service.core import schema
 from voucher_service.core.config import Settings
-from voucher_service.core.db import Database, get_session
+from voucher_service.core.db import Database, Transaction, get_session, get_transaction
 
 SHIFTED = pytest.StashKey[datetime | None]()
 
@@ -87,7 +88,18 @@ def app(settings: Settings, database: Database, session: AsyncSession) -> FastAP
                 await request.rollback()
             raise
 
+    def test_transaction() -> Transaction:
+        """Work after the answer in a savepoint of the test's transaction too."""
+
+        @asynccontextmanager
+        async def transaction() -> AsyncIterator[AsyncSession]:
+            async with session.begin_nested():
+                yield session
+
+        return transaction
+
     app.dependency_overrides[get_session] = test_session
+    app.dependency_overrides[get_transaction] = test_transaction
     return app
 
 

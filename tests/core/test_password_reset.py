@@ -28,6 +28,13 @@ from voucher_service.core.auth.tokens import link_token_hash
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 
+
+async def ask_reset(session: AsyncSession, settings: Settings, email: str, address: str) -> None:
+    """What the endpoints do: record the request, then, after the answer, mail the link."""
+    asked = await reset.request_reset(session, settings, email, address)
+    await reset.mail_link(session, settings, enqueue, asked)
+
+
 NEW_PASSWORD = "a brand new long password"
 ASK = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
@@ -47,7 +54,7 @@ async def mails_to(session: AsyncSession, email: str) -> list[Notification]:
 
 async def link_for(session: AsyncSession, settings: Settings, user: User) -> str:
     """Ask for a reset and return the token of the link mailed to the user."""
-    await reset.request_reset(session, settings, enqueue, user.email, an_address())
+    await ask_reset(session, settings, user.email, an_address())
     url = (await mails_to(session, user.email))[-1].data["reset_url"]
     return str(url).rsplit("/", 1)[1]
 
@@ -64,9 +71,7 @@ class TestRequestReset:
     ) -> None:
         user = await create_user(session, role)
         before = utcnow()
-        await reset.request_reset(
-            session, settings, enqueue, f"  {user.email.upper()} ", "203.0.113.9"
-        )
+        await ask_reset(session, settings, f"  {user.email.upper()} ", "203.0.113.9")
         [mail] = await mails_to(session, user.email)
         url = urlsplit(mail.data["reset_url"])
         assert f"{url.scheme}://{url.netloc}" == settings.public_url
@@ -86,7 +91,7 @@ class TestRequestReset:
         body = ExpertCreate.model_validate(expert_body(password=None))
         uninvited, _ = await expert_registry.register(session, body, FACTORY_SETTINGS)
         for email in (inactive.email, uninvited.email, "nobody@example.fr"):
-            await reset.request_reset(session, settings, enqueue, email, an_address())
+            await ask_reset(session, settings, email, an_address())
             assert await mails_to(session, email) == []
         assert (await session.execute(select(PasswordReset))).first() is None
 
@@ -95,10 +100,10 @@ class TestRequestReset:
     ) -> None:
         user = await create_user(session, Role.accountant)
         for _ in range(settings.password_reset_max_per_email + 2):
-            await reset.request_reset(session, settings, enqueue, user.email, an_address())
+            await ask_reset(session, settings, user.email, an_address())
         assert len(await mails_to(session, user.email)) == 3
         with time_machine.travel(utcnow() + timedelta(minutes=61), tick=True):
-            await reset.request_reset(session, settings, enqueue, user.email, an_address())
+            await ask_reset(session, settings, user.email, an_address())
             assert len(await mails_to(session, user.email)) == 4
 
     async def test_beyond_the_limit_per_address_it_is_429(
@@ -107,13 +112,11 @@ class TestRequestReset:
         limited = make_settings(settings.database_url, password_reset_max_per_address=2)
         address = an_address()
         for number in range(2):
-            await reset.request_reset(
-                session, limited, enqueue, f"stranger{number}@example.fr", address
-            )
+            await ask_reset(session, limited, f"stranger{number}@example.fr", address)
         with pytest.raises(reset.TooManyResetRequests) as refused:
-            await reset.request_reset(session, limited, enqueue, "stranger9@example.fr", address)
+            await ask_reset(session, limited, "stranger9@example.fr", address)
         assert refused.value.headers["Retry-After"] == "3600"
-        await reset.request_reset(session, limited, enqueue, "stranger9@example.fr", an_address())
+        await ask_reset(session, limited, "stranger9@example.fr", an_address())
 
 
 class TestCompleteReset:

@@ -11,12 +11,11 @@ from sqlalchemy import delete, func, select
 from sqlmodel import col
 
 from notifications.models import Notification
-from notifications.service import enqueue
+from tests.core.test_password_reset import ask_reset
 from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import create_user
 from tests.fixtures.servers import LiveServer, serve
 from voucher_service.core import audit
-from voucher_service.core.auth import reset
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.db import Database
@@ -36,7 +35,7 @@ async def committed_link(database: Database, user: User) -> str:
     """The token of a reset link mailed to the user, committed as a request would."""
     settings = make_settings(database.engine.url.render_as_string(hide_password=False))
     async with database.sessionmaker() as session, session.begin():
-        await reset.request_reset(session, settings, enqueue, user.email, uuid.uuid4().hex)
+        await ask_reset(session, settings, user.email, uuid.uuid4().hex)
         query = select(Notification).where(col(Notification.recipient) == user.email)
         mail = (await session.execute(query)).scalar_one()
     return str(mail.data["reset_url"]).rsplit("/", 1)[1]

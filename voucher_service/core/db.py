@@ -1,6 +1,7 @@
 """The async engine, one session per request, and column types shared by all domains."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -126,6 +127,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# A transaction of its own, for work done after the answer is sent (a background task).
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def get_transaction(request: Request) -> Transaction:
+    database: Database = request.app.state.database
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncSession]:
+        async with database.sessionmaker() as session, session.begin():
+            yield session
+
+    return transaction
+
+
+AppTransaction = Annotated[Transaction, Depends(get_transaction)]
 
 # A row id in a URL: positive and within a 32-bit INTEGER on every engine.
 EntityId = Annotated[int, Path(ge=1, le=2_147_483_647)]

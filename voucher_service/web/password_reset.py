@@ -3,7 +3,7 @@ The pages never tell whether an account exists, and send no referrer from the li
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -11,7 +11,7 @@ from voucher_service.core.auth import reset
 from voucher_service.core.auth.dependencies import AppSettings
 from voucher_service.core.auth.endpoints import client_address
 from voucher_service.core.auth.schemas import PasswordResetAsk
-from voucher_service.core.db import DbSession
+from voucher_service.core.db import AppTransaction, DbSession
 from voucher_service.core.notify import AppNotify
 from voucher_service.web.new_password import NewPasswordForm
 from voucher_service.web.rendering import check_csrf, render
@@ -38,6 +38,8 @@ async def ask(
     session: DbSession,
     settings: AppSettings,
     notify: AppNotify,
+    transaction: AppTransaction,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=254)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -48,13 +50,14 @@ async def ask(
         errors = {"email": NOT_AN_EMAIL}
         return _private(render(request, ASK, status_code=422, email=email, errors=errors))
     try:
-        await reset.request_reset(session, settings, notify, body.email, client_address(request))
+        asked = await reset.request_reset(session, settings, body.email, client_address(request))
     except reset.TooManyResetRequests as error:
         response = render(
             request, ASK, status_code=error.status, email=email, errors={}, problem=error
         )
         response.headers.update(error.headers)
         return _private(response)
+    background.add_task(reset.mail_link_after_answer, transaction, settings, notify, asked)
     sent = reset.requested(settings)
     return _private(render(request, ASK, sent=sent, errors={}))
 

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import reset, service
@@ -15,7 +15,7 @@ from voucher_service.core.auth.schemas import (
     UserPublic,
 )
 from voucher_service.core.auth.tokens import issue_token
-from voucher_service.core.db import DbSession
+from voucher_service.core.db import AppTransaction, DbSession
 from voucher_service.core.errors import (
     Forbidden,
     InvalidCredentials,
@@ -77,9 +77,12 @@ async def request_password_reset(
     session: DbSession,
     settings: AppSettings,
     notify: AppNotify,
+    transaction: AppTransaction,
+    background: BackgroundTasks,
     request: Request,
 ) -> ResetMessage:
-    await reset.request_reset(session, settings, notify, body.email, client_address(request))
+    asked = await reset.request_reset(session, settings, body.email, client_address(request))
+    background.add_task(reset.mail_link_after_answer, transaction, settings, notify, asked)
     return ResetMessage(detail=reset.requested(settings))
 
 

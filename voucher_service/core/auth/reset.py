@@ -1,6 +1,7 @@
 """Password reset by e-mail: a one-time link, valid a short time, sent only to an active
 account that has a password, while the answer never tells whether the account exists."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -15,6 +16,7 @@ from voucher_service.core.auth.models import PasswordReset, PasswordResetRequest
 from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_hash, new_link_token
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
+from voucher_service.core.db import Transaction
 from voucher_service.core.errors import Gone, TooManyRequests
 from voucher_service.core.notify import SERVICE_FOOTER, Notify
 
@@ -51,11 +53,12 @@ async def _count_since(
 
 
 async def request_reset(
-    session: AsyncSession, settings: Settings, notify: Notify, email: str, address: str
-) -> None:
-    """Mail a reset link to the account, if it may have one; the same work and the same
-    outcome for the caller either way. Over the limit per address: 429, which tells nothing
-    about any account; over the limit per e-mail: nothing is sent, silently."""
+    session: AsyncSession, settings: Settings, email: str, address: str
+) -> "ResetRequest":
+    """Record a request for ``email``: the same work whatever the account, and nothing
+    more, so that the answer's time tells nothing; its link is mailed after the answer
+    (`mail_link`). Over the limit per address: 429, which tells nothing about any
+    account."""
     email = email.strip().lower()
     since, at = utcnow() - THROTTLE_WINDOW, col(PasswordResetRequest.requested_at)
     by_address = await _count_since(session, col(PasswordResetRequest.address), address, at, since)
@@ -64,20 +67,47 @@ async def request_reset(
             "Trop de demandes depuis votre adresse. Réessayez dans une heure.",
             retry_after=int(THROTTLE_WINDOW.total_seconds()),
         )
-    by_email = await _count_since(session, col(PasswordResetRequest.email), email, at, since)
+    earlier = await _count_since(session, col(PasswordResetRequest.email), email, at, since)
     session.add(PasswordResetRequest(email=email, address=address))
-    user = await service.get_by_email(session, email)
-    token, token_hash = new_link_token()
-    if by_email < settings.password_reset_max_per_email and _may_reset(user):
-        assert user is not None and user.id is not None
-        expires_at = utcnow() + timedelta(minutes=settings.password_reset_minutes)
-        session.add(
-            PasswordReset(
-                user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=address
-            )
-        )
-        await _mail_link(session, settings, notify, user, token, expires_at)
     await session.flush()
+    return ResetRequest(email, address, earlier)
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    """A recorded request, and how many were asked for its e-mail in the window before."""
+
+    email: str
+    address: str
+    earlier: int
+
+
+async def mail_link(
+    session: AsyncSession, settings: Settings, notify: Notify, asked: ResetRequest
+) -> None:
+    """The link and its e-mail, when the account may have one and fewer than the limit
+    per e-mail were asked before (beyond it nothing is sent, silently). Run after the
+    answer, by `mail_link_after_answer`."""
+    user = await service.get_by_email(session, asked.email)
+    if asked.earlier >= settings.password_reset_max_per_email or not _may_reset(user):
+        return
+    assert user is not None and user.id is not None
+    token, token_hash = new_link_token()
+    expires_at = utcnow() + timedelta(minutes=settings.password_reset_minutes)
+    link = PasswordReset(
+        user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=asked.address
+    )
+    session.add(link)
+    await _mail_link(session, settings, notify, user, token, expires_at)
+    await session.flush()
+
+
+async def mail_link_after_answer(
+    transaction: Transaction, settings: Settings, notify: Notify, asked: ResetRequest
+) -> None:
+    """`mail_link` in a transaction of its own, once the answer is sent."""
+    async with transaction() as session:
+        await mail_link(session, settings, notify, asked)
 
 
 def _may_reset(user: User | None) -> bool:

@@ -120,7 +120,9 @@ class TestStorage:
         assert all(secret not in repr((e.before, e.after)) for e in events)
         stored = (
             await session.execute(
-                select(RecoveryCode.code_hash).where(col(RecoveryCode.user_id) == enrolled.user.id)
+                select(col(RecoveryCode.code_hash)).where(
+                    col(RecoveryCode.user_id) == enrolled.user.id
+                )
             )
         ).scalars()
         hashes = set(stored)

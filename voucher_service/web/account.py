@@ -107,7 +107,7 @@ def signed_in(request: Request, settings: Settings, user: User, target: str) -> 
 
 
 def _landing(settings: Settings, user: User, next: str) -> str:
-    if user.totp_secret is None and second_factor.is_required(settings, user):
+    if second_factor.must_enrol(settings, user):
         return ENROLMENT_PAGE
     return safe_next(next, user)
 

@@ -73,9 +73,14 @@ def is_required(settings: Settings, user: User) -> bool:
     return user.role in settings.second_factor_roles
 
 
+def must_enrol(settings: Settings, user: User) -> bool:
+    """Whether the user must enrol a second factor before anything else."""
+    return user.totp_secret is None and is_required(settings, user)
+
+
 def ensure_enrolled(settings: Settings, user: User) -> None:
     """Refuse everything but enrolment to a user who must have a second factor and has none."""
-    if user.totp_secret is None and is_required(settings, user):
+    if must_enrol(settings, user):
         raise EnrolmentRequired(
             "Votre rôle exige la double authentification : activez-la dans /account/2fa."
         )

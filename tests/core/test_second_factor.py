@@ -200,3 +200,17 @@ class TestRequirement:
         with pytest.raises(enrolment.RequiredByRole):
             await enrolment.disable(session, requiring, enrolled.user, PASSWORD, "test")
         assert enrolled.user.totp_secret is not None
+
+
+class TestSecondStepPage:
+    async def test_without_a_verified_password_the_code_step_asks_for_it_again(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        enrolled = await enrol(session, settings)
+        form = await client.get("/login/2fa", headers=HTML)
+        assert "votre adresse e-mail et votre mot de passe" in form.text
+        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        data = {"code": enrolled.next_code(), "csrf_token": csrf}
+        refused = await client.post("/login/2fa", data=data, headers=HTML)
+        assert refused.status_code == 401 and "La connexion a expiré" in refused.text
+        assert SESSION_COOKIE not in client.cookies

@@ -159,7 +159,7 @@ async def second_step(
     pending = request.cookies.get(PENDING_COOKIE)
     user = await user_of_token(session, settings, pending, PENDING_KIND)
     if user is None:
-        expired = LoginExpired("Saisissez à nouveau votre mot de passe.")
+        expired = LoginExpired("La connexion a expiré : saisissez à nouveau votre mot de passe.")
         return _login_refused(request, "login.html", expired, next=next, email="")
     try:
         await auth_service.finish_login(session, settings, user, code, client_address(request))

@@ -34,6 +34,7 @@ from voucher_service.web import (
     expert_pages,
     notifications_admin,
     password_reset,
+    two_factor,
 )
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
@@ -63,6 +64,7 @@ PAGE_ROUTERS = [
     notifications_admin.router,
     expert_pages.router,
     password_reset.router,
+    two_factor.router,
 ]
 
 

@@ -15,6 +15,7 @@ from voucher_service.cli.base import (
     in_transaction,
     load_settings,
 )
+from voucher_service.core.auth import enrolment
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
 
@@ -79,3 +80,11 @@ def activate_user(email: Email) -> None:
     """Let a deactivated login sign in again (its old sessions stay ended)."""
     change_user(email, lambda session, user: auth_service.set_active(session, user, True))
     console.print(f"[green]{email} can log in again.[/green]")
+
+
+@app.command("reset-2fa")
+def reset_second_factor(email: Email) -> None:
+    """Remove a login's second factor (lost phone and recovery codes); its sessions end and
+    it enrols again at its next login when its role requires one."""
+    change_user(email, enrolment.reset)
+    console.print(f"[green]Second factor of {email} removed; its sessions have ended.[/green]")

@@ -22,6 +22,8 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren as stdnum_siren
 
+from voucher_service.core.roles import Role
+
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 # The test account of the bank-statement fixtures: fine for development, never for paying.
 DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
@@ -86,6 +88,9 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     login_delay_seconds: int = Field(default=60, ge=1)
     password_reset_minutes: int = 30
+    # Roles that must log in with a second factor (TOTP); unset: admin and accountant in
+    # production, none elsewhere.
+    require_2fa_roles: Annotated[frozenset[Role] | None, NoDecode] = None
     password_reset_max_per_email: int = 3
     password_reset_max_per_address: int = 20
     max_body_bytes: int = 2_000_000
@@ -165,6 +170,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [address.strip() for address in value.split(",") if address.strip()]
         return value
+
+    @field_validator("require_2fa_roles", mode="before")
+    @classmethod
+    def role_names(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        names = {name.strip() for name in value.split(",") if name.strip()}
+        if not names <= set(Role):
+            raise ValueError(
+                f"MCD_REQUIRE_2FA_ROLES must be roles among {', '.join(Role)} "
+                f"(comma-separated, or empty), got {value!r}"
+            )
+        return frozenset(Role(name) for name in names)
+
+    @property
+    def second_factor_roles(self) -> frozenset[Role]:
+        """The roles that must log in with a second factor."""
+        if self.require_2fa_roles is not None:
+            return self.require_2fa_roles
+        return frozenset({Role.admin, Role.accountant}) if self.is_production else frozenset()
 
     @field_validator("payout_cutoff_hour", mode="before")
     @classmethod

@@ -11,12 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from voucher_service.core.auth.dependencies import LoginRequired
+from voucher_service.core.auth.second_factor import EnrolmentRequired
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import CsrfFailed, ServiceError
 from voucher_service.core.formatting import FILTERS
 
 CSRF_COOKIE = "mcd_csrf"
 CSRF_FIELD = "csrf_token"
+ENROLMENT_PAGE = "/account/2fa"
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -85,6 +87,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def render_error(request: Request, error: ServiceError) -> Response:
     if isinstance(error, LoginRequired):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if isinstance(error, EnrolmentRequired):
+        return RedirectResponse(ENROLMENT_PAGE, status_code=303)
     response = render(request, "error.html", status_code=error.status, error=error)
     response.headers.update(error.headers)
     return response

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from voucher_service.core.auth import second_factor
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.tokens import read_token
 from voucher_service.core.config import Settings
@@ -44,9 +45,10 @@ def get_app_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
-async def _user_from(
+async def user_of_token(
     session: DbSession, settings: Settings, token: str | None, kind: str
 ) -> User | None:
+    """The active user a valid token of that kind was issued to, while its sessions last."""
     claims = read_token(settings, token, kind) if token else None
     if claims is None:
         return None
@@ -60,17 +62,28 @@ async def _user_from(
 async def api_user(
     session: DbSession, settings: AppSettings, token: Annotated[str | None, Depends(bearer)]
 ) -> User:
-    user = await _user_from(session, settings, token, "access")
+    user = await user_of_token(session, settings, token, "access")
     if user is None:
         raise Unauthorized("Jeton d'accès manquant, invalide ou expiré.")
+    second_factor.ensure_enrolled(settings, user)
+    return user
+
+
+async def signed_in_or_none(
+    request: Request, session: DbSession, settings: AppSettings
+) -> User | None:
+    """The page's user, even one who must still enrol a second factor (enrolment, logout)."""
+    user = await user_of_token(session, settings, request.cookies.get(SESSION_COOKIE), "session")
+    request.state.user = None if user is None else SignedIn(user.id, user.email, user.role)
     return user
 
 
 async def page_user_or_none(
-    request: Request, session: DbSession, settings: AppSettings
+    settings: AppSettings, user: Annotated[User | None, Depends(signed_in_or_none)]
 ) -> User | None:
-    user = await _user_from(session, settings, request.cookies.get(SESSION_COOKIE), "session")
-    request.state.user = None if user is None else SignedIn(user.id, user.email, user.role)
+    """The page's user; one who must enrol a second factor first is sent to do so."""
+    if user is not None:
+        second_factor.ensure_enrolled(settings, user)
     return user
 
 

@@ -1,10 +1,10 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from voucher_service.core.auth import reset, service
+from voucher_service.core.auth import reset, second_factor, service
 from voucher_service.core.auth.dependencies import AdminUser, AnyUser, AppSettings
 from voucher_service.core.auth.schemas import (
     PasswordResetAsk,
@@ -34,18 +34,33 @@ def client_address(request: Request) -> str:
 
 @router.post(
     "/auth/token",
-    summary="Exchange e-mail and password for a bearer token",
-    responses=problem_responses(InvalidCredentials, TooManyRequests),
+    summary="Exchange e-mail and password (and the second factor's code) for a bearer token",
+    description=(
+        "A user with a second factor adds the form field `totp`: the 6-digit code of the "
+        "app, or one of the recovery codes (each works once). Without it: 401 "
+        "`totp_required`; a wrong or already used code: 401 `invalid_totp`, counted as a "
+        "failed login. A user whose role requires a second factor and who has not enrolled "
+        "one yet (on the page /account/2fa) gets 403 `totp_enrolment_required`."
+    ),
+    responses=problem_responses(
+        InvalidCredentials,
+        second_factor.TotpRequired,
+        second_factor.InvalidTotp,
+        second_factor.EnrolmentRequired,
+        TooManyRequests,
+    ),
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: DbSession,
     settings: AppSettings,
     request: Request,
+    totp: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Token:
     user = await service.authenticate(
-        session, settings, form.username, form.password, client_address(request)
+        session, settings, form.username, form.password, client_address(request), totp
     )
+    second_factor.ensure_enrolled(settings, user)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     return Token(
         access_token=issue_token(settings, user, lifetime),

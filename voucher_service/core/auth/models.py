@@ -1,17 +1,11 @@
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from voucher_service.core.clock import utcnow
 from voucher_service.core.db import UTCDateTime, enum_column
-
-
-class Role(StrEnum):
-    admin = "admin"
-    accountant = "accountant"
-    expert = "expert"
+from voucher_service.core.roles import Role as Role  # re-exported with the accounts
 
 
 class UserBase(SQLModel):
@@ -27,6 +21,10 @@ class User(UserBase, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     # Carried as the `ep` claim of every token issued to the user; raising it refuses them all.
     session_epoch: int = 0
+    # The TOTP secret, encrypted (see second_factor); None while no second factor is enrolled.
+    totp_secret: str | None = Field(default=None, max_length=300)
+    # The latest time step whose code was accepted: a code never works twice.
+    totp_last_step: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -82,3 +80,14 @@ class PasswordResetRequest(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     address: str = Field(max_length=64, index=True)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the second factor; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

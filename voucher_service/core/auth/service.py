@@ -9,8 +9,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from voucher_service.core import audit
-from voucher_service.core.auth import throttle
-from voucher_service.core.auth.models import LoginFailure, Role, User
+from voucher_service.core.auth import second_factor, throttle
+from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.tokens import hash_password, verify_password
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import Conflict, InvalidCredentials, NotFound
@@ -109,7 +109,7 @@ async def set_active(session: AsyncSession, user: User, active: bool) -> None:
         await end_sessions(session, user, "deactivated")
 
 
-async def authenticate(
+async def check_password(
     session: AsyncSession, settings: Settings, email: str, password: str, address: str
 ) -> User:
     """The active user with these credentials; a failure is recorded and committed.
@@ -121,8 +121,29 @@ async def authenticate(
     hashed = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(verify_password, hashed, password)
     if user is None or not user.is_active or not matches:
-        session.add(LoginFailure(email=email, address=address))
-        await session.commit()  # the failed attempt must outlive the error response
+        await throttle.record_failure(session, email, address)
         raise InvalidCredentials()
-    await throttle.record_success(session, email, address)
+    return user
+
+
+async def finish_login(
+    session: AsyncSession, settings: Settings, user: User, code: str | None, address: str
+) -> None:
+    """After the password: the second factor's code when the user has one."""
+    if user.totp_secret is not None:
+        await second_factor.check_login_code(session, settings, user, code, address)
+    await throttle.record_success(session, user.email, address)
+
+
+async def authenticate(
+    session: AsyncSession,
+    settings: Settings,
+    email: str,
+    password: str,
+    address: str,
+    code: str | None = None,
+) -> User:
+    """A whole login in one step: the password, then the second factor's code if any."""
+    user = await check_password(session, settings, email, password, address)
+    await finish_login(session, settings, user, code, address)
     return user

@@ -134,6 +134,11 @@ def _in_words(seconds: int) -> str:
     return f"{-(-seconds // 60)} minutes"
 
 
+async def record_failure(session: AsyncSession, email: str, address: str) -> None:
+    session.add(LoginFailure(email=email, address=address))
+    await session.commit()  # the failed attempt must outlive the error response
+
+
 async def record_success(session: AsyncSession, email: str, address: str) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     now = utcnow()

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -17,10 +17,14 @@ from experts.errors import (
 )
 from experts.models import Accreditation, AccreditationChange, Expert, Invitation
 from experts.schemas import BankDetails, ExpertCreate
-from voucher_service.core import audit
+from voucher_service.core import audit, db
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.auth.tokens import link_token_hash, new_link_token
+from voucher_service.core.auth.tokens import (
+    MAX_LINK_TOKEN_LENGTH,
+    link_token_hash,
+    new_link_token,
+)
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
@@ -136,11 +140,25 @@ async def _invite(session: AsyncSession, user_id: int) -> str:
     return token
 
 
+def _usable(token: str) -> Select[Invitation]:
+    """The unused, unexpired invitation of a link token (none for an overlong token)."""
+    digest = link_token_hash(token) if len(token) <= MAX_LINK_TOKEN_LENGTH else ""
+    return select(Invitation).where(
+        col(Invitation.token_hash) == digest,
+        col(Invitation.used_at).is_(None),
+        col(Invitation.expires_at) >= utcnow(),
+    )
+
+
+async def invitation_usable(session: AsyncSession, token: str) -> bool:
+    return (await session.execute(_usable(token))).first() is not None
+
+
+@db.atomic
 async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
-    digest = link_token_hash(token)
-    query = select(Invitation).where(col(Invitation.token_hash) == digest).with_for_update()
+    query = _usable(token).with_for_update()
     invitation = (await session.execute(query)).scalar_one_or_none()
-    if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
+    if invitation is None:
         raise InvitationInvalid()
     user = await session.get(User, invitation.user_id)
     assert user is not None

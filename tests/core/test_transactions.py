@@ -23,7 +23,7 @@ from voucher_service.core.db import Database, DbSession
 from voucher_service.core.errors import Conflict
 from voucher_service.core.problems import install_error_handlers
 
-PACKAGES = [Path(p.__file__).parent for p in (voucher_service, experts, notifications)]
+PACKAGES = [Path(p.__path__[0]) for p in (voucher_service, experts, notifications)]
 TRANSACTION_OWNER = Path(db.__file__)
 ENDINGS = {"commit", "rollback"}
 

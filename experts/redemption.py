@@ -5,14 +5,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from experts import accounting, messages, registry
+from experts import accounting, messages, registry, repository
 from experts.errors import (
     AlreadyInPayout,
-    ExpertNotFound,
     InvalidCoachingDate,
     NotYourRedemption,
     RedeemedByAnotherExpert,
@@ -50,17 +47,7 @@ async def _refuse_when_throttled(
     of those that keep it there leaves the window. Read after the expert's row lock was
     taken, in a statement of its own, so that it sees the refusals recorded meanwhile."""
     most, window = settings.redemption_max_failures, _failure_window(settings)
-    query = (
-        select(col(RedemptionAttempt.attempted_at))
-        .where(
-            col(RedemptionAttempt.expert_id) == expert_id,
-            col(RedemptionAttempt.attempted_at) >= utcnow() - window,
-        )
-        .order_by(col(RedemptionAttempt.attempted_at).desc())
-        .offset(most - 1)
-        .limit(1)
-    )
-    holding_at = await session.scalar(query)
+    holding_at = await repository.nth_latest_refusal(session, expert_id, utcnow() - window, most)
     if holding_at is not None:
         raise TooManyFailedRedemptions(retry_after=seconds_until(holding_at + window))
 
@@ -69,10 +56,7 @@ async def redeeming_expert(session: AsyncSession, user: User, settings: Settings
     """The user's expert, under its row lock, held until a refused attempt is recorded, so
     that the concurrent attempts of one expert are decided one after the other; an expert
     refused too often in the window waits (429)."""
-    query = select(Expert).where(col(Expert.user_id) == user.id)
-    expert = (await session.execute(query.with_for_update(key_share=True))).scalar_one_or_none()
-    if expert is None:
-        raise ExpertNotFound(registry.NOT_AN_EXPERT)
+    expert = await registry.for_user(session, user, locked=True)
     await _refuse_when_throttled(session, expert.id, settings)
     return expert
 
@@ -202,12 +186,7 @@ async def _ensure_single_expert(session: AsyncSession, voucher_id: int, expert_i
     """Partial redemptions belong to one expert. Read after the voucher row was taken: a
     concurrent taker waited on that row, so it sees the other's redemption here. A cheque
     whose whole balance was left until this take has no other redemption to look for."""
-    query = select(col(Redemption.id)).where(
-        col(Redemption.voucher_id) == voucher_id,
-        col(Redemption.expert_id) != expert_id,
-        col(Redemption.status) == RedemptionStatus.active,
-    )
-    if (await session.execute(query)).first() is not None:
+    if await repository.has_another_experts_redemption(session, voucher_id, expert_id):
         raise RedeemedByAnotherExpert()
 
 
@@ -233,13 +212,7 @@ async def cancel(
     """Undo under the row's lock, decided on the row as the database has it now: a batch
     that claimed it first is seen (the read waits for it), one that comes later waits for
     the undo and leaves the cancelled redemption out."""
-    query = (
-        select(Redemption)
-        .where(col(Redemption.id) == redemption_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    redemption = (await session.execute(query)).scalar_one_or_none()
+    redemption = await repository.locked_redemption(session, redemption_id)
     if redemption is None:
         raise RedemptionNotFound()
     if redemption.expert_id != expert.id:
@@ -266,26 +239,14 @@ async def own(
     session: AsyncSession, expert: Expert, redemption_id: int
 ) -> tuple[Redemption, Voucher]:
     """One of the expert's redemptions with its cheque; another's is not found."""
-    query = (
-        select(Redemption, Voucher)
-        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
-        .where(col(Redemption.id) == redemption_id, col(Redemption.expert_id) == expert.id)
-    )
-    row = (await session.execute(query)).first()
-    if row is None:
+    found = await repository.redemption_of(session, expert.id, redemption_id)
+    if found is None:
         raise RedemptionNotFound()
-    return row[0], row[1]
+    return found
 
 
 async def list_for(session: AsyncSession, expert: Expert) -> list[tuple[Redemption, Voucher]]:
-    query = (
-        select(Redemption, Voucher)
-        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
-        .where(col(Redemption.expert_id) == expert.id)
-        .order_by(col(Redemption.redeemed_at).desc())
-        .limit(200)
-    )
-    return [(r, v) for r, v in (await session.execute(query)).all()]
+    return await repository.latest_redemptions(session, expert.id)
 
 
 def public(redemption: Redemption, voucher: Voucher, settings: Settings) -> RedemptionPublic:

@@ -1,16 +1,15 @@
 """Redemption: an accredited expert takes a cheque's amount, at most once whatever the
 network does; the expert can undo it within a window, before it is paid."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from experts import accounting, messages, registry
+from experts import accounting, messages, registry, repository
 from experts.errors import (
     AlreadyInPayout,
-    ExpertNotFound,
     InvalidCoachingDate,
     NotYourRedemption,
     RedeemedByAnotherExpert,
@@ -27,13 +26,14 @@ from experts.models import (
     RedemptionStatus,
 )
 from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck
-from voucher_service.core import audit
+from voucher_service.core import audit, db, idempotency
 from voucher_service.core.auth.models import User
 from voucher_service.core.clock import paris_today, seconds_until, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import ServiceError
+from voucher_service.vouchers import redeemable
 from voucher_service.vouchers import service as vouchers
-from voucher_service.vouchers.models import SPENDABLE, Voucher
+from voucher_service.vouchers.models import Voucher
 
 
 def _failure_window(settings: Settings) -> timedelta:
@@ -47,47 +47,66 @@ async def _refuse_when_throttled(
     of those that keep it there leaves the window. Read after the expert's row lock was
     taken, in a statement of its own, so that it sees the refusals recorded meanwhile."""
     most, window = settings.redemption_max_failures, _failure_window(settings)
-    query = (
-        select(col(RedemptionAttempt.attempted_at))
-        .where(
-            col(RedemptionAttempt.expert_id) == expert_id,
-            col(RedemptionAttempt.attempted_at) >= utcnow() - window,
-        )
-        .order_by(col(RedemptionAttempt.attempted_at).desc())
-        .offset(most - 1)
-        .limit(1)
-    )
-    holding_at = await session.scalar(query)
+    holding_at = await repository.nth_latest_refusal(session, expert_id, utcnow() - window, most)
     if holding_at is not None:
         raise TooManyFailedRedemptions(retry_after=seconds_until(holding_at + window))
 
 
-async def ensure_not_throttled(session: AsyncSession, expert: Expert, settings: Settings) -> None:
-    """Decided under the expert's row lock, held until the attempt is recorded, so that
-    the concurrent attempts of one expert are decided one after the other."""
-    lock = select(col(Expert.id)).where(col(Expert.id) == expert.id)
-    await session.execute(lock.with_for_update(key_share=True))
-    await _refuse_when_throttled(session, expert.id, settings)
-
-
 async def redeeming_expert(session: AsyncSession, user: User, settings: Settings) -> Expert:
-    """The user's expert, under its row lock (as in ensure_not_throttled); an expert
+    """The user's expert, under its row lock, held until a refused attempt is recorded, so
+    that the concurrent attempts of one expert are decided one after the other; an expert
     refused too often in the window waits (429)."""
-    query = select(Expert).where(col(Expert.user_id) == user.id)
-    expert = (await session.execute(query.with_for_update(key_share=True))).scalar_one_or_none()
-    if expert is None:
-        raise ExpertNotFound(registry.NOT_AN_EXPERT)
+    expert = await registry.for_user(session, user, locked=True)
     await _refuse_when_throttled(session, expert.id, settings)
     return expert
 
 
-async def record_refusal(
-    session: AsyncSession, expert_id: int, presented: str, error: ServiceError
-) -> None:
-    """Keep the refused attempt: the refused work was rolled back to its savepoint, and the
-    attempt is committed before the error answer leaves."""
-    session.add(RedemptionAttempt(expert_id=expert_id, presented=presented[:200], code=error.code))
-    await session.commit()
+@dataclass(frozen=True)
+class Redeemed:
+    """A redemption's answer as JSON: the first one again when its key was seen before."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+async def redeem_once(
+    session: AsyncSession,
+    user: User,
+    body: RedemptionCreate,
+    settings: Settings,
+    key: str | None = None,
+) -> Redeemed:
+    """The expert's redemption, whichever screen asks: throttled, at most once per
+    idempotency key, and a refusal kept on record (it counts towards the throttle)."""
+    expert = await redeeming_expert(session, user, settings)
+    assert expert.id is not None
+    try:
+        return await _redeem_keyed(session, expert, f"user:{user.id}", body, settings, key)
+    except ServiceError as error:
+        refused = RedemptionAttempt(
+            expert_id=expert.id, presented=body.token[:200], code=error.code
+        )
+        db.keep(session, refused)
+        raise
+
+
+@db.atomic
+async def _redeem_keyed(
+    session: AsyncSession,
+    expert: Expert,
+    owner: str,
+    body: RedemptionCreate,
+    settings: Settings,
+    key: str | None,
+) -> Redeemed:
+    request_print = idempotency.fingerprint("POST", "redeem", body.model_dump(mode="json"))
+    if key and (stored := await idempotency.claim(session, owner, key, request_print)):
+        return Redeemed(stored.status_code, stored.body)
+    done, voucher = await redeem(session, expert, body, settings)
+    answer = public(done, voucher, settings).model_dump(mode="json")
+    if key:
+        await idempotency.complete(session, owner, key, 201, answer)
+    return Redeemed(201, answer)
 
 
 async def check(
@@ -96,8 +115,7 @@ async def check(
     registry.ensure_can_redeem(expert)
     voucher = await vouchers.resolve(session, presented, settings)
     today = paris_today()
-    status = voucher.status_on(today)
-    reason = _why_not_redeemable(voucher, today)
+    reason = redeemable.reason(voucher, today)
     return VoucherCheck(
         code=voucher.code,
         company_name=voucher.company_name,
@@ -105,18 +123,10 @@ async def check(
         balance_cents=voucher.balance_cents,
         valid_from=voucher.valid_from,
         valid_until=voucher.valid_until,
-        status=status.value,
+        status=voucher.status_on(today).value,
         redeemable=reason is None,
         reason=reason,
     )
-
-
-def _why_not_redeemable(voucher: Voucher, today: date) -> str | None:
-    if voucher.status_on(today) not in SPENDABLE:
-        return f"Chèque {voucher.status_on(today).value}."
-    if voucher.valid_from > today:
-        return f"Valable à partir du {voucher.valid_from.strftime('%d/%m/%Y')}."
-    return None
 
 
 def ensure_coaching_date(coaching: date, voucher: Voucher) -> None:
@@ -176,12 +186,7 @@ async def _ensure_single_expert(session: AsyncSession, voucher_id: int, expert_i
     """Partial redemptions belong to one expert. Read after the voucher row was taken: a
     concurrent taker waited on that row, so it sees the other's redemption here. A cheque
     whose whole balance was left until this take has no other redemption to look for."""
-    query = select(col(Redemption.id)).where(
-        col(Redemption.voucher_id) == voucher_id,
-        col(Redemption.expert_id) != expert_id,
-        col(Redemption.status) == RedemptionStatus.active,
-    )
-    if (await session.execute(query)).first() is not None:
+    if await repository.has_another_experts_redemption(session, voucher_id, expert_id):
         raise RedeemedByAnotherExpert()
 
 
@@ -189,29 +194,31 @@ def cancel_until(redemption: Redemption, settings: Settings) -> datetime:
     return redemption.redeemed_at + timedelta(hours=settings.redemption_undo_hours)
 
 
+def why_not_cancellable(redemption: Redemption, settings: Settings) -> ServiceError | None:
+    """Why the expert can no longer undo this redemption, or None while it can."""
+    if redemption.status is RedemptionStatus.cancelled:
+        return RedemptionCancelled()
+    if redemption.payout_state is not PayoutState.unpaid:
+        return AlreadyInPayout()
+    if utcnow() > cancel_until(redemption, settings):
+        return UndoWindowClosed()
+    return None
+
+
+@db.atomic
 async def cancel(
     session: AsyncSession, expert: Expert, redemption_id: int, settings: Settings
 ) -> tuple[Redemption, Voucher]:
     """Undo under the row's lock, decided on the row as the database has it now: a batch
     that claimed it first is seen (the read waits for it), one that comes later waits for
     the undo and leaves the cancelled redemption out."""
-    query = (
-        select(Redemption)
-        .where(col(Redemption.id) == redemption_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    redemption = (await session.execute(query)).scalar_one_or_none()
+    redemption = await repository.locked_redemption(session, redemption_id)
     if redemption is None:
         raise RedemptionNotFound()
     if redemption.expert_id != expert.id:
         raise NotYourRedemption()
-    if redemption.status is RedemptionStatus.cancelled:
-        raise RedemptionCancelled()
-    if redemption.payout_state is not PayoutState.unpaid:
-        raise AlreadyInPayout()
-    if utcnow() > cancel_until(redemption, settings):
-        raise UndoWindowClosed()
+    if (refusal := why_not_cancellable(redemption, settings)) is not None:
+        raise refusal
     voucher = await vouchers.give_back(session, redemption.voucher_id, redemption.amount_cents)
     redemption.status, redemption.cancelled_at = RedemptionStatus.cancelled, utcnow()
     await session.flush()
@@ -228,15 +235,18 @@ async def cancel(
     return redemption, voucher
 
 
+async def own(
+    session: AsyncSession, expert: Expert, redemption_id: int
+) -> tuple[Redemption, Voucher]:
+    """One of the expert's redemptions with its cheque; another's is not found."""
+    found = await repository.redemption_of(session, expert.id, redemption_id)
+    if found is None:
+        raise RedemptionNotFound()
+    return found
+
+
 async def list_for(session: AsyncSession, expert: Expert) -> list[tuple[Redemption, Voucher]]:
-    query = (
-        select(Redemption, Voucher)
-        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
-        .where(col(Redemption.expert_id) == expert.id)
-        .order_by(col(Redemption.redeemed_at).desc())
-        .limit(200)
-    )
-    return [(r, v) for r, v in (await session.execute(query)).all()]
+    return await repository.latest_redemptions(session, expert.id)
 
 
 def public(redemption: Redemption, voucher: Voucher, settings: Settings) -> RedemptionPublic:

@@ -20,7 +20,7 @@ from experts.schemas import RedemptionCreate, RedemptionPublic, VoucherCheck, Vo
 from voucher_service.core import idempotency
 from voucher_service.core.auth.dependencies import AppSettings, ExpertUser
 from voucher_service.core.db import DbSession, EntityId
-from voucher_service.core.errors import ServiceError, Unauthorized, problem_responses
+from voucher_service.core.errors import Unauthorized, problem_responses
 from voucher_service.vouchers import errors as voucher_errors
 
 router = APIRouter(prefix="/api/v1/redemptions", tags=["redemptions"])
@@ -74,23 +74,9 @@ async def redeem(
     user: ExpertUser,
     settings: AppSettings,
     key: IdempotencyKey = None,
-) -> RedemptionPublic | Response:
-    expert = await redemption.redeeming_expert(session, user, settings)
-    assert expert.id is not None
-    owner = f"user:{user.id}"
-    request_print = idempotency.fingerprint("POST", "redeem", body.model_dump(mode="json"))
-    try:
-        async with session.begin_nested():
-            if key and (stored := await idempotency.claim(session, owner, key, request_print)):
-                return JSONResponse(stored.body, status_code=stored.status_code)
-            done, voucher = await redemption.redeem(session, expert, body, settings)
-            answer = redemption.public(done, voucher, settings)
-            if key:
-                await idempotency.complete(session, owner, key, 201, answer.model_dump(mode="json"))
-    except ServiceError as error:
-        await redemption.record_refusal(session, expert.id, body.token, error)
-        raise
-    return answer
+) -> Response:
+    answer = await redemption.redeem_once(session, user, body, settings, key)
+    return JSONResponse(answer.body, status_code=answer.status_code)
 
 
 @router.get(

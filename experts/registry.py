@@ -2,11 +2,10 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from experts import messages
+from experts import messages, repository
 from experts.errors import (
     ExpertExists,
     ExpertNotFound,
@@ -17,10 +16,14 @@ from experts.errors import (
 )
 from experts.models import Accreditation, AccreditationChange, Expert, Invitation
 from experts.schemas import BankDetails, ExpertCreate
-from voucher_service.core import audit
+from voucher_service.core import audit, db
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.auth.tokens import link_token_hash, new_link_token
+from voucher_service.core.auth.tokens import (
+    MAX_LINK_TOKEN_LENGTH,
+    link_token_hash,
+    new_link_token,
+)
 from voucher_service.core.clock import utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
@@ -53,9 +56,9 @@ async def get(session: AsyncSession, expert_id: int) -> Expert:
 NOT_AN_EXPERT = "Ce compte n'est rattaché à aucun expert."
 
 
-async def for_user(session: AsyncSession, user: User) -> Expert:
-    query = select(Expert).where(col(Expert.user_id) == user.id)
-    expert = (await session.execute(query)).scalar_one_or_none()
+async def for_user(session: AsyncSession, user: User, *, locked: bool = False) -> Expert:
+    """The user's expert (``locked``: under its row lock); a user who is none gets 404."""
+    expert = await repository.expert_of(session, user.id, locked=locked)
     if expert is None:
         raise ExpertNotFound(NOT_AN_EXPERT)
     return expert
@@ -73,19 +76,11 @@ def ensure_can_redeem(expert: Expert) -> None:
 
 
 async def list_all(session: AsyncSession, status: Accreditation | None) -> list[Expert]:
-    query = select(Expert).order_by(Expert.legal_name)
-    if status is not None:
-        query = query.where(col(Expert.status) == status)
-    return list((await session.execute(query)).scalars())
+    return await repository.experts(session, status)
 
 
 async def history(session: AsyncSession, expert_id: int) -> list[AccreditationChange]:
-    query = (
-        select(AccreditationChange)
-        .where(col(AccreditationChange.expert_id) == expert_id)
-        .order_by(col(AccreditationChange.id))
-    )
-    return list((await session.execute(query)).scalars())
+    return await repository.accreditation_changes(session, expert_id)
 
 
 async def register(
@@ -136,11 +131,21 @@ async def _invite(session: AsyncSession, user_id: int) -> str:
     return token
 
 
+def _usable(token: str) -> Select[Invitation]:
+    """The unused, unexpired invitation of a link token (none for an overlong token)."""
+    digest = link_token_hash(token) if len(token) <= MAX_LINK_TOKEN_LENGTH else ""
+    return repository.usable_invitation(digest, utcnow())
+
+
+async def invitation_usable(session: AsyncSession, token: str) -> bool:
+    return (await session.execute(_usable(token))).first() is not None
+
+
+@db.atomic
 async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
-    digest = link_token_hash(token)
-    query = select(Invitation).where(col(Invitation.token_hash) == digest).with_for_update()
+    query = _usable(token).with_for_update()
     invitation = (await session.execute(query)).scalar_one_or_none()
-    if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
+    if invitation is None:
         raise InvitationInvalid()
     user = await session.get(User, invitation.user_id)
     assert user is not None

@@ -19,7 +19,8 @@ from tests.fixtures.servers import LiveServer, serve
 from voucher_service.app import create_app
 from voucher_service.core import schema
 from voucher_service.core.config import Settings
-from voucher_service.core.db import Database, Transaction, get_session, get_transaction
+from voucher_service.core.db import Database, Transaction, get_session, get_transaction, keeps
+from voucher_service.core.errors import ServiceError
 
 SHIFTED = pytest.StashKey[datetime | None]()
 
@@ -81,12 +82,17 @@ def app(settings: Settings, database: Database, session: AsyncSession) -> FastAP
         request = await session.begin_nested()
         try:
             yield session
+        except ServiceError:
             if request.is_active:
-                await request.commit()
+                await (request.commit() if keeps(session) else request.rollback())
+            raise
         except BaseException:
             if request.is_active:
                 await request.rollback()
             raise
+        keeps(session)  # kept rows or not, a request that ends well commits them
+        if request.is_active:
+            await request.commit()
 
     def test_transaction() -> Transaction:
         """Work after the answer in a savepoint of the test's transaction too."""

@@ -692,9 +692,9 @@ class TestListAndCheck:
         assert answers[early.code]["reason"] == f"Valable à partir du {first_day}."
         assert answers[spent.code]["redeemable"] is False
         assert answers[spent.code]["status"] == "redeemed"
-        assert answers[spent.code]["reason"] == "Chèque redeemed."
+        assert answers[spent.code]["reason"] == "Chèque déjà utilisé."
         assert (answers[late.code]["status"], answers[late.code]["redeemable"]) == (
             "expired",
             False,
         )
-        assert answers[late.code]["reason"] == "Chèque expired."
+        assert answers[late.code]["reason"] == "Chèque expiré."

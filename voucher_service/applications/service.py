@@ -25,7 +25,7 @@ from voucher_service.applications.models import (
 )
 from voucher_service.applications.registry import RegistryAnswer, RegistryClient
 from voucher_service.applications.schemas import ApplicationCreate
-from voucher_service.core import audit
+from voucher_service.core import audit, db
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.context import current_actor
@@ -202,44 +202,45 @@ async def _move(
     return moved
 
 
+@db.atomic
 async def approve(session: AsyncSession, application_id: int, settings: Settings) -> Application:
     """Approve within the envelope: the state is checked by a conditional update and the
     cheque's amount taken by another, so that concurrent approvals never overspend. All or
-    nothing, in a savepoint of the caller's transaction."""
-    async with session.begin_nested():
-        application = await get(session, application_id)
-        await programmes_service.lock(session, [application.programme_id])
-        before = _audit_view(application)
-        decision = {"decided_at": utcnow(), "decided_by_id": current_actor.get().user_id}
-        status = {"status": ApplicationStatus.approved, **decision}
-        application = await _move(session, application, "approuvée", status)
-        programme = await programmes_service.get(session, application.programme_id)
-        amount = programme.cheque_amount_cents
-        await programmes_service.commit_budget(session, application.programme_id, amount)
-        issued = await vouchers_service.issue_voucher(
-            session,
-            programme,
-            application_id=application_id,
-            company_name=application.company_name,
-            siret=application.siret,
-            beneficiary_email=application.email or "",
-            settings=settings,
-        )
-        after = {**_audit_view(application), "amount_cents": amount, "voucher": issued.code}
-        await messages.tell_approved(
-            session, application, programme, issued, settings, status_url(settings, application)
-        )
-        audit.record(
-            session,
-            "application.approved",
-            "application",
-            application_id,
-            before=before,
-            after=after,
-        )
+    nothing (atomic), whatever the caller does after a refusal."""
+    application = await get(session, application_id)
+    await programmes_service.lock(session, [application.programme_id])
+    before = _audit_view(application)
+    decision = {"decided_at": utcnow(), "decided_by_id": current_actor.get().user_id}
+    status = {"status": ApplicationStatus.approved, **decision}
+    application = await _move(session, application, "approuvée", status)
+    programme = await programmes_service.get(session, application.programme_id)
+    amount = programme.cheque_amount_cents
+    await programmes_service.commit_budget(session, application.programme_id, amount)
+    issued = await vouchers_service.issue_voucher(
+        session,
+        programme,
+        application_id=application_id,
+        company_name=application.company_name,
+        siret=application.siret,
+        beneficiary_email=application.email or "",
+        settings=settings,
+    )
+    after = {**_audit_view(application), "amount_cents": amount, "voucher": issued.code}
+    await messages.tell_approved(
+        session, application, programme, issued, settings, status_url(settings, application)
+    )
+    audit.record(
+        session,
+        "application.approved",
+        "application",
+        application_id,
+        before=before,
+        after=after,
+    )
     return application
 
 
+@db.atomic
 async def reject(
     session: AsyncSession, application_id: int, reason: str, settings: Settings
 ) -> Application:
@@ -294,6 +295,7 @@ async def approve_many(
     return [attempts[application_id] for application_id in dict.fromkeys(application_ids)]
 
 
+@db.atomic
 async def recheck(
     session: AsyncSession,
     application_id: int,

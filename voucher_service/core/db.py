@@ -1,11 +1,20 @@
-"""The async engine, one session per request, and column types shared by all domains."""
+"""The async engine, one transaction per request, and column types shared by all domains.
 
-from collections.abc import AsyncIterator, Callable
+The request's transaction is the only one a request has (`get_session`): services flush,
+never commit. Two mechanisms shape it, so that no domain and no page handles a savepoint:
+- a use case is `atomic`: a refusal (ServiceError) undoes its work and leaves the request's
+  transaction usable, for a page to render the refusal from it;
+- `keep` marks rows that outlive a refusal (a refused redemption, a failed login): the
+  request's transaction commits them even though it ends in an error.
+"""
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, event
@@ -21,6 +30,11 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 from voucher_service.core.config import Settings
+from voucher_service.core.errors import ServiceError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+_KEEP = "keep_through_refusal"
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -114,16 +128,48 @@ class Database:
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
 
+def atomic(
+    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
+) -> Callable[Concatenate[AsyncSession, P], Awaitable[T]]:
+    """All of the use case's work or none: it runs in a savepoint, which a refusal rolls back
+    while the request's transaction goes on (to render the refusal, or keep a record of it).
+    Locks that must outlive the refusal are taken before, outside the use case."""
+
+    @functools.wraps(use_case)
+    async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async with session.begin_nested():
+            return await use_case(session, *args, **kwargs)
+
+    return run
+
+
+def keep(session: AsyncSession, *rows: SQLModel) -> None:
+    """Write these rows in the request's transaction and commit it even if the request ends
+    in a refusal. Call it after the refused work was undone (outside an `atomic` use case),
+    while the locks that decided the refusal are still held."""
+    session.add_all(rows)
+    session.info[_KEEP] = True
+
+
+def keeps(session: AsyncSession) -> bool:
+    """Whether `keep` was called since the last answer; asking forgets it."""
+    return bool(session.info.pop(_KEEP, False))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one transaction: committed when the endpoint returns, else rolled back."""
+    """The request's one transaction: committed when the endpoint returns, else rolled back
+    (but for the rows kept through a refusal)."""
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+        except ServiceError:
+            await (session.commit() if keeps(session) else session.rollback())
+            raise
         except BaseException:
             await session.rollback()
             raise
+        await session.commit()
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

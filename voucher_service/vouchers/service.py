@@ -28,22 +28,18 @@ from voucher_service.vouchers import (
     history,
     keys,
     pdf_workers,
+    redeemable,
     repository,
     tokens,
 )
 from voucher_service.vouchers.errors import (
-    AlreadyRedeemed,
-    InsufficientBalance,
     InvalidAmount,
     InvalidToken,
     NothingToGiveBack,
     UnknownSigningKey,
     VoucherAlreadyPaid,
-    VoucherCancelled,
-    VoucherExpired,
     VoucherNotCancellable,
     VoucherNotFound,
-    VoucherNotYetValid,
     VouchersNotPaid,
     VouchersNotPayable,
 )
@@ -147,10 +143,6 @@ async def resolve_with_programme(
     return await _by_typed_code(session, text)
 
 
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 async def _why_not_taken(
     session: AsyncSession, voucher_id: int, amount_cents: int, today: date
 ) -> ServiceError | None:
@@ -158,30 +150,14 @@ async def _why_not_taken(
     voucher = await repository.get(session, voucher_id, fresh=True)
     if voucher is None:
         return VoucherNotFound(f"Aucun chèque n°{voucher_id}.")
-    if voucher.status is VoucherStatus.cancelled:
-        return VoucherCancelled(cancelled_at=_iso(voucher.cancelled_at))
-    if voucher.status_on(today) is VoucherStatus.expired:
-        return VoucherExpired(valid_until=_iso(voucher.valid_until))
-    if voucher.status not in SPENDABLE:
-        return AlreadyRedeemed(redeemed_at=_iso(voucher.redeemed_at))
-    if voucher.valid_from > today:
-        return VoucherNotYetValid(valid_from=_iso(voucher.valid_from))
-    if voucher.balance_cents < amount_cents:
-        return InsufficientBalance(balance_cents=voucher.balance_cents)
-    return None
+    return redeemable.refusal(voucher, today, amount_cents)
 
 
 def _taking(voucher_id: int, amount_cents: int, today: date) -> ReturningUpdate[Voucher]:
     now, remaining = utcnow(), col(Voucher.balance_cents) - amount_cents
     return (
         update(Voucher)
-        .where(
-            col(Voucher.id) == voucher_id,
-            col(Voucher.status).in_(SPENDABLE),
-            col(Voucher.balance_cents) >= amount_cents,
-            col(Voucher.valid_from) <= today,
-            col(Voucher.valid_until) >= today,
-        )
+        .where(col(Voucher.id) == voucher_id, *redeemable.condition(today, amount_cents))
         .values(
             balance_cents=remaining,
             status=case(

@@ -186,10 +186,9 @@ async def application_detail(
 async def _act(
     request: Request, session: DbSession, application_id: int, action: str, work: Any
 ) -> Response:
-    """Run one review action in a savepoint: on refusal the page says why, nothing changed."""
+    """Run one review action (atomic): on refusal the page says why, nothing changed."""
     try:
-        async with session.begin_nested():
-            await work
+        await work
     except ServiceError as error:
         return await _detail(
             request, session, application_id, status_code=error.status, error=error

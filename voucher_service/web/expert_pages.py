@@ -10,29 +10,22 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlmodel import col
 
 from experts import redemption, registry
-from experts.errors import InvitationInvalid, RedemptionNotFound
+from experts.errors import InvitationInvalid
 from experts.models import (
     Expert,
-    Invitation,
     PayoutState,
-    Redemption,
     RedemptionStatus,
 )
 from experts.schemas import RedemptionCreate, VoucherCheck
-from voucher_service.core import idempotency
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
-from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_hash
-from voucher_service.core.clock import paris_today, utcnow
+from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import ServiceError
 from voucher_service.vouchers.errors import InvalidToken
-from voucher_service.vouchers.models import Voucher
 from voucher_service.web.new_password import NewPasswordForm
 from voucher_service.web.rendering import check_csrf, render, templates
 
@@ -75,14 +68,6 @@ def parse_euros(text: str) -> int:
 
 def _amount_text(cents: int) -> str:
     return f"{cents // 100},{cents % 100:02d}"
-
-
-def _cancellable(row: Redemption, settings: Settings) -> bool:
-    return (
-        row.status is RedemptionStatus.active
-        and row.payout_state is PayoutState.unpaid
-        and utcnow() <= redemption.cancel_until(row, settings)
-    )
 
 
 def _redeem_page(
@@ -218,50 +203,32 @@ async def redeem(
         return _redeem_page(
             request, token, expert, cheque, values, errors, problem, status_code=422
         )
+    key = f"page-redeem:{submission}" if submission else None
     try:
-        await redemption.ensure_not_throttled(session, expert, settings)
-        async with session.begin_nested():
-            owner, key = f"user:{user.id}", f"page-redeem:{submission}"
-            request_print = idempotency.fingerprint("POST", "redeem-page", {"token": token})
-            if submission and (
-                stored := await idempotency.claim(session, owner, key, request_print)
-            ):
-                return RedirectResponse(f"/expert/redemptions/{stored.body['id']}", status_code=303)
-            done, _ = await redemption.redeem(session, expert, body, settings)
-            if submission:
-                await idempotency.complete(session, owner, key, 201, {"id": done.id})
+        answer = await redemption.redeem_once(session, user, body, settings, key)
     except ServiceError as error:
-        if error.status != 429:
-            await redemption.record_refusal(session, expert.id, body.token, error)
-        cheque, _problem = await _check_or_none(session, expert, token, settings)
-        beside = _beside_fields(error)
-        response = _redeem_page(
-            request,
-            token,
-            expert,
-            cheque,
-            values,
-            beside,
-            problem=None if beside else error,
-            status_code=error.status,
-        )
-        response.headers.update(error.headers)
-        return response
-    return RedirectResponse(f"/expert/redemptions/{done.id}", status_code=303)
+        return await _refused(request, session, settings, expert, token, values, error)
+    return RedirectResponse(f"/expert/redemptions/{answer.body['id']}", status_code=303)
 
 
-async def _own_redemption(
-    session: DbSession, expert: Expert, redemption_id: int
-) -> tuple[Redemption, Voucher]:
-    query = (
-        select(Redemption, Voucher)
-        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
-        .where(col(Redemption.id) == redemption_id, col(Redemption.expert_id) == expert.id)
+async def _refused(
+    request: Request,
+    session: DbSession,
+    settings: Settings,
+    expert: Expert,
+    token: str,
+    values: dict[str, str],
+    error: ServiceError,
+) -> Response:
+    """The form again, with the service's reason beside its field or above the form."""
+    cheque, _problem = await _check_or_none(session, expert, token, settings)
+    beside = _beside_fields(error)
+    problem = None if beside else error
+    response = _redeem_page(
+        request, token, expert, cheque, values, beside, problem, status_code=error.status
     )
-    row = (await session.execute(query)).first()
-    if row is None:
-        raise RedemptionNotFound()
-    return row[0], row[1]
+    response.headers.update(error.headers)
+    return response
 
 
 @router.get("/expert/redemptions/{redemption_id}", response_class=HTMLResponse)
@@ -273,14 +240,14 @@ async def receipt(
     user: PageExpert,
 ) -> Response:
     expert = await registry.for_user(session, user)
-    row, voucher = await _own_redemption(session, expert, redemption_id)
+    row, voucher = await redemption.own(session, expert, redemption_id)
     return render(
         request,
         "redeemed.html",
         redemption=row,
         voucher=voucher,
         cancel_until=redemption.cancel_until(row, settings),
-        cancellable=_cancellable(row, settings),
+        cancellable=redemption.why_not_cancellable(row, settings) is None,
     )
 
 
@@ -298,7 +265,7 @@ async def _home(
             "redemption": row,
             "voucher": voucher,
             "cancel_until": redemption.cancel_until(row, settings),
-            "cancellable": _cancellable(row, settings),
+            "cancellable": redemption.why_not_cancellable(row, settings) is None,
         }
         for row, voucher in rows
     ]
@@ -339,26 +306,16 @@ async def undo(
     check_csrf(request, csrf_token)
     expert = await registry.for_user(session, user)
     try:
-        async with session.begin_nested():
-            _, voucher = await redemption.cancel(session, expert, redemption_id, settings)
+        _, voucher = await redemption.cancel(session, expert, redemption_id, settings)
     except ServiceError as error:
         return await _home(request, session, settings, expert, error, error.status)
     return RedirectResponse(f"/expert?annule={quote(voucher.code)}", status_code=303)
 
 
-async def _invitation_usable(session: DbSession, token: str) -> bool:
-    query = select(col(Invitation.id)).where(
-        col(Invitation.token_hash) == link_token_hash(token),
-        col(Invitation.used_at).is_(None),
-        col(Invitation.expires_at) >= utcnow(),
-    )
-    return (await session.execute(query)).first() is not None
-
-
 @router.get("/invitation/{token}", response_class=HTMLResponse)
 async def invitation_form(request: Request, token: str, session: DbSession) -> Response:
     """An expired or used link says so at once, before the expert types anything."""
-    if len(token) > MAX_LINK_TOKEN_LENGTH or not await _invitation_usable(session, token):
+    if not await registry.invitation_usable(session, token):
         error = InvitationInvalid()
         return render(
             request,
@@ -378,10 +335,7 @@ async def accept_invitation(
     if form.errors:
         return render(request, "invitation.html", status_code=422, token=token, errors=form.errors)
     try:
-        if len(token) > MAX_LINK_TOKEN_LENGTH:
-            raise InvitationInvalid()
-        async with session.begin_nested():
-            await registry.accept_invitation(session, token, form.password)
+        await registry.accept_invitation(session, token, form.password)
     except InvitationInvalid as error:
         return render(
             request,

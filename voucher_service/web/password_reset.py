@@ -77,8 +77,7 @@ async def choose(
     if form.errors:
         return _private(render(request, CHOOSE, status_code=422, token=token, errors=form.errors))
     try:
-        async with session.begin_nested():
-            await reset.complete_reset(session, token, form.password)
+        await reset.complete_reset(session, token, form.password)
     except reset.ResetLinkInvalid as error:
         return _refused(request, token, error)
     return _private(RedirectResponse("/login?reset=ok", status_code=303))

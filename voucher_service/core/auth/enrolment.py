@@ -64,7 +64,7 @@ async def _ensure_proof(
     if await asyncio.to_thread(verify_password, user.password_hash, proof):
         return
     if not await second_factor.verify_code(session, settings, user, proof):
-        await throttle.record_failure(session, user.email, address)
+        throttle.record_failure(session, user.email, address)
         raise ProofRefused("Le mot de passe ou le code saisi est incorrect.")
 
 
@@ -103,7 +103,7 @@ async def renew_recovery_codes(
         raise NotEnrolled()
     await throttle.ensure_may_try(session, settings, user.email, address)
     if not await second_factor.verify_code(session, settings, user, code, recovery=False):
-        await throttle.record_failure(session, user.email, address)
+        throttle.record_failure(session, user.email, address)
         raise second_factor.InvalidTotp("Ce code est incorrect ou a déjà servi.")
     codes = await second_factor.replace_recovery_codes(session, user)
     audit.record(session, "user.recovery_codes_renewed", "user", user.id)

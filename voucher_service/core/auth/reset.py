@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from voucher_service.core import audit
+from voucher_service.core import audit, db
 from voucher_service.core.auth import service
 from voucher_service.core.auth.models import PasswordReset, PasswordResetRequest, User
 from voucher_service.core.auth.tokens import MAX_LINK_TOKEN_LENGTH, link_token_hash, new_link_token
@@ -149,6 +149,7 @@ async def is_usable(session: AsyncSession, token: str) -> bool:
     return (await session.execute(query)).first() is not None
 
 
+@db.atomic
 async def complete_reset(session: AsyncSession, token: str, password: str) -> User:
     """Set the password through an unused, unexpired link, once: the link's row is locked,
     and this and every other pending link of the user are used up."""

@@ -194,5 +194,5 @@ async def check_login_code(
         raise TotpRequired("Saisissez le code à 6 chiffres de votre application.")
     await throttle.ensure_may_try(session, settings, user.email, address)
     if not await verify_code(session, settings, user, code):
-        await throttle.record_failure(session, user.email, address)
+        throttle.record_failure(session, user.email, address)
         raise InvalidTotp("Ce code est incorrect ou a déjà servi.")

@@ -112,7 +112,7 @@ async def set_active(session: AsyncSession, user: User, active: bool) -> None:
 async def check_password(
     session: AsyncSession, settings: Settings, email: str, password: str, address: str
 ) -> User:
-    """The active user with these credentials; a failure is recorded and committed.
+    """The active user with these credentials; a failure is kept through the refusal.
     Whatever the account (unknown, inactive, without a password), one argon2 hash is
     verified, so that the time taken tells nothing of which e-mails have an account."""
     email = email.strip().lower()
@@ -121,7 +121,7 @@ async def check_password(
     hashed = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(verify_password, hashed, password)
     if user is None or not user.is_active or not matches:
-        await throttle.record_failure(session, email, address)
+        throttle.record_failure(session, email, address)
         raise InvalidCredentials()
     return user
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from voucher_service.core import db
 from voucher_service.core.auth.models import LoginFailure, LoginSuccess
 from voucher_service.core.clock import seconds_until, utcnow
 from voucher_service.core.config import Settings
@@ -134,9 +135,9 @@ def _in_words(seconds: int) -> str:
     return f"{-(-seconds // 60)} minutes"
 
 
-async def record_failure(session: AsyncSession, email: str, address: str) -> None:
-    session.add(LoginFailure(email=email, address=address))
-    await session.commit()  # the failed attempt must outlive the error response
+def record_failure(session: AsyncSession, email: str, address: str) -> None:
+    """The failed attempt outlives the refusal, written while the throttle's locks are held."""
+    db.keep(session, LoginFailure(email=email, address=address))
 
 
 async def record_success(session: AsyncSession, email: str, address: str) -> None:

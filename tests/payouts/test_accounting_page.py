@@ -13,7 +13,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import euros, french_date
-from voucher_service.payouts import batches, labels, statements
+from voucher_service.payouts import batches, labels, repository, statements
 from voucher_service.payouts.business_days import requested_execution_date
 from voucher_service.payouts.models import BatchStatus, PayoutBatch, TransferStatus
 
@@ -240,7 +240,7 @@ async def _settled_and_returned(
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     await batches.export_batch(session, batch.id, settings)
-    transfers = {t.expert_id: t for t in await batches.transfers_of(session, batch.id)}
+    transfers = {t.expert_id: t for t in await repository.transfers_of(session, batch.id)}
     first, second = transfers[experts["first"].id], transfers[experts["second"].id]
     paid = [
         StatementEntry(

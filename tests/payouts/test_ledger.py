@@ -23,7 +23,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.ledger import LedgerEntry
-from voucher_service.payouts import batches, statements
+from voucher_service.payouts import batches, repository, statements
 from voucher_service.payouts.fec import FEC_ENCODING
 from voucher_service.payouts.models import PayoutTransfer
 from voucher_service.vouchers import service as vouchers
@@ -60,7 +60,7 @@ async def paid_batch(
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     await batches.export_batch(session, batch.id, settings)
-    transfers = await batches.transfers_of(session, batch.id)
+    transfers = await repository.transfers_of(session, batch.id)
     entries = [
         StatementEntry(
             t.amount_cents,

@@ -24,7 +24,7 @@ from voucher_service.core.audit import AuditEvent
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import PARIS, paris_today, utcnow
 from voucher_service.core.config import Settings
-from voucher_service.payouts import batches, statements
+from voucher_service.payouts import batches, repository, statements
 from voucher_service.payouts.business_days import requested_execution_date
 from voucher_service.payouts.errors import (
     BatchCancelled,
@@ -71,7 +71,7 @@ async def test_a_batch_has_one_transfer_per_expert_and_batches_the_redemptions(
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None and batch.status is BatchStatus.draft
-    transfers = await batches.transfers_of(session, batch.id)
+    transfers = await repository.transfers_of(session, batch.id)
     first = transfer_of(transfers, two_experts["first"])
     assert first.amount_cents == 200_000 + 50_000
     assert first.creditor_name == "Hélène Conseil Numérique"
@@ -98,7 +98,7 @@ async def test_a_redemption_cannot_be_in_two_live_batches(
 ) -> None:
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
-    transfer = (await batches.transfers_of(session, batch.id))[0]
+    transfer = (await repository.transfers_of(session, batch.id))[0]
     assert transfer.id is not None
     query = select(PayoutItem).where(col(PayoutItem.transfer_id) == transfer.id)
     item = (await session.execute(query)).scalars().first()
@@ -247,7 +247,7 @@ async def exported(
     batch = await batches.create_batch(session, paris_today())
     assert batch.id is not None
     await batches.export_batch(session, batch.id, settings)
-    return batch, await batches.transfers_of(session, batch.id)
+    return batch, await repository.transfers_of(session, batch.id)
 
 
 async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_ones(
@@ -315,7 +315,7 @@ async def test_a_statement_per_transfer_with_a_return_settles_exactly_the_right_
     # the returned redemption is free for the next batch
     nxt = await batches.create_batch(session, paris_today())
     assert nxt.id is not None
-    assert [t.expert_id for t in await batches.transfers_of(session, nxt.id)] == [
+    assert [t.expert_id for t in await repository.transfers_of(session, nxt.id)] == [
         two_experts["second"].id
     ]
 

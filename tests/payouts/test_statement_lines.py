@@ -18,7 +18,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.ledger import Account, LedgerEntry
-from voucher_service.payouts import batches
+from voucher_service.payouts import batches, repository
 
 E, N = "\u00a0€", "\u202f"
 RETURN_CODE = ("PMNT", "ICDT", "RRTN")
@@ -39,7 +39,7 @@ async def test_every_line_says_what_became_of_it(
     big, small = await transfers(session, batch)
     await redeemed(session, settings, two_experts["first"])
     dropped = await batches.create_batch(session, paris_today())
-    [gone] = await batches.transfers_of(session, dropped.id)  # type: ignore[arg-type]
+    [gone] = await repository.transfers_of(session, dropped.id)  # type: ignore[arg-type]
     await batches.cancel_batch(session, dropped.id)  # type: ignore[arg-type]
     b, s, total = big.end_to_end_id, small.end_to_end_id, batch.total_cents
     fees_ref = "FRAIS-TENUE-DE-COMPTE-MARS-2027-REGION-SUD"
@@ -154,7 +154,7 @@ async def test_a_batch_booking_settles_that_batch_only(
     older = await exported(session, settings)
     await redeemed(session, settings, two_experts["second"], amount=30_000)
     newer = await exported(session, settings)
-    [paid] = await batches.transfers_of(session, newer.id)  # type: ignore[arg-type]
+    [paid] = await repository.transfers_of(session, newer.id)  # type: ignore[arg-type]
     entry = StatementEntry(30_000, entry_ref="LOT", batch_message_id=newer.message_id)
     headers = await headers_for(Role.accountant)
     answer = await upload(client, headers, build_statement([entry], statement_id="STMT-LOT"))

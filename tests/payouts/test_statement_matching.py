@@ -22,7 +22,7 @@ from tests.web.test_notifications_admin import csrf_of, log_in
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
-from voucher_service.payouts import batches, statements
+from voucher_service.payouts import batches, repository, statements
 from voucher_service.payouts.models import PayoutBatch, PayoutTransfer, TransferStatus
 from voucher_service.payouts.statements import ImportedStatement
 
@@ -37,7 +37,7 @@ async def exported(session: AsyncSession, settings: Settings) -> PayoutBatch:
 async def transfers(session: AsyncSession, batch: PayoutBatch) -> list[PayoutTransfer]:
     """The batch's transfers, largest first: 2,500 € (two cheques), then 2,000 €."""
     assert batch.id is not None
-    found = await batches.transfers_of(session, batch.id)
+    found = await repository.transfers_of(session, batch.id)
     return sorted(found, key=lambda t: -t.amount_cents)
 
 

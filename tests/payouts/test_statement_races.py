@@ -18,7 +18,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
-from voucher_service.payouts import batches
+from voucher_service.payouts import batches, repository
 from voucher_service.payouts.models import PayoutTransfer, TransferStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -34,7 +34,7 @@ async def seed(database: Database, settings: Settings) -> tuple[dict[str, str], 
         assert batch.id is not None
         await batches.export_batch(session, batch.id, settings)
         [transfer] = [
-            t for t in await batches.transfers_of(session, batch.id) if t.expert_id == expert.id
+            t for t in await repository.transfers_of(session, batch.id) if t.expert_id == expert.id
         ]
         accountant = await create_user(session, Role.accountant)
     return bearer(settings, accountant), transfer

@@ -24,7 +24,7 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
-from voucher_service.payouts import batches, statements
+from voucher_service.payouts import batches, repository, statements
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +63,7 @@ async def _paid_and_returned(database: Database, settings: Settings) -> tuple[in
             batch = await batches.create_batch(session, LONG_AGO)
             assert batch.id is not None
             await batches.export_batch(session, batch.id, settings)
-            first, second = await batches.transfers_of(session, batch.id)
+            first, second = await repository.transfers_of(session, batch.id)
             entries = [
                 StatementEntry(
                     t.amount_cents,

@@ -2,22 +2,21 @@
 file, and cancelling a draft."""
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Update, func, or_, select, update
+from sqlalchemy import CursorResult, Update, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from experts.models import Expert, PayoutState, Redemption, RedemptionStatus
+from experts import service as experts_service
+from experts.service import Payable
 from voucher_service.core import audit, clock
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import french_date
-from voucher_service.payouts import business_days, sepa
+from voucher_service.payouts import business_days, repository, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
@@ -33,83 +32,15 @@ from voucher_service.payouts.models import (
     PayoutTransfer,
     TransferStatus,
 )
-from voucher_service.vouchers.models import Voucher
-
-
-@dataclass
-class _Owed:
-    redemption: Redemption
-    code: str
 
 
 async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     """A draft batch of every active, unpaid redemption made up to the end of ``cut_off``
     (Paris time) by an expert whose bank details are confirmed; they become ``batched``."""
-    query = (
-        select(Redemption, col(Voucher.code), Expert)
-        .join(Voucher, col(Voucher.id) == col(Redemption.voucher_id))
-        .join(Expert, col(Expert.id) == col(Redemption.expert_id))
-        .where(
-            col(Redemption.status) == RedemptionStatus.active,
-            col(Redemption.payout_state) == PayoutState.unpaid,
-            col(Redemption.redeemed_at) < clock.end_of_paris_day(cut_off),
-            col(Expert.iban) != "",
-            col(Expert.bic) != "",
-        )
-        .order_by(col(Redemption.expert_id), col(Redemption.id))
-    )
-    rows = await _claim(session, (await session.execute(query)).all())
-    if not rows:
-        raise NothingToPay(f"Aucune prestation impayée au {french_date(cut_off)}.")
-    owed: dict[int, list[_Owed]] = defaultdict(list)
-    experts: dict[int, Expert] = {}
-    for redemption, code, expert in rows:
-        assert expert.id is not None
-        owed[expert.id].append(_Owed(redemption, code))
-        experts[expert.id] = expert
-    ids = [r.redemption.id for group in owed.values() for r in group]
-
-    batch = PayoutBatch(cut_off=cut_off)
-    session.add(batch)
-    await session.flush()
+    owed = await _claim_owed(session, cut_off)
+    batch = await _open_draft(session, cut_off)
     assert batch.id is not None
-    batch.message_id = sepa.batch_message_id(batch.id)
-    total = 0
-    try:
-        async with session.begin_nested():
-            for expert_id, group in owed.items():
-                expert = experts[expert_id]
-                amount = sum(r.redemption.amount_cents for r in group)
-                transfer = PayoutTransfer(
-                    batch_id=batch.id,
-                    expert_id=expert_id,
-                    amount_cents=amount,
-                    end_to_end_id=sepa.end_to_end_id(batch.id, expert_id),
-                    creditor_name=expert.legal_name,
-                    iban=expert.iban,
-                    bic=expert.bic,
-                    remittance=sepa.remittance_text(
-                        [r.redemption.invoice_reference for r in group], [r.code for r in group]
-                    ),
-                )
-                session.add(transfer)
-                await session.flush()
-                assert transfer.id is not None
-                for item in group:
-                    assert item.redemption.id is not None
-                    session.add(
-                        PayoutItem(
-                            transfer_id=transfer.id,
-                            redemption_id=item.redemption.id,
-                            live_redemption_id=item.redemption.id,
-                            amount_cents=item.redemption.amount_cents,
-                        )
-                    )
-                total += amount
-            await session.flush()
-    except IntegrityError as error:
-        raise RedemptionAlreadyBatched() from error
-    batch.total_cents = total
+    batch.total_cents = await _add_transfers(session, batch.id, owed)
     await session.flush()
     audit.record(
         session,
@@ -118,35 +49,88 @@ async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
         batch.id,
         after={
             "cut_off": cut_off.isoformat(),
-            "total_cents": total,
+            "total_cents": batch.total_cents,
             "transfers": len(owed),
-            "redemptions": ids,
+            "redemptions": [p.redemption.id for group in owed.values() for p in group],
         },
     )
     return batch
 
 
-async def _claim(
-    session: AsyncSession, rows: Sequence[Row[Redemption, str, Expert]]
-) -> list[Row[Redemption, str, Expert]]:
-    """The rows whose redemption this batch took: a conditional update that takes only
-    those still active and unpaid. It waits for an undo or another batch holding the row,
-    then decides on the row as they left it; a redemption lost to them is left out."""
-    if not rows:
-        return []
-    claimed = await session.execute(
-        update(Redemption)
-        .where(
-            col(Redemption.id).in_([row[0].id for row in rows]),
-            col(Redemption.status) == RedemptionStatus.active,
-            col(Redemption.payout_state) == PayoutState.unpaid,
-        )
-        .values(payout_state=PayoutState.batched)
-        .returning(col(Redemption.id))
-        .execution_options(synchronize_session="fetch")
+async def _claim_owed(session: AsyncSession, cut_off: date) -> dict[int, list[Payable]]:
+    """What is owed up to the cut-off and this batch could claim, by expert (in expert
+    order); NothingToPay when there is none, or another batch or an undo took it all."""
+    gathered = await experts_service.payable_redemptions(session, clock.end_of_paris_day(cut_off))
+    ids = [p.redemption.id for p in gathered if p.redemption.id is not None]
+    taken = await experts_service.claim_for_payout(session, ids)
+    owed: dict[int, list[Payable]] = defaultdict(list)
+    for payable in gathered:
+        if payable.redemption.id in taken:
+            owed[payable.redemption.expert_id].append(payable)
+    if not owed:
+        raise NothingToPay(f"Aucune prestation impayée au {french_date(cut_off)}.")
+    return owed
+
+
+async def _open_draft(session: AsyncSession, cut_off: date) -> PayoutBatch:
+    batch = PayoutBatch(cut_off=cut_off)
+    session.add(batch)
+    await session.flush()
+    assert batch.id is not None
+    batch.message_id = sepa.batch_message_id(batch.id)
+    return batch
+
+
+async def _add_transfers(
+    session: AsyncSession, batch_id: int, owed: dict[int, list[Payable]]
+) -> int:
+    """One transfer per expert with an item per redemption; their total. A redemption that
+    another batch holds (its live item is unique) refuses the whole batch."""
+    try:
+        async with session.begin_nested():
+            for group in owed.values():
+                await _add_transfer(session, batch_id, group)
+            await session.flush()
+    except IntegrityError as error:
+        raise RedemptionAlreadyBatched() from error
+    return sum(p.redemption.amount_cents for group in owed.values() for p in group)
+
+
+async def _add_transfer(session: AsyncSession, batch_id: int, group: list[Payable]) -> None:
+    """The transfer paying one expert's redemptions, and its items."""
+    expert = group[0].expert
+    assert expert.id is not None
+    transfer = PayoutTransfer(
+        batch_id=batch_id,
+        expert_id=expert.id,
+        amount_cents=sum(p.redemption.amount_cents for p in group),
+        end_to_end_id=sepa.end_to_end_id(batch_id, expert.id),
+        creditor_name=expert.legal_name,
+        iban=expert.iban,
+        bic=expert.bic,
+        remittance=sepa.remittance_text(
+            [p.redemption.invoice_reference for p in group], [p.voucher_code for p in group]
+        ),
     )
-    taken = set(claimed.scalars())
-    return [row for row in rows if row[0].id in taken]
+    session.add(transfer)
+    await session.flush()
+    assert transfer.id is not None
+    session.add_all(_items(transfer.id, group))
+
+
+def _items(transfer_id: int, group: list[Payable]) -> list[PayoutItem]:
+    items = []
+    for payable in group:
+        assert payable.redemption.id is not None
+        items.append(
+            PayoutItem(
+                transfer_id=transfer_id,
+                redemption_id=payable.redemption.id,
+                live_redemption_id=payable.redemption.id,
+                amount_cents=payable.redemption.amount_cents,
+            )
+        )
+    return items
 
 
 async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
@@ -167,35 +151,12 @@ async def count_batches(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(PayoutBatch))).scalar_one()
 
 
-async def transfers_of(session: AsyncSession, batch_id: int) -> list[PayoutTransfer]:
-    query = (
-        select(PayoutTransfer)
-        .where(col(PayoutTransfer.batch_id) == batch_id)
-        .order_by(col(PayoutTransfer.id))
-    )
-    return list((await session.execute(query)).scalars())
-
-
 async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[int]:
     """Clear the live link of the transfers' items and put their redemptions back to unpaid;
     returns the redemption ids."""
-    items = (
-        await session.execute(
-            select(PayoutItem).where(col(PayoutItem.transfer_id).in_(transfer_ids))
-        )
-    ).scalars()
-    redemption_ids = [item.redemption_id for item in items]
-    await session.execute(
-        update(PayoutItem)
-        .where(col(PayoutItem.transfer_id).in_(transfer_ids))
-        .values(live_redemption_id=None)
-    )
-    if redemption_ids:
-        await session.execute(
-            update(Redemption)
-            .where(col(Redemption.id).in_(redemption_ids))
-            .values(payout_state=PayoutState.unpaid)
-        )
+    redemption_ids = await repository.redemption_ids_of(session, transfer_ids)
+    await repository.unlink_items(session, transfer_ids)
+    await experts_service.release_from_payout(session, redemption_ids)
     return redemption_ids
 
 
@@ -206,7 +167,7 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     batch = await get_batch(session, batch_id)
     if not await _leave_draft(session, batch, BatchStatus.cancelled, cancelled_at=utcnow()):
         raise BatchNotCancellable(batch_status=batch.status.value)
-    transfers = await transfers_of(session, batch_id)
+    transfers = await repository.transfers_of(session, batch_id)
     redemption_ids = await release_items(session, [t.id for t in transfers if t.id is not None])
     for transfer in transfers:
         transfer.status = TransferStatus.cancelled
@@ -345,7 +306,7 @@ async def sepa_file(session: AsyncSession, batch_id: int, settings: Settings) ->
 
 async def _build_file(session: AsyncSession, batch: PayoutBatch, settings: Settings) -> bytes:
     assert batch.id is not None
-    transfers = await transfers_of(session, batch.id)
+    transfers = await repository.transfers_of(session, batch.id)
     debtor = sepa.Debtor(
         settings.payout_debtor_name, settings.payout_debtor_iban, settings.payout_debtor_bic
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from experts.models import Redemption
-from voucher_service.payouts import batches, statements
+from voucher_service.payouts import batches, repository
 from voucher_service.payouts.errors import StatementNotFound
 from voucher_service.payouts.models import (
     BankStatementImport,
@@ -62,7 +62,7 @@ async def batch_detail(session: AsyncSession, batch_id: int) -> BatchDetail:
     cheques: dict[int, list[PaidCheque]] = defaultdict(list)
     for transfer_id, code, invoice_reference, coaching_date, cents in await session.execute(query):
         cheques[transfer_id].append(PaidCheque(code, invoice_reference, coaching_date, cents))
-    transfers = await batches.transfers_of(session, batch_id)
+    transfers = await repository.transfers_of(session, batch_id)
     return BatchDetail(batch, [TransferDetail(t, cheques[t.id or 0]) for t in transfers])
 
 
@@ -101,4 +101,4 @@ async def statement_detail(session: AsyncSession, import_id: int) -> StatementDe
     imported = await session.get(BankStatementImport, import_id)
     if imported is None:
         raise StatementNotFound(f"Aucun relevé importé n°{import_id}.")
-    return StatementDetail(imported, await statements.lines_of(session, import_id))
+    return StatementDetail(imported, await repository.lines_of(session, import_id))

@@ -8,11 +8,10 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
-from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
-from voucher_service.payouts import batches, downloads, sepa, statements
+from voucher_service.payouts import batches, downloads, repository, sepa, statements
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
@@ -34,8 +33,6 @@ from voucher_service.payouts.schemas import (
     BatchPublic,
     BatchSummary,
     StatementImportResult,
-    StatementLinePublic,
-    StatementResult,
     TransferPublic,
 )
 
@@ -52,7 +49,7 @@ async def batch_public(session: AsyncSession, batch: PayoutBatch) -> BatchPublic
                 "creditor_name_sepa": sepa.sepa_text(t.creditor_name, sepa.MAX_NAME_LENGTH),
             }
         )
-        for t in await batches.transfers_of(session, batch.id)
+        for t in await repository.transfers_of(session, batch.id)
     ]
     return BatchPublic.model_validate({**batch.model_dump(), "transfers": transfers})
 
@@ -143,31 +140,7 @@ STATEMENT_UPLOAD_PATH = "/api/v1/bank-statements"  # has its own body limit (app
 async def import_statement(
     file: UploadFile, session: DbSession, user: AccountantUser, settings: AppSettings
 ) -> StatementImportResult:
-    return await statement_result(session, file, settings)
-
-
-async def statement_result(
-    session: AsyncSession, file: UploadFile, settings: Settings
-) -> StatementImportResult:
-    """Imports the uploaded statement, read up to one byte over the limit: the parser
-    refuses a larger one (413)."""
-    data = await file.read(settings.max_statement_bytes + 1)
-    results = await statements.import_statement(session, data, settings)
-    return StatementImportResult(
-        statements=[
-            StatementResult(
-                statement_id=r.statement_id,
-                already_imported=r.already_imported,
-                account_iban=r.account_iban,
-                paying_account=r.paying_account,
-                settled=r.settled,
-                returned=r.returned,
-                matched=[StatementLinePublic.model_validate(x) for x in r.lines if x.matched],
-                unmatched=[StatementLinePublic.model_validate(x) for x in r.lines if not x.matched],
-            )
-            for r in results
-        ]
-    )
+    return await statements.import_upload(session, file, settings)
 
 
 # Exports, streamed: the session stays open until the last byte is sent (scope "request").

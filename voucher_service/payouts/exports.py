@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, Subquery, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -87,44 +87,8 @@ def _reconciled(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
     """Each cheque issued in [since, until) with what was redeemed (active redemptions),
     what was paid (settled transfers), whether a redemption was paid twice and whether an
     active one is unpaid after OVERDUE_DAYS."""
-    active = col(Redemption.status) == RedemptionStatus.active
-    used = (
-        select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents)).label("cents"))
-        .where(active)
-        .group_by(col(Redemption.voucher_id))
-        .subquery()
-    )
-    settled = (
-        select(
-            col(Redemption.voucher_id), col(PayoutItem.redemption_id), col(PayoutItem.amount_cents)
-        )
-        .join(PayoutItem, col(PayoutItem.redemption_id) == col(Redemption.id))
-        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
-        .where(col(PayoutTransfer.status) == TransferStatus.settled)
-        .subquery()
-    )
-    paid = (
-        select(settled.c.voucher_id, func.sum(settled.c.amount_cents).label("cents"))
-        .group_by(settled.c.voucher_id)
-        .subquery()
-    )
-    twice = (
-        select(settled.c.voucher_id)
-        .group_by(settled.c.voucher_id, settled.c.redemption_id)
-        .having(func.count() > 1)
-        .distinct()
-        .subquery()
-    )
-    overdue = (
-        select(col(Redemption.voucher_id))
-        .where(
-            active,
-            col(Redemption.payout_state) != PayoutState.paid,
-            col(Redemption.redeemed_at) < utcnow() - timedelta(days=OVERDUE_DAYS),
-        )
-        .distinct()
-        .subquery()
-    )
+    used, settled = _used_by_cheque(), _settled_items()
+    paid, twice, overdue = _paid_by_cheque(settled), _paid_twice(settled), _overdue_cheques()
     return (
         select(
             *RECONCILED_COLUMNS,
@@ -139,6 +103,66 @@ def _reconciled(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
         .outerjoin(overdue, overdue.c.voucher_id == Voucher.id)
         .where(col(Voucher.issued_at) >= since, col(Voucher.issued_at) < until)
         .order_by(col(Voucher.issued_at), col(Voucher.id))
+    )
+
+
+ACTIVE = col(Redemption.status) == RedemptionStatus.active
+
+
+def _used_by_cheque() -> Subquery:
+    """Per cheque, the cents of its active redemptions."""
+    return (
+        select(col(Redemption.voucher_id), func.sum(col(Redemption.amount_cents)).label("cents"))
+        .where(ACTIVE)
+        .group_by(col(Redemption.voucher_id))
+        .subquery()
+    )
+
+
+def _settled_items() -> Subquery:
+    """Every item of a settled transfer, with its cheque."""
+    return (
+        select(
+            col(Redemption.voucher_id), col(PayoutItem.redemption_id), col(PayoutItem.amount_cents)
+        )
+        .join(PayoutItem, col(PayoutItem.redemption_id) == col(Redemption.id))
+        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+        .where(col(PayoutTransfer.status) == TransferStatus.settled)
+        .subquery()
+    )
+
+
+def _paid_by_cheque(settled: Subquery) -> Subquery:
+    """Per cheque, the cents its settled transfers paid."""
+    return (
+        select(settled.c.voucher_id, func.sum(settled.c.amount_cents).label("cents"))
+        .group_by(settled.c.voucher_id)
+        .subquery()
+    )
+
+
+def _paid_twice(settled: Subquery) -> Subquery:
+    """The cheques of which one redemption was paid by two settled transfers."""
+    return (
+        select(settled.c.voucher_id)
+        .group_by(settled.c.voucher_id, settled.c.redemption_id)
+        .having(func.count() > 1)
+        .distinct()
+        .subquery()
+    )
+
+
+def _overdue_cheques() -> Subquery:
+    """The cheques with an active redemption still unpaid after OVERDUE_DAYS."""
+    return (
+        select(col(Redemption.voucher_id))
+        .where(
+            ACTIVE,
+            col(Redemption.payout_state) != PayoutState.paid,
+            col(Redemption.redeemed_at) < utcnow() - timedelta(days=OVERDUE_DAYS),
+        )
+        .distinct()
+        .subquery()
     )
 
 

@@ -18,8 +18,7 @@ from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.db import DbSession, EntityId, get_session
 from voucher_service.core.errors import ServiceError
-from voucher_service.payouts import batches, details, downloads, labels
-from voucher_service.payouts.endpoints import statement_result
+from voucher_service.payouts import batches, details, downloads, labels, statements
 from voucher_service.web.rendering import check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -166,7 +165,7 @@ async def upload_statement(
     check_csrf(request, csrf_token)
     try:
         async with session.begin_nested():
-            result = await statement_result(session, file, settings)
+            result = await statements.import_upload(session, file, settings)
     except ServiceError as error:
         return await _refused(request, session, error, "statement", file=file.filename or "")
     return await _page(request, session, imported=result)

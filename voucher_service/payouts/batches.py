@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from experts import service as experts_service
 from experts.service import Payable
-from voucher_service.core import audit, clock
+from voucher_service.core import audit, clock, db
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import french_date
@@ -34,6 +34,7 @@ from voucher_service.payouts.models import (
 )
 
 
+@db.atomic
 async def create_batch(session: AsyncSession, cut_off: date) -> PayoutBatch:
     """A draft batch of every active, unpaid redemption made up to the end of ``cut_off``
     (Paris time) by an expert whose bank details are confirmed; they become ``batched``."""
@@ -160,6 +161,7 @@ async def release_items(session: AsyncSession, transfer_ids: list[int]) -> list[
     return redemption_ids
 
 
+@db.atomic
 async def cancel_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
     """A draft batch only: its redemptions go back to unpaid, free for the next batch, and
     its transfers are cancelled, so that no bank statement settles them. An export at the
@@ -250,6 +252,7 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
     return moved > 0
 
 
+@db.atomic
 async def export_batch(
     session: AsyncSession, batch_id: int, settings: Settings, now: datetime | None = None
 ) -> PayoutBatch:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import iban as stdnum_iban
 
-from voucher_service.core import audit, clock
+from voucher_service.core import audit, clock, db
 from voucher_service.core.config import Settings
 from voucher_service.payouts import camt, matching, repository, settlement
 from voucher_service.payouts.errors import StatementAlreadyImporting
@@ -43,6 +43,7 @@ class ImportedStatement:
     returned: list[str] = field(default_factory=list)
 
 
+@db.atomic
 async def import_upload(
     session: AsyncSession, upload: UploadFile, settings: Settings
 ) -> StatementImportResult:

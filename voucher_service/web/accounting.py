@@ -91,8 +91,7 @@ async def create_batch(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        async with session.begin_nested():
-            batch = await batches.create_batch(session, cut_off)
+        batch = await batches.create_batch(session, cut_off)
     except ServiceError as error:
         return await _refused(request, session, error, "batch", cut_off=cut_off.isoformat())
     return RedirectResponse(f"/accounting?created={batch.id}", status_code=303)
@@ -118,8 +117,7 @@ async def cancel_batch(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        async with session.begin_nested():
-            await batches.cancel_batch(session, batch_id)
+        await batches.cancel_batch(session, batch_id)
     except ServiceError as error:
         return await _refused(request, session, error, "batches")
     return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
@@ -136,8 +134,7 @@ async def export_batch(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        async with session.begin_nested():
-            await batches.export_batch(session, batch_id, settings)
+        await batches.export_batch(session, batch_id, settings)
     except ServiceError as error:
         return await _refused(request, session, error, "batches")
     return RedirectResponse(f"/accounting?exported={batch_id}", status_code=303)
@@ -164,8 +161,7 @@ async def upload_statement(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        async with session.begin_nested():
-            result = await statements.import_upload(session, file, settings)
+        result = await statements.import_upload(session, file, settings)
     except ServiceError as error:
         return await _refused(request, session, error, "statement", file=file.filename or "")
     return await _page(request, session, imported=result)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import notifications
 import voucher_service.core
+from tests.fixtures.imports import imported_modules
 
 CORE = Path(voucher_service.core.__file__).parent
 ABOVE_CORE = (
@@ -19,17 +20,6 @@ ABOVE_CORE = (
     "voucher_service.vouchers",
     "voucher_service.web",
 )
-
-
-def imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def above_core(name: str) -> bool:

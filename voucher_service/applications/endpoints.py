@@ -1,15 +1,15 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from voucher_service.applications import links, service
+from voucher_service.applications.dependencies import Registry
 from voucher_service.applications.errors import (
     ApplicationNotFound,
     DuplicateApplication,
     InvalidState,
 )
 from voucher_service.applications.models import Application, ApplicationStatus
-from voucher_service.applications.registry import RegistryClient
 from voucher_service.applications.schemas import (
     ApplicationCreate,
     ApplicationPage,
@@ -28,19 +28,10 @@ from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Problem, Unauthorized, problem_responses
 from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
 from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme, ProgrammeNotFound
-from voucher_service.vouchers import repository as vouchers_repository
+from voucher_service.vouchers import service as vouchers_service
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 AUTH = (Unauthorized, Forbidden)
-
-
-def get_registry(request: Request) -> RegistryClient:
-    """The process's registry client (its connections and cache are shared)."""
-    registry: RegistryClient = request.app.state.registry
-    return registry
-
-
-Registry = Annotated[RegistryClient, Depends(get_registry)]
 
 
 async def public(
@@ -48,7 +39,7 @@ async def public(
 ) -> ApplicationPublic:
     """The application with its status link, and its cheque once issued."""
     assert application.id is not None
-    cheque = await vouchers_repository.for_application(session, application.id)
+    cheque = await vouchers_service.for_application(session, application.id)
     return ApplicationPublic.model_validate(
         {
             **application.model_dump(),

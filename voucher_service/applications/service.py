@@ -32,7 +32,6 @@ from voucher_service.core.context import current_actor
 from voucher_service.core.errors import ServiceError
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.models import Programme
-from voucher_service.vouchers import repository as vouchers_repository
 from voucher_service.vouchers import service as vouchers_service
 
 PERSONAL_FIELDS = ("contact_name", "email", "phone")
@@ -371,6 +370,19 @@ async def purge(session: AsyncSession, settings: Settings, *, now: datetime | No
     return len(applications)
 
 
+async def by_status_token(session: AsyncSession, token: str) -> Application:
+    """The application a status link points to; a too long or unknown token is a 404."""
+    application = await repository.by_token(session, token) if len(token) <= 64 else None
+    if application is None:
+        raise ApplicationNotFound("Ce lien de suivi ne correspond à aucune demande.")
+    return application
+
+
+async def departments_and_themes(session: AsyncSession) -> tuple[list[str], list[str]]:
+    """The values the review queue can be filtered on."""
+    return await repository.departments_and_themes(session)
+
+
 async def queue(
     session: AsyncSession, filters: dict[str, Any], page: int, per_page: int
 ) -> tuple[list[Application], int]:
@@ -380,7 +392,7 @@ async def queue(
 async def resend_cheque(session: AsyncSession, application_id: int, settings: Settings) -> None:
     """Send the approval e-mail with the cheque PDF again (e.g. the first one was lost)."""
     application = await get(session, application_id)
-    cheque = await vouchers_repository.for_application(session, application_id)
+    cheque = await vouchers_service.for_application(session, application_id)
     if cheque is None or not application.email:
         raise _refuse(application, "renvoyée avec son chèque")
     programme = await programmes_service.get(session, application.programme_id)

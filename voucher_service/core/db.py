@@ -173,6 +173,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# The same transaction, kept open until a streamed response has been sent.
+StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
 # A transaction of its own, for work done after the answer is sent (a background task).
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]

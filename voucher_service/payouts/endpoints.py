@@ -3,12 +3,12 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, UploadFile
+from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
-from voucher_service.core.db import DbSession, EntityId, get_session
+from voucher_service.core.db import DbSession, EntityId, StreamSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
 from voucher_service.payouts import batches, downloads, repository, sepa, statements
@@ -144,7 +144,6 @@ async def import_statement(
 
 
 # Exports, streamed: the session stays open until the last byte is sent (scope "request").
-StreamSession = Annotated[AsyncSession, Depends(get_session)]
 PeriodStart = Annotated[date, Query(alias="from", description="First day (Paris), inclusive")]
 PeriodEnd = Annotated[date, Query(alias="to", description="Last day (Paris), inclusive")]
 

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col
 
-from notifications import service as notifications
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import Conflict, ServiceError
@@ -27,6 +26,7 @@ from voucher_service.vouchers import (
     codes,
     history,
     keys,
+    messages,
     pdf_workers,
     redeemable,
     repository,
@@ -304,19 +304,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     history.record(session, voucher, "cancelled", before, amount_cents=balance, reason=reason)
     await accounting.release_balance(session, voucher, "cancelled")
     programme = await programme_service.get(session, voucher.programme_id)
-    await notifications.enqueue(
-        session,
-        "voucher_cancelled",
-        voucher.beneficiary_email,
-        {
-            "programme_name": programme.name,
-            "programme_contact": programme.contact_email,
-            "company_name": voucher.company_name,
-            "contact_name": "Madame, Monsieur",
-            "voucher_code": voucher.code,
-            "reason": reason,
-        },
-    )
+    await messages.tell_cancelled(session, voucher, programme, reason)
     return voucher
 
 
@@ -345,6 +333,11 @@ async def sweep_expired(session: AsyncSession, today: date) -> list[Voucher]:
         history.record(session, voucher, "expired", before, amount_cents=balance)
         await accounting.release_balance(session, voucher, "expired")
     return vouchers
+
+
+async def for_application(session: AsyncSession, application_id: int) -> Voucher | None:
+    """The cheque issued for an application, if any."""
+    return await repository.for_application(session, application_id)
 
 
 async def list_vouchers(

@@ -12,11 +12,11 @@ from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.dependencies import (
     SESSION_COOKIE,
     AppSettings,
+    client_address,
     page_user_or_none,
     signed_in_or_none,
     user_of_token,
 )
-from voucher_service.core.auth.endpoints import client_address
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.reset import DONE
 from voucher_service.core.auth.tokens import issue_token

@@ -16,14 +16,13 @@ from voucher_service.core.auth.dependencies import (
 )
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today, utcnow
-from voucher_service.core.db import DbSession, EntityId, get_session
+from voucher_service.core.db import DbSession, EntityId, StreamSession
 from voucher_service.core.errors import ServiceError
 from voucher_service.payouts import batches, details, downloads, labels, statements
 from voucher_service.web.rendering import check_csrf, render
 
 router = APIRouter(include_in_schema=False)
 AccountantPage = Annotated[User, Depends(require_page_roles(Role.accountant, Role.admin))]
-StreamSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 def _render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:

@@ -7,11 +7,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from voucher_service.applications import service
+from voucher_service.applications.dependencies import Registry
 from voucher_service.applications.eligibility import RULE_LABELS, theme_label
-from voucher_service.applications.endpoints import Registry
-from voucher_service.applications.errors import ApplicationNotFound, DuplicateApplication
+from voucher_service.applications.errors import DuplicateApplication
 from voucher_service.applications.models import STATUS_LABELS, ApplicationStatus
-from voucher_service.applications.repository import by_token, departments_and_themes
 from voucher_service.applications.schemas import ApplicationCreate, french_errors
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
@@ -112,9 +111,7 @@ async def apply(
 
 @router.get("/status/{token}", response_class=HTMLResponse)
 async def status_page(request: Request, token: str, session: DbSession) -> Response:
-    application = await by_token(session, token) if len(token) <= 64 else None
-    if application is None:
-        raise ApplicationNotFound("Ce lien de suivi ne correspond à aucune demande.")
+    application = await service.by_status_token(session, token)
     programme = await programmes_service.get(session, application.programme_id)
     return render(request, "status.html", application=application, programme=programme)
 
@@ -131,7 +128,7 @@ async def review_queue(
 ) -> Response:
     filters = {"status": status, "theme": theme or None, "department": department or None}
     items, total = await service.queue(session, filters, page, 50)
-    departments, themes = await departments_and_themes(session)
+    departments, themes = await service.departments_and_themes(session)
     return render(
         request,
         "admin.html",

@@ -8,8 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from voucher_service.core.auth import reset
-from voucher_service.core.auth.dependencies import AppSettings
-from voucher_service.core.auth.endpoints import client_address
+from voucher_service.core.auth.dependencies import AppSettings, client_address
 from voucher_service.core.auth.schemas import PasswordResetAsk
 from voucher_service.core.db import AppTransaction, DbSession
 from voucher_service.core.notify import AppNotify

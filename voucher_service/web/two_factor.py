@@ -11,8 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from qrcode.image.svg import SvgPathImage
 
 from voucher_service.core.auth import enrolment, second_factor
-from voucher_service.core.auth.dependencies import AppSettings, LoginRequired, signed_in_or_none
-from voucher_service.core.auth.endpoints import client_address
+from voucher_service.core.auth.dependencies import (
+    AppSettings,
+    LoginRequired,
+    client_address,
+    signed_in_or_none,
+)
 from voucher_service.core.auth.models import User
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession

@@ -20,6 +20,11 @@ SESSION_COOKIE = "mcd_session"
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
+def client_address(request: Request) -> str:
+    """The address the request came from, which throttles count by."""
+    return request.client.host if request.client else "unknown"
+
+
 class LoginRequired(Unauthorized):
     """Raised by page routes: browsers are sent to the login page."""
 

@@ -5,7 +5,12 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import reset, second_factor, service
-from voucher_service.core.auth.dependencies import AdminUser, AnyUser, AppSettings
+from voucher_service.core.auth.dependencies import (
+    AdminUser,
+    AnyUser,
+    AppSettings,
+    client_address,
+)
 from voucher_service.core.auth.schemas import (
     PasswordResetAsk,
     PasswordResetConfirm,
@@ -26,10 +31,6 @@ from voucher_service.core.errors import (
 from voucher_service.core.notify import AppNotify
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post(

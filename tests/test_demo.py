@@ -3,6 +3,9 @@ admin, an accountant and an accredited expert, with their logins) plus the appli
 waiting for review; a demo cheque can be issued and redeemed with the demo logins; seeding
 twice changes nothing."""
 
+from pathlib import Path
+
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +15,7 @@ from experts.models import Accreditation, Expert
 from notifications.models import Notification
 from voucher_service import demo
 from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.cli import server
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
@@ -58,7 +62,7 @@ async def test_the_seed_creates_what_the_demo_promises_once(
     after = await counts(session)
     assert {login.role for login in logins} == {Role.admin, Role.accountant, Role.expert}
     created = {name: after[name] - before[name] for name in after}
-    assert created == {"User": 3, "Expert": 1, "Programme": 1, "Application": 3, "Voucher": 0}
+    assert created == {"User": 3, "Expert": 1, "Programme": 1, "Application": 4, "Voucher": 0}
 
     for login in logins:  # each printed login signs in, with its role
         headers = await log_in(client, login)
@@ -71,11 +75,23 @@ async def test_the_seed_creates_what_the_demo_promises_once(
 
     query = select(Application).where(col(Application.programme_id) == programme.id)
     applications = (await session.execute(query)).scalars().all()
-    assert sorted(a.siret for a in applications) == sorted(s for s, *_ in demo.DEMO_APPLICATIONS)
-    assert {a.status for a in applications} == {ApplicationStatus.needs_review}
-    sent = select(Notification).where(col(Notification.event) == "application_needs_review")
-    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(sent)).all()}
-    for application in applications:  # told it waits for review, with a link to this service
+    outcomes = {a.siret: (a.status, a.company_name) for a in applications}
+    # Checked against the fictitious registry: the Provence companies wait for approval,
+    # the Parisian one is refused for its département, each told so with its status link.
+    assert outcomes == {
+        d.company.siret: (
+            ApplicationStatus.ineligible
+            if d.company.department == "75"
+            else ApplicationStatus.eligible,
+            d.company.name,
+        )
+        for d in demo.DEMO_APPLICATIONS
+    }
+    told = select(Notification).where(
+        col(Notification.event).in_(["application_received", "application_rejected"])
+    )
+    received = {n.recipient: n.data["status_url"] for n in (await session.scalars(told)).all()}
+    for application in applications:
         assert application.email is not None
         link = received[application.email]
         assert link == f"{settings.public_url}/status/{application.status_token}"
@@ -89,6 +105,12 @@ async def test_the_seed_creates_what_the_demo_promises_once(
 
     await demo.seed(session, settings)
     assert await counts(session) == after, "seeding twice changes nothing"
+    for application in applications:  # not even once an application was decided
+        if application.status is ApplicationStatus.eligible:
+            application.status = ApplicationStatus.rejected
+    await session.flush()
+    await demo.seed(session, settings)
+    assert await counts(session) == after, "a rejected demo application does not come back"
 
 
 async def test_the_demo_expert_redeems_a_demo_cheque(
@@ -104,7 +126,7 @@ async def test_the_demo_expert_redeems_a_demo_cheque(
     )
     waiting = await client.get(
         "/api/v1/applications",
-        params={"status": "needs_review", "programme_id": programme.id},
+        params={"status": "eligible", "programme_id": programme.id},
         headers=admin,
     )
     assert waiting.status_code == 200, waiting.text
@@ -130,3 +152,30 @@ async def test_the_demo_expert_redeems_a_demo_cheque(
     assert voucher.json()["balance_cents"] == 0
     mine = await client.get("/api/v1/redemptions", headers=expert)
     assert [r["id"] for r in mine.json()] == [redeemed.json()["id"]]
+
+
+class TestDemoDefaults:
+    """`demo` needs no internet and its links point at the server it starts, unless the
+    environment says otherwise."""
+
+    @pytest.fixture(autouse=True)
+    def unset(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch.chdir(tmp_path)  # no .env file
+        for variable in ("MCD_REGISTRY_URL", "MCD_PUBLIC_URL"):
+            # Recorded first, so that what _demo_defaults writes is undone after the test.
+            monkeypatch.setenv(variable, "")
+            monkeypatch.delenv(variable)
+
+    def test_the_fictitious_registry_and_the_server_s_own_address(self) -> None:
+        server._demo_defaults("0.0.0.0", 8123)
+        settings = Settings()
+        assert settings.registry_url == "demo"
+        assert settings.public_url == "http://127.0.0.1:8123"
+
+    def test_what_the_environment_sets_is_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MCD_REGISTRY_URL", "http://127.0.0.1:9/registre")
+        monkeypatch.setenv("MCD_PUBLIC_URL", "https://cheques.maregionsud.fr")
+        server._demo_defaults("127.0.0.1", 8123)
+        settings = Settings()
+        assert settings.registry_url == "http://127.0.0.1:9/registre"
+        assert settings.public_url == "https://cheques.maregionsud.fr"

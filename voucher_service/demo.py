@@ -1,5 +1,6 @@
-"""Demo data for `voucher-service demo`: one login per role, a programme open today and a
-few applications waiting for review, and an accredited expert."""
+"""Demo data for `voucher-service demo`: one login per role, a programme open today, a few
+applications of fictitious companies checked against the built-in fictitious registry (some
+eligible and waiting for approval, one refused), and an accredited expert."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,13 +13,13 @@ from experts import registry as expert_registry
 from experts.models import Accreditation
 from experts.schemas import ExpertCreate
 from voucher_service.applications import service as applications_service
-from voucher_service.applications.errors import DuplicateApplication
+from voucher_service.applications.fictitious_registry import COMPANIES, FictitiousCompany
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.applications.schemas import ApplicationCreate
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
-from voucher_service.core.config import Settings
+from voucher_service.core.config import FICTITIOUS_REGISTRY, Settings
 from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
 from voucher_service.programmes.schemas import ProgrammeCreate
@@ -54,42 +55,54 @@ def demo_programme(today: date) -> ProgrammeCreate:
     )
 
 
+@dataclass(frozen=True)
+class DemoApplication:
+    company: FictitiousCompany
+    contact_name: str
+    theme: str
+    headcount: int
+
+
 DEMO_APPLICATIONS = [
-    ("73282932000074", "Atelier Calanques SARL", "Élodie Martin", "cybersecurity", 6, 480_000),
-    ("14433221000018", "Boulangerie du Vieux-Port", "Karim Benali", "e-commerce", 3, 210_000),
-    ("18123456800010", "Menuiserie des Alpilles", "Sophie Roux", "collaboration", 12, 1_350_000),
+    DemoApplication(COMPANIES[0], "Élodie Martin", "cybersecurity", 6),
+    DemoApplication(COMPANIES[1], "Karim Benali", "e-commerce", 3),
+    DemoApplication(COMPANIES[2], "Sophie Roux", "collaboration", 12),
+    DemoApplication(COMPANIES[3], "Louis Garnier", "e-commerce", 7),
 ]
 
 
-async def _seed_applications(
-    session: AsyncSession, programme_id: int | None, settings: Settings
-) -> None:
-    """Submitted as the form would, without the registry: they wait for review."""
-    registry = RegistryClient("offline")
-    for siret, company, contact, theme, headcount, turnover in DEMO_APPLICATIONS:
-        body = ApplicationCreate(
-            programme_id=programme_id,
-            siret=siret,
-            company_name=company,
-            contact_name=contact,
-            email=f"contact@{siret}.demo.moncoachdigital.fr",
-            phone="04 91 00 00 00",
-            theme=theme,
-            headcount=headcount,
-            annual_turnover_eur=turnover,
-            de_minimis_aid_eur=0,
-            de_minimis_attestation=True,
-            consent=True,
-        )
-        try:
-            await applications_service.submit(session, body, registry, settings)
-        except DuplicateApplication:
-            pass
+def _form(programme_id: int, demo: DemoApplication) -> ApplicationCreate:
+    """What the business would type on the form, true to the registry's figures."""
+    return ApplicationCreate(
+        programme_id=programme_id,
+        siret=demo.company.siret,
+        company_name=demo.company.name,
+        contact_name=demo.contact_name,
+        email=f"contact@{demo.company.siret}.demo.moncoachdigital.fr",
+        phone="04 91 00 00 00",
+        theme=demo.theme,
+        headcount=demo.headcount,
+        annual_turnover_eur=demo.company.turnover_eur,
+        de_minimis_aid_eur=0,
+        de_minimis_attestation=True,
+        consent=True,
+    )
+
+
+async def _seed_applications(session: AsyncSession, programme_id: int, settings: Settings) -> None:
+    """Submitted as the form would, checked against the fictitious registry (the companies
+    are fictitious whichever registry the server uses); each company applies once ever."""
+    registry = RegistryClient(FICTITIOUS_REGISTRY)
+    for demo in DEMO_APPLICATIONS:
+        siret = demo.company.siret
+        if not await applications_service.has_applied(session, programme_id, siret):
+            form = _form(programme_id, demo)
+            await applications_service.submit(session, form, registry, settings)
 
 
 DEMO_EXPERT = ExpertCreate(
-    siret="73282932000074",
-    name="Numérique Provence Conseil",
+    siret="99900007800017",
+    name="Numérique Provence Conseil (fictif)",
     contact_name="Karim Benali",
     email="expert@demo.moncoachdigital.fr",
     iban="FR7630006000011234567890189",
@@ -120,5 +133,6 @@ async def seed(session: AsyncSession, settings: Settings | None = None) -> list[
     programme = (await session.execute(query)).scalar_one_or_none()
     if programme is None:
         programme = await programme_service.create(session, body)
+    assert programme.id is not None
     await _seed_applications(session, programme.id, settings)
     return DEMO_LOGINS

@@ -61,6 +61,12 @@ class TestProductionSettings:
             make(**real, audit_signing_secret="short")
         assert make(**real, audit_signing_secret=STRONG).audit_signing_secret is not None
 
+    def test_refuses_the_fictitious_registry(self) -> None:
+        real = {"env": "production", "database_url": PG, "secret_key": STRONG, **PAYING_ACCOUNT}
+        with pytest.raises(ValidationError, match="MCD_REGISTRY_URL=demo answers with fictitious"):
+            make(**real, registry_url="demo")
+        assert make(registry_url="demo").registry_url == "demo"  # fine outside production
+
     def test_accepts_a_real_configuration(self) -> None:
         settings = make(env="production", database_url=PG, secret_key=STRONG, **PAYING_ACCOUNT)
         assert settings.is_production

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
+from voucher_service.applications import fictitious_registry
 from voucher_service.core.clock import utcnow
-from voucher_service.core.config import Settings
+from voucher_service.core.config import FICTITIOUS_REGISTRY, Settings
 
 log = logging.getLogger("voucher_service.registry")
 
@@ -179,8 +180,11 @@ class RegistryClient:
         deadline: float = 10.0,
         cache_seconds: float = 3600.0,
     ) -> None:
-        self.offline = base_url.strip().lower() == OFFLINE
-        self.base_url = base_url.rstrip("/")
+        mode = base_url.strip().lower()
+        self.offline = mode == OFFLINE
+        # The fictitious registry answers inside the process, at a name that resolves nowhere.
+        self.transport = fictitious_registry.transport() if mode == FICTITIOUS_REGISTRY else None
+        self.base_url = "http://registre-fictif.invalid" if self.transport else base_url.rstrip("/")
         self.timeout, self.deadline, self.cache_seconds = timeout, deadline, cache_seconds
         self._cache: dict[str, _CacheEntry] = {}
         self._http: httpx.AsyncClient | None = None
@@ -200,6 +204,7 @@ class RegistryClient:
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                transport=self.transport,
             )
         return self._http
 
@@ -273,7 +278,8 @@ class RegistryClient:
         except httpx.TimeoutException:
             return _Attempt(wait=backoff, problem=f"pas de réponse en {self.timeout:g} s")
         except httpx.TransportError as error:
-            return _Attempt(wait=backoff, problem=f"connexion impossible ({type(error).__name__})")
+            log.info("registry transport error: %r", error)  # what people read stays French
+            return _Attempt(wait=backoff, problem="connexion impossible")
         if response.status_code == 200:
             try:
                 payload = response.json()

@@ -29,6 +29,14 @@ async def live_for(session: AsyncSession, programme_id: int, siren: str) -> Appl
     return (await session.execute(query)).scalars().first()
 
 
+async def has_applied(session: AsyncSession, programme_id: int, siret: str) -> bool:
+    """Whether this establishment ever applied to the programme, whatever became of it."""
+    query = select(col(Application.id)).where(
+        col(Application.programme_id) == programme_id, col(Application.siret) == siret
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 async def has_approved(
     session: AsyncSession, programme_id: int, siren: str, other_than: int | None = None
 ) -> bool:

@@ -378,6 +378,11 @@ async def by_status_token(session: AsyncSession, token: str) -> Application:
     return application
 
 
+async def has_applied(session: AsyncSession, programme_id: int, siret: str) -> bool:
+    """Whether this establishment ever applied to the programme, whatever became of it."""
+    return await repository.has_applied(session, programme_id, siret)
+
+
 async def departments_and_themes(session: AsyncSession) -> tuple[list[str], list[str]]:
     """The values the review queue can be filtered on."""
     return await repository.departments_and_themes(session)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from notifications import delivery
 from voucher_service import demo as demo_data
+from voucher_service.applications.fictitious_registry import COMPANIES
 from voucher_service.cli.base import (
     UNUSABLE_INPUT,
     Host,
@@ -24,7 +26,7 @@ from voucher_service.cli.base import (
     with_database,
 )
 from voucher_service.core import schema
-from voucher_service.core.config import Settings
+from voucher_service.core.config import FICTITIOUS_REGISTRY, Settings
 from voucher_service.core.db import Database
 from voucher_service.core.logs import LOG_CONFIG
 
@@ -71,9 +73,42 @@ def serve(
     _serve(load_settings(), host, port, workers)
 
 
+def _demo_defaults(host: str, port: int) -> None:
+    """What the demo needs unless the environment says otherwise: the fictitious registry
+    (no internet needed), and links and QR codes that point at the server it starts."""
+    settings = load_settings()
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+    defaults = {
+        "registry_url": ("MCD_REGISTRY_URL", FICTITIOUS_REGISTRY),
+        "public_url": ("MCD_PUBLIC_URL", f"http://{shown}:{port}"),
+    }
+    for field, (variable, value) in defaults.items():
+        if field not in settings.model_fields_set:
+            os.environ[variable] = value
+
+
+def _print_demo(logins: list[demo_data.DemoLogin], settings: Settings) -> None:
+    table = Table(title="Demo logins")
+    for column in ("role", "e-mail", "password"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login.role.value, login.email, login.password)
+    Console().print(table)
+    if settings.registry_url == FICTITIOUS_REGISTRY:
+        sirets = Table(title="Fictitious companies to apply with (built-in registry)")
+        for column in ("SIRET", "company", "outcome"):
+            sirets.add_column(column)
+        for company in COMPANIES:
+            sirets.add_row(company.siret, company.name, company.what_it_shows)
+        Console().print(sirets)
+    Console().print(f"Serving on {settings.public_url}/ — the application form is at /apply")
+
+
 @app.command()
 def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Migrate, seed demo data, print the logins and serve."""
+    """Migrate, seed demo data, print the logins and serve (offline unless
+    MCD_REGISTRY_URL is set)."""
+    _demo_defaults(host, port)
     settings = load_settings()
 
     async def prepare(db: Database) -> list[demo_data.DemoLogin]:
@@ -81,14 +116,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         async with db.sessionmaker() as session, session.begin():
             return await demo_data.seed(session, settings)
 
-    logins = with_database(settings, prepare)
-    table = Table(title="Demo logins")
-    for column in ("role", "e-mail", "password"):
-        table.add_column(column)
-    for login in logins:
-        table.add_row(login.role.value, login.email, login.password)
-    Console().print(table)
-    Console().print(f"Serving on http://{host}:{port}/ — the application form is at /apply")
+    _print_demo(with_database(settings, prepare), settings)
     _serve(settings, host, port, 1)
 
 

@@ -24,6 +24,8 @@ from stdnum.fr import siren as stdnum_siren
 
 from voucher_service.core.roles import Role
 
+# MCD_REGISTRY_URL=demo: the built-in registry of fictitious companies (the demo's).
+FICTITIOUS_REGISTRY = "demo"
 DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production"  # noqa: S105
 # The test account of the bank-statement fixtures: fine for development, never for paying.
 DEVELOPMENT_DEBTOR_IBAN = "FR7630006000011234567890189"
@@ -285,6 +287,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MCD_PAYOUT_DEBTOR_IBAN and MCD_PAYOUT_DEBTOR_BIC must be set to the "
                 "Région's paying account in production (the defaults are a test account)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def real_registry_in_production(self) -> Self:
+        if self.is_production and self.registry_url.strip().lower() == FICTITIOUS_REGISTRY:
+            raise ValueError(
+                f"MCD_REGISTRY_URL={FICTITIOUS_REGISTRY} answers with fictitious companies; "
+                "set the company registry's URL in production"
             )
         return self
 

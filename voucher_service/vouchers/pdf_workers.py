@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import select
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,9 +26,12 @@ _pool: ProcessPoolExecutor | None = None
 
 def _start_worker(server_pid: int) -> None:
     """Load WeasyPrint and the fonts before the first cheque, and leave when the server
-    process is gone, however it ended: a killed server runs no clean-up."""
+    process is gone, however it ended: a killed server runs no clean-up. Ctrl-C, which the
+    terminal sends to every process of the server, is the server's to handle: it stops the
+    pool in its lifespan's end."""
     from voucher_service.vouchers import pdf
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pdf.weasyprint_setup()
     threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from voucher_service.applications.fictitious_registry import COMPANIES, FictitiousCompany
 from voucher_service.core.auth import second_factor
 from voucher_service.core.auth import service as auth_service
 from voucher_service.core.auth.dependencies import (
@@ -20,7 +21,7 @@ from voucher_service.core.auth.dependencies import (
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.auth.reset import DONE
 from voucher_service.core.auth.tokens import issue_token
-from voucher_service.core.config import Settings
+from voucher_service.core.config import FICTITIOUS_REGISTRY, Settings
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import (
     InvalidCredentials,
@@ -67,19 +68,32 @@ async def home(
     return render(request, "home.html")
 
 
+def demo_companies(settings: Settings) -> tuple[FictitiousCompany, ...]:
+    """The fictitious companies to try, shown while the demo's registry answers."""
+    return COMPANIES if settings.registry_url == FICTITIOUS_REGISTRY else ()
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(
     request: Request,
+    settings: AppSettings,
     next: str | None = None,
     invitation: str | None = None,
     reset: str | None = None,
 ) -> Response:
     notice = DONE if "ok" in (invitation, reset) else None
-    return render(request, "login.html", next=next or "", email="", notice=notice)
+    return render(
+        request,
+        "login.html",
+        next=next or "",
+        email="",
+        notice=notice,
+        demo_companies=demo_companies(settings),
+    )
 
 
 def _login_refused(
-    request: Request, template: str, error: ServiceError, **context: str
+    request: Request, template: str, error: ServiceError, **context: object
 ) -> Response:
     page = render(
         request, template, status_code=error.status, error=error.detail or error.title, **context
@@ -127,7 +141,10 @@ async def login(
     try:
         user = await auth_service.check_password(session, settings, email, password, address)
     except (InvalidCredentials, TooManyRequests) as error:
-        return _login_refused(request, "login.html", error, next=next, email=email)
+        companies = demo_companies(settings)
+        return _login_refused(
+            request, "login.html", error, next=next, email=email, demo_companies=companies
+        )
     if user.totp_secret is None:
         await auth_service.finish_login(session, settings, user, None, address)
         return signed_in(request, settings, user, _landing(settings, user, next))

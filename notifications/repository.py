@@ -62,6 +62,21 @@ async def attachments_of(
     return found
 
 
+async def get(session: AsyncSession, notification_id: int) -> Notification | None:
+    return await session.get(Notification, notification_id)
+
+
+async def attachment_rows(
+    session: AsyncSession, notification_id: int
+) -> list[NotificationAttachment]:
+    query = (
+        select(NotificationAttachment)
+        .where(col(NotificationAttachment.notification_id) == notification_id)
+        .order_by(col(NotificationAttachment.id))
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def page(
     session: AsyncSession, status: Status | None, offset: int, limit: int
 ) -> tuple[list[Notification], int]:

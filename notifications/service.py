@@ -7,13 +7,14 @@ flushes, so a rolled-back change sends nothing and a committed one is always del
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import payload, rendering, repository
 from notifications.errors import NotificationNotDead, NotificationNotFound, UnknownEvent
-from notifications.models import Notification, NotificationStatus
+from notifications.models import Notification, NotificationAttachment, NotificationStatus
 from notifications.schemas import Attachment
 from voucher_service.core import audit
 from voucher_service.core.clock import utcnow
@@ -66,6 +67,45 @@ async def enqueue(
     # and one audit append per message would serialise every e-mailing transaction.
     await repository.add_attachments(session, created.id, attachments)
     return created
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as its recipient reads it, for the staff who watch the outbox."""
+
+    notification: Notification
+    rendered: rendering.RenderedMessage
+    attachments: list[NotificationAttachment]
+
+
+# Links that let whoever holds them act as the recipient: staff see that there was one.
+SECRET_LINKS = {"password_reset": "reset_url"}
+MASKED_LINK = "[lien personnel masqué : seul le destinataire peut l'utiliser]"
+
+
+async def read(session: AsyncSession, notification_id: int) -> MessageView:
+    """The message rendered as it is (or was) sent, a personal link masked."""
+    notification = await repository.get(session, notification_id)
+    if notification is None:
+        raise NotificationNotFound(f"Aucun message n°{notification_id}.")
+    data = payload.decode(notification.data)
+    if (key := SECRET_LINKS.get(notification.event)) and key in data:
+        data[key] = MASKED_LINK
+    rendered = rendering.render(notification.event, data)
+    attachments = await repository.attachment_rows(session, notification_id)
+    return MessageView(notification, rendered, attachments)
+
+
+async def attachment(
+    session: AsyncSession, notification_id: int, attachment_id: int
+) -> NotificationAttachment:
+    """One file sent with a message."""
+    for row in await repository.attachment_rows(session, notification_id):
+        if row.id == attachment_id:
+            return row
+    raise NotificationNotFound(
+        f"Aucune pièce jointe n°{attachment_id} au message n°{notification_id}."
+    )
 
 
 async def list_page(

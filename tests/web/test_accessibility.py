@@ -56,7 +56,8 @@ class TestAccessibility:
             application = await committed_application(
                 database, programme, ApplicationStatus.needs_review
             )
-            for path in ("/", "/apply", "/login", f"/status/{application.status_token}"):
+            status = f"/status/{application.status_token}"
+            for path in ("/", "/apply", "/login", "/status-link", status):
                 assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_administrator_pages(

@@ -1,6 +1,7 @@
 """The business's whole journey from the pages, in Chromium against a real server: it
-applies, an administrator approves, its status page shows the cheque (QR, code, balance,
-validity, uses) and gives its PDF, and a lost status link comes back by e-mail."""
+applies, an administrator approves, its status page shows the cheque (a QR that a scanner
+reads, code, balance, validity, uses) and gives its PDF, and a lost status link comes back
+by e-mail."""
 
 import asyncio
 import re
@@ -19,7 +20,7 @@ from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import create_expert
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.smtp import SmtpServer
-from tests.vouchers.test_pdf import read_qr_codes
+from tests.vouchers.test_pdf import read_qr_codes, run
 from tests.web.test_password_reset_pages import accessible
 from voucher_service.applications import service as applications
 from voucher_service.applications.models import Application, ApplicationStatus
@@ -134,7 +135,10 @@ class TestBusinessJourney:
             await expect(facts).to_contain_text("Utilisé en partie")
             await expect(facts).to_contain_text(f"du {french_date(paris_today())}")
             qr = page.get_by_role("img", name=f"QR code du chèque {code}", exact=False)
-            await expect(qr).to_be_visible()
+            await qr.screenshot(path=str(tmp_path / "shown.png"))
+            shown = run("zbarimg", "--raw", "-q", str(tmp_path / "shown.png")).split()
+            cheque_token = await cheque_token_of(database, token)
+            assert shown == [f"{live_server.url}/r/{cheque_token}"]
             uses = page.locator(".cheque-uses > li")
             await expect(uses).to_have_count(2)
             await expect(uses.nth(0)).to_contain_text("Annulée")
@@ -149,8 +153,7 @@ class TestBusinessJourney:
             download = await downloading.value
             assert download.suggested_filename == f"cheque-{code}.pdf"
             pdf = Path(await download.path()).read_bytes()
-            cheque_token = await cheque_token_of(database, token)
-            assert read_qr_codes(pdf, tmp_path) == [f"{live_server.url}/r/{cheque_token}"]
+            assert read_qr_codes(pdf, tmp_path) == shown
 
             await page.get_by_role("link", name="Recevez-le à nouveau par e-mail").click()
             await page.get_by_role("heading", name="Lien de suivi perdu").wait_for()

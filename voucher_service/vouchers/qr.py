@@ -25,13 +25,24 @@ def svg(text: str, label: str) -> str:
     rows = modules(text)
     size = len(rows)
     path = "".join(
-        f"M{x} {y}h1v1h-1z" for y, row in enumerate(rows) for x, dark in enumerate(row) if dark
+        f"M{x} {y}h{length}v1h-{length}z" for y, row in enumerate(rows) for x, length in _runs(row)
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
         f'role="img" aria-label="{_attribute(label)}" shape-rendering="crispEdges">'
         f'<rect width="{size}" height="{size}" fill="#fff"/><path d="{path}" fill="#000"/></svg>'
     )
+
+
+def _runs(row: list[bool]) -> list[tuple[int, int]]:
+    """Where each run of dark modules of a row starts, and how long it is."""
+    runs: list[tuple[int, int]] = []
+    for x, dark in enumerate(row):
+        if dark and runs and sum(runs[-1]) == x:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        elif dark:
+            runs.append((x, 1))
+    return runs
 
 
 def _attribute(text: str) -> str:

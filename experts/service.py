@@ -4,7 +4,7 @@ experts_service``)."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import select, update
@@ -120,3 +120,34 @@ async def fully_paid(session: AsyncSession, voucher_id: int) -> bool:
         col(Redemption.payout_state) != PayoutState.paid,
     )
     return (await session.execute(query)).first() is None
+
+
+@dataclass(frozen=True, slots=True)
+class ChequeRedemption:
+    """One redemption of a cheque as its beneficiary sees it: who, when, how much."""
+
+    expert_name: str
+    redeemed_at: datetime
+    coaching_date: date
+    amount_cents: int
+    cancelled: bool
+
+
+async def redemptions_of_voucher(session: AsyncSession, voucher_id: int) -> list[ChequeRedemption]:
+    """Every redemption of the cheque, cancelled ones included, oldest first."""
+    query = (
+        select(Redemption, col(Expert.legal_name))
+        .join(Expert, col(Expert.id) == col(Redemption.expert_id))
+        .where(col(Redemption.voucher_id) == voucher_id)
+        .order_by(col(Redemption.redeemed_at), col(Redemption.id))
+    )
+    return [
+        ChequeRedemption(
+            expert_name=name,
+            redeemed_at=redemption.redeemed_at,
+            coaching_date=redemption.coaching_date,
+            amount_cents=redemption.amount_cents,
+            cancelled=redemption.status is RedemptionStatus.cancelled,
+        )
+        for redemption, name in (await session.execute(query)).all()
+    ]

@@ -34,6 +34,7 @@ from voucher_service.web import (
     expert_pages,
     notifications_admin,
     password_reset,
+    status_pages,
     two_factor,
 )
 from voucher_service.web import applications as application_pages
@@ -64,6 +65,7 @@ PAGE_ROUTERS = [
     notifications_admin.router,
     expert_pages.router,
     password_reset.router,
+    status_pages.router,
     two_factor.router,
 ]
 

@@ -7,6 +7,7 @@ from httpx import AsyncClient
 from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.core.test_errors import assert_problem
 from tests.fixtures.applications import (
     application_body,
     committed_programme,
@@ -20,6 +21,7 @@ from tests.fixtures.factories import (
     session_cookie,
 )
 from tests.fixtures.servers import LiveServer
+from voucher_service.applications import service
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
@@ -132,19 +134,47 @@ class TestFormPage:
         assert "Ce numéro SIRET n&#39;existe pas" in response.text
         assert 'value="Atelier Calanques SARL"' in response.text
 
-    async def test_the_same_form_twice_shows_the_existing_application(
-        self, client: AsyncClient, session: AsyncSession
-    ) -> None:
+    async def applied_once(self, client: AsyncClient, session: AsyncSession) -> dict[str, str]:
+        """The form sent once (it lands on its status page): the form, with the link."""
         await create_programme(session)
         token = csrf_of((await client.get("/apply")).text)
         form = {**as_form(application_body()), "csrf_token": token}
         first = await client.post("/apply", data=form)
         assert first.status_code == 303 and first.headers["location"].startswith("/status/")
-        second = await client.post("/apply", data=form)
-        assert second.status_code == 303
-        assert second.headers["location"] == first.headers["location"]
-        status = await client.get(first.headers["location"])
+        return {**form, "status_link": first.headers["location"]}
+
+    async def test_the_same_form_twice_is_kept_and_offers_the_status_link(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        form = await self.applied_once(client, session)
+        link = form.pop("status_link")
+        corrected = {**form, "company_name": "Atelier Calanques (nouveau nom)"}
+        second = await client.post("/apply", data=corrected)
+        assert second.status_code == 409 and "n'a pas été enregistré" in second.text
+        assert 'value="Atelier Calanques (nouveau nom)"' in second.text
+        assert f'href="{link}"' in second.text
+        assert 'action="/status-link"' in second.text
+        status = await client.get(link)
         assert status.status_code == 200 and "à examiner" in status.text
+
+    async def test_another_e_mail_is_not_given_the_existing_link(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        form = await self.applied_once(client, session)
+        link = form.pop("status_link")
+        other = await client.post("/apply", data={**form, "email": "autre@example.fr"})
+        assert other.status_code == 409 and 'value="autre@example.fr"' in other.text
+        assert link not in other.text
+
+    async def test_the_rules_come_before_the_form(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await create_programme(session, max_headcount=9, themes=["e-commerce"])
+        page = (await client.get("/apply")).text
+        rules = page.index("Les conditions du programme")
+        assert rules < page.index('<form method="post" action="/apply"')
+        for text in ("9 salariés au plus", "84 – Vaucluse", "Commerce en ligne", "/status-link"):
+            assert text in page[rules:], text
 
 
 class TestStatusPage:
@@ -160,6 +190,42 @@ class TestStatusPage:
     async def test_an_unknown_token(self, client: AsyncClient) -> None:
         response = await client.get("/status/not-a-token", headers=HTML)
         assert response.status_code == 404 and "Demande introuvable" in response.text
+        assert 'href="/status-link"' in response.text
+
+    async def test_no_cheque_pdf_before_approval_nor_for_an_unknown_token(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        programme = await create_programme(session)
+        application = await create_application(session, programme, ApplicationStatus.eligible)
+        shown = await client.get(f"/status/{application.status_token}")
+        assert "/cheque.pdf" not in shown.text
+        assert shown.headers["referrer-policy"] == "no-referrer"
+        waiting = await client.get(f"/status/{application.status_token}/cheque.pdf")
+        assert_problem(waiting, 404, "cheque_not_issued")
+        unknown = await client.get("/status/not-a-token/cheque.pdf")
+        assert_problem(unknown, 404, "application_not_found")
+        page = await client.get("/status/not-a-token/cheque.pdf", headers=HTML)
+        assert page.status_code == 404 and "Demande introuvable" in page.text
+
+    async def test_the_cheque_pdf_once_approved(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        programme = await create_programme(session)
+        application = await create_application(session, programme, ApplicationStatus.eligible)
+        assert application.id is not None
+        await service.approve(session, application.id, settings)
+        response = await client.get(f"/status/{application.status_token}/cheque.pdf")
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-disposition"].startswith('attachment; filename="cheque-')
+        assert response.headers["cache-control"] == "no-store"
+
+    async def test_the_status_link_form_refuses_without_csrf(self, client: AsyncClient) -> None:
+        shown = await client.get("/status-link", headers=HTML)
+        assert shown.status_code == 200 and '<meta name="robots" content="noindex">' in shown.text
+        body = {"siret": "73282932000074", "email": "a@b.fr"}
+        refused = await client.post("/status-link", data=body, headers=HTML)
+        assert refused.status_code == 403
 
 
 class TestReviewPages:

@@ -85,6 +85,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "invitation_url": "http://testserver/invitation/Zx81",
         "expires_at": datetime(2027, 3, 21, 17, 0, tzinfo=UTC),
     },
+    "status_link": {
+        **BUSINESS,
+        "status_url": STATUS_URL,
+        "reference": "MCD-2027-0042",
+        "created_at": REDEEMED_AT,
+    },
     "password_reset": {
         "reset_url": "http://testserver/password-reset/Qm42",
         "expires_at": datetime(2027, 3, 14, 10, 0, tzinfo=UTC),

@@ -75,7 +75,8 @@ class TestAccessibility:
                 company_name=LONG_NAME,
                 email=LONG_EMAIL,
             )
-            for path in ("/", "/apply", "/login", f"/status/{application.status_token}"):
+            status = f"/status/{application.status_token}"
+            for path in ("/", "/apply", "/login", "/status-link", status):
                 assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_administrator_pages(

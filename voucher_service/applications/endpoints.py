@@ -1,13 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 
-from voucher_service.applications import links, service
+from voucher_service.applications import links, service, status_link
 from voucher_service.applications.dependencies import Registry
 from voucher_service.applications.errors import (
     ApplicationNotFound,
     DuplicateApplication,
     InvalidState,
+    TooManyStatusLinkRequests,
 )
 from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.applications.schemas import (
@@ -21,10 +22,12 @@ from voucher_service.applications.schemas import (
     BulkApprovalResult,
     ChequeIssued,
     Rejection,
+    StatusLinkAnswer,
+    StatusLinkAsk,
 )
-from voucher_service.core.auth.dependencies import AdminUser, AppSettings
+from voucher_service.core.auth.dependencies import AdminUser, AppSettings, client_address
 from voucher_service.core.config import Settings
-from voucher_service.core.db import DbSession, EntityId
+from voucher_service.core.db import AppTransaction, DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Problem, Unauthorized, problem_responses
 from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
 from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme, ProgrammeNotFound
@@ -66,6 +69,26 @@ async def submit(
         status_url=links.status_url(settings, application),
         eligibility=application.eligibility,
     )
+
+
+@router.post(
+    "/status-link",
+    status_code=202,
+    summary="E-mail the status link again to whoever applied with this SIRET and e-mail",
+    description="The answer is the same whether or not an application matches.",
+    responses=problem_responses(TooManyStatusLinkRequests),
+)
+async def request_status_link(
+    body: StatusLinkAsk,
+    session: DbSession,
+    settings: AppSettings,
+    transaction: AppTransaction,
+    background: BackgroundTasks,
+    request: Request,
+) -> StatusLinkAnswer:
+    asked = await status_link.request_link(session, settings, body, client_address(request))
+    background.add_task(status_link.mail_link_after_answer, transaction, settings, asked)
+    return StatusLinkAnswer(detail=status_link.ANSWER)
 
 
 @router.get("", summary="The review queue, oldest first", responses=problem_responses(*AUTH))

@@ -1,6 +1,6 @@
 from typing import TYPE_CHECKING, Any
 
-from voucher_service.core.errors import Conflict, NotFound
+from voucher_service.core.errors import Conflict, NotFound, TooManyRequests
 
 if TYPE_CHECKING:
     from voucher_service.applications.models import Application
@@ -25,3 +25,13 @@ class DuplicateApplication(Conflict):
 class InvalidState(Conflict):
     code = "invalid_state"
     title = "L'état de la demande ne permet pas cette action"
+
+
+class ChequeNotIssued(NotFound):
+    code = "cheque_not_issued"
+    title = "Aucun chèque n'a encore été émis pour cette demande"
+
+
+class TooManyStatusLinkRequests(TooManyRequests):
+    code = "too_many_status_link_requests"
+    title = "Trop de demandes de lien de suivi depuis cette adresse"

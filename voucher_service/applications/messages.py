@@ -93,6 +93,16 @@ async def tell_rejected(
     await notifications.enqueue(session, "application_rejected", application.email, data)
 
 
+async def tell_status_link(
+    session: AsyncSession, application: Application, programme: Programme, status_url: str
+) -> None:
+    """The status link again, to the e-mail the application was made with."""
+    if not application.email:
+        return
+    data = {**_common(application, programme, status_url), "created_at": application.created_at}
+    await notifications.enqueue(session, "status_link", application.email, data)
+
+
 REMINDER_DAYS = 7
 
 

@@ -79,3 +79,15 @@ STATUS_LABELS = {
     ApplicationStatus.approved: "approuvée",
     ApplicationStatus.rejected: "refusée",
 }
+
+
+class StatusLinkRequest(SQLModel, table=True):
+    """Every request to have the status link sent again, whether or not an application
+    matches: the throttle counts them. The SIRET and e-mail are kept only as a hash."""
+
+    __tablename__ = "status_link_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -123,3 +123,13 @@ async def departments_and_themes(session: AsyncSession) -> tuple[list[str], list
     themes = await session.execute(select(col(Application.theme)).distinct())
     # No NULL department is selected.
     return sorted(cast(str, r[0]) for r in departments), sorted(r[0] for r in themes)
+
+
+async def by_siret_and_email(session: AsyncSession, siret: str, email: str) -> list[Application]:
+    """The applications made for this establishment with this e-mail, oldest first."""
+    query = (
+        select(Application)
+        .where(col(Application.siret) == siret, col(Application.email) == email)
+        .order_by(col(Application.id))
+    )
+    return list((await session.execute(query)).scalars())

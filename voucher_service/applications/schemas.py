@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 from stdnum.fr import siret as siret_number
 
@@ -19,6 +19,32 @@ def _invalid(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, message)
 
 
+def clean_siret(value: str) -> str:
+    """The SIRET's 14 digits, spaces and dots dropped, or its French error."""
+    siret = NOT_DIGITS.sub("", value)
+    if not siret.isdigit() or len(siret) != 14:
+        raise _invalid("siret_format", "Le SIRET compte 14 chiffres.")
+    if not siret_number.is_valid(siret):
+        raise _invalid("siret_checksum", "Ce numéro SIRET n'existe pas : vérifiez-le.")
+    return siret
+
+
+def clean_email(value: str) -> str:
+    """The address normalised and in lower case, as applications store it."""
+    try:
+        address = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise _invalid("email_invalid", "Adresse e-mail invalide.") from None
+    return address.normalized.lower()
+
+
+# The SIRET and the e-mail as the form and the API type them, checked the same everywhere.
+Siret = Annotated[
+    str, Field(max_length=40, examples=["73282932000074"]), AfterValidator(clean_siret)
+]
+Email = Annotated[str, Field(max_length=254), AfterValidator(clean_email)]
+
+
 class ApplicationCreate(BaseModel):
     """An application as the form and the API send it; more fields are ignored."""
 
@@ -27,10 +53,10 @@ class ApplicationCreate(BaseModel):
     programme_id: int | None = Field(
         default=None, gt=0, description="May be left out while exactly one programme is open."
     )
-    siret: str = Field(max_length=40, examples=["73282932000074"])
+    siret: Siret
     company_name: str = Field(min_length=2, max_length=200)
     contact_name: str = Field(min_length=2, max_length=200)
-    email: str = Field(max_length=254)
+    email: Email
     phone: str = Field(max_length=40, description="Stored in E.164; French numbers by default.")
     theme: str = Field(min_length=1, max_length=40)
     headcount: int = Field(ge=0, le=1_000_000, description="Employees (salariés)")
@@ -43,25 +69,6 @@ class ApplicationCreate(BaseModel):
     @classmethod
     def spaces_in_numbers(cls, value: Any) -> Any:
         return NOT_DIGITS.sub("", value) if isinstance(value, str) else value
-
-    @field_validator("siret")
-    @classmethod
-    def valid_siret(cls, value: str) -> str:
-        siret = NOT_DIGITS.sub("", value)
-        if not siret.isdigit() or len(siret) != 14:
-            raise _invalid("siret_format", "Le SIRET compte 14 chiffres.")
-        if not siret_number.is_valid(siret):
-            raise _invalid("siret_checksum", "Ce numéro SIRET n'existe pas : vérifiez-le.")
-        return siret
-
-    @field_validator("email")
-    @classmethod
-    def valid_email(cls, value: str) -> str:
-        try:
-            address = validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            raise _invalid("email_invalid", "Adresse e-mail invalide.") from None
-        return address.normalized.lower()
 
     @field_validator("phone")
     @classmethod
@@ -89,6 +96,21 @@ class ApplicationCreate(BaseModel):
         if not value:
             raise _invalid("attestation_required", "L'attestation de minimis est obligatoire.")
         return value
+
+
+class StatusLinkAsk(BaseModel):
+    """Who lost a status link: the SIRET and the e-mail given when applying."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    siret: Siret
+    email: Email
+
+
+class StatusLinkAnswer(BaseModel):
+    """The same answer whether or not an application matches."""
+
+    detail: str
 
 
 # French messages for the form, for the errors that pydantic words itself.

@@ -10,7 +10,6 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-import qrcode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from PIL import Image
 from weasyprint import CSS, HTML
@@ -19,6 +18,7 @@ from weasyprint.text.fonts import FontConfiguration
 from voucher_service.core.config import Settings
 from voucher_service.core.formatting import FILTERS, spaced_siret
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import qr
 from voucher_service.vouchers.models import Voucher
 from voucher_service.vouchers.validity import end_of_validity
 
@@ -41,23 +41,15 @@ def weasyprint_setup() -> tuple[FontConfiguration, CSS]:
     return fonts, CSS(filename=str(TEMPLATES / "voucher.css"), font_config=fonts)
 
 
-def redemption_url(settings: Settings, token: str) -> str:
-    """What the QR says: the expert's confirm page for that token."""
-    return f"{settings.public_url.rstrip('/')}/r/{token}"
-
-
 def qr_data_uri(text: str) -> str:
-    """A QR code (error correction M, 4-module quiet zone) as a black and white PNG in a
-    data: URI, at four pixels per module. The stylesheet asks for pixelated scaling (no
-    interpolation in the PDF), so modules stay sharp at any print resolution; more pixels
-    only cost render time (ten per module made the render half as slow again)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    modules = code.get_matrix()
-    size = len(modules)
+    """The QR code (`qr.modules`) as a black and white PNG in a data: URI, at four pixels
+    per module. The stylesheet asks for pixelated scaling (no interpolation in the PDF), so
+    modules stay sharp at any print resolution; more pixels only cost render time (ten per
+    module made the render half as slow again)."""
+    rows = qr.modules(text)
+    size = len(rows)
     image = Image.new("1", (size, size), 1)
-    image.putdata([0 if dark else 1 for row in modules for dark in row])
+    image.putdata([0 if dark else 1 for row in rows for dark in row])
     image = image.resize((size * PIXELS_PER_MODULE,) * 2, Image.Resampling.NEAREST)
     png = io.BytesIO()
     image.save(png, format="PNG")
@@ -69,7 +61,7 @@ def html_of(voucher: Voucher, programme: Programme, settings: Settings) -> str:
         voucher=voucher,
         programme=programme,
         siret=spaced_siret(voucher.siret),
-        qr=qr_data_uri(redemption_url(settings, voucher.token)),
+        qr=qr_data_uri(qr.redemption_url(settings, voucher.token)),
         ends_at=end_of_validity(voucher.valid_until),
         public_url=settings.public_url.rstrip("/"),
     )

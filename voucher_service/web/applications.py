@@ -19,6 +19,7 @@ from voucher_service.core.db import DbSession
 from voucher_service.core.errors import ServiceError
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.errors import NoOpenProgramme
+from voucher_service.programmes.labels import department_label
 from voucher_service.programmes.models import Programme
 from voucher_service.web.rendering import check_csrf, render, templates
 
@@ -39,7 +40,7 @@ FORM_FIELDS = (
 CHECKBOXES = ("de_minimis_attestation", "consent")
 OUTCOME_LABELS = {"pass": "Conforme", "fail": "Non conforme", "unknown": "À vérifier"}
 
-templates.env.filters["theme_label"] = theme_label
+templates.env.filters.update(theme_label=theme_label, department_label=department_label)
 templates.env.globals.update(
     RULE_LABELS=RULE_LABELS, STATUS_LABELS=STATUS_LABELS, OUTCOME_LABELS=OUTCOME_LABELS
 )
@@ -60,7 +61,9 @@ def _form(
     errors: dict[str, str],
     status_code: int = 200,
     problem: str | None = None,
+    duplicate: DuplicateApplication | None = None,
 ) -> Response:
+    existing = duplicate.existing if duplicate else None
     return render(
         request,
         "apply.html",
@@ -70,6 +73,8 @@ def _form(
         values=values,
         errors=errors,
         problem=problem,
+        duplicate=duplicate,
+        existing_url=f"/status/{existing.status_token}" if existing else None,
     )
 
 
@@ -99,21 +104,12 @@ async def apply(
         return _form(request, programme, settings, values, errors, status_code=422)
     try:
         application = await service.submit(session, body, registry, settings)
-    except DuplicateApplication as error:
-        if error.existing is not None:
-            return RedirectResponse(f"/status/{error.existing.status_token}", status_code=303)
+    except DuplicateApplication as error:  # kept as typed, not silently dropped
         programme = await _open_programme(session)
-        return _form(request, programme, settings, values, {}, 409, error.detail)
+        return _form(request, programme, settings, values, {}, error.status, duplicate=error)
     except NoOpenProgramme as error:
         return _form(request, None, settings, values, {}, error.status, error.title)
     return RedirectResponse(f"/status/{application.status_token}", status_code=303)
-
-
-@router.get("/status/{token}", response_class=HTMLResponse)
-async def status_page(request: Request, token: str, session: DbSession) -> Response:
-    application = await service.by_status_token(session, token)
-    programme = await programmes_service.get(session, application.programme_id)
-    return render(request, "status.html", application=application, programme=programme)
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -47,11 +47,17 @@ class Limit:
 
 async def _lock(session: AsyncSession, email: str, address: str) -> None:
     """Queue the attempts on this account, then on this address (always in that order, so
-    that two attempts never wait for each other). SQLite needs none: its write lock,
-    taken when a transaction begins, already queues them."""
+    that two attempts never wait for each other)."""
+    await queue_on(session, f"login-account:{email}", f"login-address:{address}")
+
+
+async def queue_on(session: AsyncSession, *keys: str) -> None:
+    """Take a lock on each key, in that order, until the transaction ends, so that the
+    requests counted under the same key are counted one after the other. SQLite needs
+    none: its write lock, taken when a transaction begins, already queues them."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in (f"login-account:{email}", f"login-address:{address}"):
+    for key in keys:
         await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
@@ -121,12 +127,14 @@ async def ensure_may_try(
 
 
 def _refuse_until(opens_at: datetime) -> None:
+    refuse_until(opens_at, TooManyRequests, "Trop de tentatives de connexion échouées.")
+
+
+def refuse_until(opens_at: datetime, error: type[TooManyRequests], what: str) -> None:
+    """Raise ``error`` saying ``what`` and how long to wait, while ``opens_at`` is ahead."""
     if opens_at > utcnow():
         wait = seconds_until(opens_at)
-        raise TooManyRequests(
-            f"Trop de tentatives de connexion échouées. Réessayez dans {_in_words(wait)}.",
-            retry_after=wait,
-        )
+        raise error(f"{what} Réessayez dans {_in_words(wait)}.", retry_after=wait)
 
 
 def _in_words(seconds: int) -> str:

@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "payout_sent": "Virement envoyé (expert)",
     "expert_invitation": "Invitation d'un expert",
     "password_reset": "Réinitialisation du mot de passe",
+    "account_created": "Ouverture d'un compte",
     "audit_checkpoint": "Point de contrôle du journal d'audit",
 }
 

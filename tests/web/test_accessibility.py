@@ -69,7 +69,17 @@ class TestAccessibility:
                 database, programme, ApplicationStatus.eligible
             )
             await log_in(audited_page, live_server.url, admin.email)
-            for path in ("/admin", f"/admin/applications/{application.id}", "/admin/notifications"):
+            paths = (
+                "/admin",
+                f"/admin/applications/{application.id}",
+                "/admin/notifications",
+                "/admin/programmes",
+                "/admin/programmes/new",
+                f"/admin/programmes/{programme.id}",
+                "/admin/users",
+                f"/admin/users/{admin.id}",
+            )
+            for path in paths:
                 assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_accounting_page(

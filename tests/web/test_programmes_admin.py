@@ -19,7 +19,7 @@ from tests.fixtures.servers import LiveServer
 from tests.web.test_accessibility import log_in
 from tests.web.test_password_reset_pages import accessible
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
-from voucher_service.core.auth.models import Role
+from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -88,18 +88,24 @@ async def alert_text(page: Page) -> str:
     return await page.get_by_role("alert").first.inner_text()
 
 
+async def admin_opens(page: Page, base: str, database: Database, link: str) -> User:
+    """A new administrator logs in and follows the navigation's link to a checked page."""
+    async with database.sessionmaker() as session, session.begin():
+        admin = await create_user(session, Role.admin)
+    await log_in(page, base, admin.email)
+    await page.get_by_role("link", name=link).click()
+    await page.get_by_role("heading", name=link, exact=True).wait_for()
+    await accessible(page)
+    return admin
+
+
 @pytest.mark.browser
 class TestInTheBrowser:
     async def test_create_edit_change_the_envelope_and_close(
         self, audited_page: Page, live_server: LiveServer, database: Database
     ) -> None:
         page, base = audited_page, live_server.url
-        async with database.sessionmaker() as session, session.begin():
-            admin = await create_user(session, Role.admin)
-        await log_in(page, base, admin.email)
-        await page.get_by_role("link", name="Programmes").click()
-        await page.get_by_role("heading", name="Programmes", exact=True).wait_for()
-        await accessible(page)
+        admin = await admin_opens(page, base, database, "Programmes")
 
         await page.get_by_role("link", name="Créer un programme").click()
         await accessible(page)

@@ -19,8 +19,8 @@ from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import create_user, session_cookie
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.smtp import SmtpServer
-from tests.web.test_accessibility import log_in
 from tests.web.test_password_reset_pages import accessible
+from tests.web.test_programmes_admin import admin_opens
 from voucher_service.core.auth.dependencies import SESSION_COOKIE
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.config import Settings
@@ -101,12 +101,7 @@ class TestInTheBrowser:
         smtp_server: SmtpServer,
     ) -> None:
         page, base = audited_page, live_server.url
-        async with database.sessionmaker() as session, session.begin():
-            admin = await create_user(session, Role.admin)
-        await log_in(page, base, admin.email)
-        await page.get_by_role("link", name="Comptes").click()
-        await page.get_by_role("heading", name="Comptes", exact=True).wait_for()
-        await accessible(page)
+        admin = await admin_opens(page, base, database, "Comptes")
 
         await page.get_by_label("Adresse e-mail").fill("pas une adresse")
         await page.get_by_label("Rôle").select_option(label="Comptable")

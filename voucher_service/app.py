@@ -18,6 +18,7 @@ from voucher_service.applications import endpoints as application_endpoints
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit, audit_checkpoints, audit_endpoints, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
+from voucher_service.core.auth import users_endpoints
 from voucher_service.core.config import ApiDocs, Settings, get_settings
 from voucher_service.core.db import Database
 from voucher_service.core.logs import fingerprint_key
@@ -34,8 +35,10 @@ from voucher_service.web import (
     expert_pages,
     notifications_admin,
     password_reset,
+    programmes_admin,
     status_pages,
     two_factor,
+    users_admin,
 )
 from voucher_service.web import applications as application_pages
 from voucher_service.web.rendering import render_error
@@ -47,6 +50,7 @@ stable `code`."""
 
 API_ROUTERS = [
     auth_endpoints.router,
+    users_endpoints.router,
     programme_endpoints.router,
     expert_endpoints.router,
     redemption_endpoints.router,
@@ -67,6 +71,8 @@ PAGE_ROUTERS = [
     password_reset.router,
     status_pages.router,
     two_factor.router,
+    programmes_admin.router,
+    users_admin.router,
 ]
 
 

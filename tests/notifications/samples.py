@@ -96,6 +96,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "expires_at": datetime(2027, 3, 14, 10, 0, tzinfo=UTC),
         "minutes": 30,
     },
+    "account_created": {
+        "reset_url": "http://testserver/password-reset/Ak77",
+        "expires_at": datetime(2027, 3, 21, 10, 0, tzinfo=UTC),
+        "role_label": "Comptable",
+    },
 }
 
 

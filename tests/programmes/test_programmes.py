@@ -1,5 +1,8 @@
 """Programmes: admin API, rules versions, and an envelope that never overflows."""
 
+from datetime import timedelta
+from types import SimpleNamespace
+
 import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import select
@@ -7,10 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tests.core.test_errors import assert_problem
-from tests.fixtures.factories import HeadersFor, create_programme, programme_body
+from tests.fixtures.audit import actions_of, the_event
+from tests.fixtures.factories import (
+    HeadersFor,
+    close_committed_programmes,
+    create_programme,
+    programme_body,
+)
+from voucher_service.applications import eligibility
 from voucher_service.core.auth.models import Role
+from voucher_service.core.clock import paris_today
 from voucher_service.programmes import service
-from voucher_service.programmes.errors import BudgetExhausted
+from voucher_service.programmes.errors import BudgetExhausted, NoOpenProgramme
 from voucher_service.programmes.models import Programme, ProgrammeRulesVersion
 
 URL = "/api/v1/programmes"
@@ -151,3 +162,95 @@ class TestEditCoherence:
             headers=await headers_for(Role.admin),
         )
         assert_problem(response, 422, "validation_error")
+
+
+class TestFrozenOnceOpen:
+    async def test_the_cheque_amount_and_opening_day_of_an_open_programme_stay(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        programme = await create_programme(session)
+        headers = await headers_for(Role.admin)
+        for change in ({"cheque_amount_cents": 150_000}, {"opens_on": paris_today().isoformat()}):
+            response = await client.patch(f"{URL}/{programme.id}", json=change, headers=headers)
+            problem = assert_problem(response, 409, "programme_field_frozen")
+            assert "ne peuvent plus changer" in problem["detail"]
+        await session.refresh(programme)
+        assert programme.cheque_amount_cents == 200_000 and programme.rules_version == 1
+        same = {"cheque_amount_cents": 200_000, "max_headcount": 9}
+        assert (await client.patch(f"{URL}/{programme.id}", json=same, headers=headers)).is_success
+
+    async def test_a_programme_not_open_yet_may_change_them(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        later = paris_today() + timedelta(days=10)
+        programme = await create_programme(session, opens_on=later.isoformat())
+        opens_on = (later + timedelta(days=1)).isoformat()
+        change = {"cheque_amount_cents": 150_000, "opens_on": opens_on}
+        response = await client.patch(
+            f"{URL}/{programme.id}", json=change, headers=await headers_for(Role.admin)
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["cheque_amount_cents"] == 150_000
+
+
+class TestClose:
+    async def test_a_closed_programme_takes_no_more_applications(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        await close_committed_programmes(session)
+        programme = await create_programme(session)
+        assert (await service.open_on(session, paris_today())).id == programme.id
+        response = await client.post(
+            f"{URL}/{programme.id}/close", headers=await headers_for(Role.admin)
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["closed_at"] is not None
+        await session.refresh(programme)
+        assert not programme.is_open(paris_today())
+        with pytest.raises(NoOpenProgramme):
+            await service.open_on(session, paris_today())
+        closed = await the_event(session, "programme", programme.id, "programme.closed")
+        assert closed.before is not None and closed.after is not None
+        assert closed.before["closed_at"] is None and closed.after["closed_at"] is not None
+
+    async def test_closing_twice_is_409(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        programme = await create_programme(session)
+        headers = await headers_for(Role.admin)
+        await client.post(f"{URL}/{programme.id}/close", headers=headers)
+        again = await client.post(f"{URL}/{programme.id}/close", headers=headers)
+        assert_problem(again, 409, "programme_already_closed")
+
+    async def test_the_eligibility_report_says_it_was_closed(self, session: AsyncSession) -> None:
+        programme = await create_programme(session)
+        assert programme.id is not None
+        await service.close(session, programme.id)
+        facts = SimpleNamespace(programme=programme, today=paris_today())
+        result = eligibility.programme_open(facts)  # type: ignore[arg-type]
+        assert result.outcome == "fail" and "clôturé le" in result.reason
+
+
+class TestEnvelopeAudit:
+    async def test_a_budget_change_is_audited_with_before_and_after(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        programme = await create_programme(session, budget_cents=1_000_000)
+        response = await client.patch(
+            f"{URL}/{programme.id}",
+            json={"budget_cents": 1_500_000},
+            headers=await headers_for(Role.admin),
+        )
+        assert response.status_code == 200
+        edited = await the_event(session, "programme", programme.id, "programme.edited")
+        assert edited.before is not None and edited.after is not None
+        assert edited.before["budget_cents"] == 1_000_000
+        assert edited.after["budget_cents"] == 1_500_000
+
+    async def test_the_refusal_says_what_is_committed(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        programme, response = await lower_budget(client, session, headers_for, 500_000)
+        problem = assert_problem(response, 409, "budget_below_committed")
+        assert "6\u202f000,00\u00a0€ sont déjà engagés" in problem["detail"]
+        assert await actions_of(session, "programme", programme.id) == ["programme.created"]

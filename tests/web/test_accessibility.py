@@ -97,12 +97,18 @@ class TestAccessibility:
                 email=LONG_EMAIL,
             )
             await log_in(audited_page, live_server.url, admin.email)
-            for path in (
+            paths = (
                 "/admin",
                 f"/admin/applications/{application.id}",
                 "/admin/notifications",
                 f"/admin/notifications/{message.id}",
-            ):
+                "/admin/programmes",
+                "/admin/programmes/new",
+                f"/admin/programmes/{programme.id}",
+                "/admin/users",
+                f"/admin/users/{admin.id}",
+            )
+            for path in paths:
                 assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_accounting_page(

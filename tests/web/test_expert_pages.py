@@ -38,9 +38,9 @@ from voucher_service.core.auth.models import Role
 from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
+from voucher_service.core.formatting import parse_euros
 from voucher_service.programmes import service as programme_service
 from voucher_service.vouchers import service as voucher_service
-from voucher_service.web.expert_pages import parse_euros
 
 HTML = {"accept": "text/html"}
 

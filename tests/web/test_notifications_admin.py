@@ -200,14 +200,15 @@ class TestReadingAMessage:
         assert download.headers["content-disposition"].startswith("attachment;")
         assert CHEQUE_PDF.filename in page.text
 
-    async def test_a_password_reset_link_is_masked(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    @pytest.mark.parametrize("event", ["password_reset", "account_created"])
+    async def test_a_link_to_choose_a_password_is_masked(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings, event: str
     ) -> None:
-        message = await queued(session, "password_reset", [])
+        message = await queued(session, event, [])
         await log_in(client, session, settings, Role.admin)
         page = await client.get(f"{PAGE}/{message.id}", headers=HTML)
         preview = await client.get(f"{PAGE}/{message.id}/html", headers=HTML)
-        secret = sample("password_reset")["reset_url"]
+        secret = sample(event)["reset_url"]
         for answer in (page, preview):
             assert answer.status_code == 200
             assert secret not in answer.text and "lien personnel masqué" in answer.text

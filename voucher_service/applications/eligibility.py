@@ -16,6 +16,7 @@ from voucher_service.applications.registry import (
     Lookup,
     RegistryAnswer,
 )
+from voucher_service.core.clock import paris_today
 from voucher_service.core.formatting import euros, french_date
 from voucher_service.programmes.models import Programme
 
@@ -124,6 +125,9 @@ def programme_open(facts: Facts) -> RuleResult:
     window = f"du {french_date(programme.opens_on)} au {french_date(programme.closes_on)}"
     if programme.is_open(today):
         return _result("programme_open", True, f"Le programme est ouvert {window}.", **data)
+    if programme.closed_at is not None:
+        closed = f"Le programme a été clôturé le {french_date(paris_today(programme.closed_at))}."
+        return _result("programme_open", False, closed, **data)
     return _result(
         "programme_open", False, f"Le programme n'accepte les demandes que {window}.", **data
     )

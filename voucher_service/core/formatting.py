@@ -1,5 +1,6 @@
 """How people in France read money and time: shared by pages, e-mails, PDFs and exports."""
 
+import re
 from datetime import date, datetime
 
 from stdnum.fr import siren as stdnum_siren
@@ -15,6 +16,21 @@ def euros(cents: int | None) -> str:
     whole, rest = divmod(abs(cents), 100)
     grouped = f"{whole:,}".replace(",", "\u202f")
     return f"{'-' if cents < 0 else ''}{grouped},{rest:02d}\u00a0€"
+
+
+_AMOUNT = re.compile(r"^(\d{1,9})(?:[.,](\d{1,2}))?$")
+
+
+def parse_euros(text: str) -> int:
+    """'1 234,5 €', '2000' or '150.00' → cents; ValueError with a French message otherwise."""
+    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text)
+    match = _AMOUNT.match(cleaned)
+    if not match:
+        raise ValueError("Indiquez un montant en euros, par exemple 1 500,00.")
+    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if cents <= 0:
+        raise ValueError("Le montant doit être supérieur à zéro.")
+    return cents
 
 
 def paris_datetime(value: datetime | None) -> str:

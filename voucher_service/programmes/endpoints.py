@@ -6,6 +6,8 @@ from voucher_service.core.errors import Forbidden, Unauthorized, problem_respons
 from voucher_service.programmes import service
 from voucher_service.programmes.errors import (
     BudgetBelowCommitted,
+    FrozenOnceOpen,
+    ProgrammeAlreadyClosed,
     ProgrammeNameTaken,
     ProgrammeNotFound,
 )
@@ -46,9 +48,23 @@ async def get_programme(
 @router.patch(
     "/{programme_id:int}",
     summary="Edit a programme; rule changes make a new version",
-    responses=problem_responses(*AUTH, ProgrammeNotFound, ProgrammeNameTaken, BudgetBelowCommitted),
+    responses=problem_responses(
+        *AUTH, ProgrammeNotFound, ProgrammeNameTaken, BudgetBelowCommitted, FrozenOnceOpen
+    ),
 )
 async def edit_programme(
     programme_id: EntityId, body: ProgrammeUpdate, session: DbSession, admin: AdminUser
 ) -> ProgrammePublic:
     return ProgrammePublic.model_validate(await service.edit(session, programme_id, body))
+
+
+@router.post(
+    "/{programme_id:int}/close",
+    summary="Close a programme to new applications from now on",
+    description="Its cheques and its envelope stay; closing twice is 409.",
+    responses=problem_responses(*AUTH, ProgrammeNotFound, ProgrammeAlreadyClosed),
+)
+async def close_programme(
+    programme_id: EntityId, session: DbSession, admin: AdminUser
+) -> ProgrammePublic:
+    return ProgrammePublic.model_validate(await service.close(session, programme_id))

@@ -29,3 +29,13 @@ class BudgetExhausted(Conflict):
 class BudgetBelowCommitted(Conflict):
     code = "budget_below_committed"
     title = "L'enveloppe ne peut pas descendre sous le montant déjà engagé"
+
+
+class ProgrammeAlreadyClosed(Conflict):
+    code = "programme_already_closed"
+    title = "Ce programme est déjà clôturé"
+
+
+class FrozenOnceOpen(Conflict):
+    code = "programme_field_frozen"
+    title = "Ce champ ne peut plus changer : le programme a ouvert"

@@ -35,6 +35,8 @@ class Programme(ProgrammeRules, table=True):
     budget_cents: int = Field(gt=0, sa_type=BigInteger)
     committed_cents: int = Field(default=0, sa_type=BigInteger)
     rules_version: int = 1
+    # Set when an administrator closes the programme to new applications before closes_on.
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -46,7 +48,11 @@ class Programme(ProgrammeRules, table=True):
         return ProgrammeRules.model_validate(self, from_attributes=True).model_dump(mode="json")
 
     def is_open(self, today: date) -> bool:
-        return self.opens_on <= today <= self.closes_on
+        return self.closed_at is None and self.opens_on <= today <= self.closes_on
+
+    def has_opened(self, today: date) -> bool:
+        """Whether applications may already have been decided under its rules."""
+        return self.opens_on <= today
 
 
 class ProgrammeRulesVersion(SQLModel, table=True):

@@ -11,6 +11,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from voucher_service.core.types import IsoDate, StrictInt
 
@@ -46,7 +47,7 @@ class RulesIn(BaseModel):
     @model_validator(mode="after")
     def window_in_order(self) -> Self:
         if self.closes_on < self.opens_on:
-            raise ValueError("closes_on is before opens_on")
+            raise PydanticCustomError("window_order", "closes_on is before opens_on")
         return self
 
 
@@ -58,7 +59,9 @@ class ProgrammeCreate(RulesIn):
     @model_validator(mode="after")
     def budget_holds_a_cheque(self) -> Self:
         if self.budget_cents < self.cheque_amount_cents:
-            raise ValueError("budget_cents is smaller than one cheque")
+            raise PydanticCustomError(
+                "budget_below_cheque", "budget_cents is smaller than one cheque"
+            )
         return self
 
 
@@ -100,5 +103,6 @@ class ProgrammePublic(BaseModel):
     max_de_minimis_eur: int
     themes: list[str]
     rules_version: int
+    closed_at: datetime | None
     created_at: datetime
     updated_at: datetime

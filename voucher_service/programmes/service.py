@@ -9,12 +9,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from voucher_service.core import audit
-from voucher_service.core.clock import utcnow
+from voucher_service.core import audit, db
+from voucher_service.core.clock import paris_today, utcnow
+from voucher_service.core.formatting import euros, french_date
 from voucher_service.programmes.errors import (
     BudgetBelowCommitted,
     BudgetExhausted,
+    FrozenOnceOpen,
     NoOpenProgramme,
+    ProgrammeAlreadyClosed,
     ProgrammeNameTaken,
     ProgrammeNotFound,
 )
@@ -39,7 +42,9 @@ async def list_all(session: AsyncSession) -> list[Programme]:
 async def open_on(session: AsyncSession, today: date) -> Programme:
     """The one programme open on that day; ambiguity is the caller's to resolve."""
     query = select(Programme).where(
-        col(Programme.opens_on) <= today, col(Programme.closes_on) >= today
+        col(Programme.opens_on) <= today,
+        col(Programme.closes_on) >= today,
+        col(Programme.closed_at).is_(None),
     )
     programmes = list((await session.execute(query)).scalars())
     if len(programmes) != 1:
@@ -65,6 +70,7 @@ async def _snapshot_rules(session: AsyncSession, programme: Programme) -> None:
     await session.flush()
 
 
+@db.atomic
 async def create(session: AsyncSession, body: ProgrammeCreate) -> Programme:
     await _ensure_name_free(session, body.name, None)
     programme = Programme(**body.model_dump())
@@ -81,8 +87,33 @@ async def create(session: AsyncSession, body: ProgrammeCreate) -> Programme:
     return programme
 
 
+# Once a programme has opened, applications were decided and cheques issued under these:
+# changing them would rewrite what people were told. The French name of each field says why.
+FROZEN_ONCE_OPEN = {
+    "opens_on": "la date d'ouverture",
+    "cheque_amount_cents": "le montant du chèque",
+}
+
+
+def _ensure_may_change(programme: Programme, changes: dict[str, Any]) -> None:
+    """Refuse a change of what is frozen once the programme has opened."""
+    if not programme.has_opened(paris_today()):
+        return
+    frozen = [
+        label
+        for field, label in FROZEN_ONCE_OPEN.items()
+        if field in changes and changes[field] != getattr(programme, field)
+    ]
+    if frozen:
+        raise FrozenOnceOpen(
+            f"Le programme a ouvert le {french_date(programme.opens_on)} : "
+            f"{' et '.join(frozen)} ne peuvent plus changer."
+        )
+
+
+@db.atomic
 async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) -> Programme:
-    """Apply the changes; a change of rules makes a new rules version."""
+    """Apply the changes, all or none; a change of rules makes a new rules version."""
     programme = await get(session, programme_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
     before, old_rules = programme.model_dump(mode="json"), programme.rules()
@@ -90,6 +121,7 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
         await _ensure_name_free(session, changes["name"], programme_id)
     new_rules = {key: value for key, value in changes.items() if key in RULE_FIELDS}
     rules = RulesIn.model_validate({**old_rules, **new_rules}).model_dump()
+    _ensure_may_change(programme, changes)
     if "budget_cents" in changes:
         await _set_budget(session, programme, changes.pop("budget_cents"))
     for field, value in {**changes, **rules}.items():
@@ -97,16 +129,36 @@ async def edit(session: AsyncSession, programme_id: int, body: ProgrammeUpdate) 
     if programme.rules() != old_rules:
         programme.rules_version += 1
         await _snapshot_rules(session, programme)
+    await _changed(session, programme, "programme.edited", before)
+    return programme
+
+
+async def _changed(
+    session: AsyncSession, programme: Programme, action: str, before: dict[str, Any]
+) -> None:
     programme.updated_at = utcnow()
     await session.flush()
     audit.record(
         session,
-        "programme.edited",
+        action,
         "programme",
-        programme_id,
+        programme.id,
         before=before,
         after=programme.model_dump(mode="json"),
     )
+
+
+@db.atomic
+async def close(session: AsyncSession, programme_id: int) -> Programme:
+    """Close the programme to new applications from now on; its cheques and envelope stay."""
+    programme = await get(session, programme_id)
+    if programme.closed_at is not None:
+        raise ProgrammeAlreadyClosed(
+            f"Le programme a été clôturé le {french_date(paris_today(programme.closed_at))}."
+        )
+    before = programme.model_dump(mode="json")
+    programme.closed_at = utcnow()
+    await _changed(session, programme, "programme.closed", before)
     return programme
 
 
@@ -133,7 +185,11 @@ async def _set_budget(session: AsyncSession, programme: Programme, budget_cents:
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(statement)).first() is None:
-        raise BudgetBelowCommitted()
+        await session.refresh(programme, ["committed_cents"])
+        raise BudgetBelowCommitted(
+            f"{euros(programme.committed_cents)} sont déjà engagés en chèques : "
+            f"l'enveloppe ne peut pas descendre à {euros(budget_cents)}."
+        )
     await session.refresh(programme, ["budget_cents", "committed_cents"])
 
 

@@ -88,3 +88,11 @@ async def history(session: AsyncSession, voucher_id: int) -> list[VoucherEvent]:
         .order_by(col(VoucherEvent.id))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def redeemed_by_programme(session: AsyncSession) -> dict[int, int]:
+    """Cents redeemed from each programme's cheques (what a cancelled or expired cheque gave
+    back is its balance, so amount minus balance is what was used, whatever its state)."""
+    used = func.sum(col(Voucher.amount_cents) - col(Voucher.balance_cents))
+    query = select(col(Voucher.programme_id), used).group_by(col(Voucher.programme_id))
+    return {programme_id: int(total or 0) for programme_id, total in await session.execute(query)}

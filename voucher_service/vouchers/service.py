@@ -340,6 +340,11 @@ async def for_application(session: AsyncSession, application_id: int) -> Voucher
     return await repository.for_application(session, application_id)
 
 
+async def redeemed_by_programme(session: AsyncSession) -> dict[int, int]:
+    """Cents redeemed so far from each programme's envelope, by programme id."""
+    return await repository.redeemed_by_programme(session)
+
+
 async def list_vouchers(
     session: AsyncSession,
     today: date,

@@ -1,7 +1,6 @@
 """The expert's pages: what the QR opens (confirm a redemption), the expert's home (scan,
 type a code, own redemptions with undo) and the invitation that sets a password."""
 
-import re
 import secrets
 from datetime import date
 from typing import Annotated, Any
@@ -25,6 +24,7 @@ from voucher_service.core.clock import paris_today
 from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import ServiceError
+from voucher_service.core.formatting import parse_euros
 from voucher_service.vouchers.errors import InvalidToken
 from voucher_service.web.new_password import NewPasswordForm
 from voucher_service.web.rendering import check_csrf, render, templates
@@ -51,19 +51,6 @@ templates.env.globals.update(
     ACCREDITATION_LABELS=registry.ACCREDITATION_LABELS,
     PAYOUT_LABELS=PAYOUT_LABELS,
 )
-_AMOUNT = re.compile(r"^(\d{1,7})(?:[.,](\d{1,2}))?$")
-
-
-def parse_euros(text: str) -> int:
-    """'1 234,5 €', '2000' or '150.00' → cents; ValueError with a French message otherwise."""
-    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text)
-    match = _AMOUNT.match(cleaned)
-    if not match:
-        raise ValueError("Indiquez un montant en euros, par exemple 1 500,00.")
-    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-    if cents <= 0:
-        raise ValueError("Le montant doit être supérieur à zéro.")
-    return cents
 
 
 def _amount_text(cents: int) -> str:

@@ -43,6 +43,8 @@ EVENT_LABELS = {
     "payout_sent": "Virement envoyé (expert)",
     "expert_invitation": "Invitation d'un expert",
     "password_reset": "Réinitialisation du mot de passe",
+    "account_created": "Ouverture d'un compte",
+    "status_link": "Lien de suivi renvoyé",
     "audit_checkpoint": "Point de contrôle du journal d'audit",
 }
 

@@ -14,6 +14,7 @@ from voucher_service.core.config import Settings
 from voucher_service.core.context import Actor, current_actor
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import Forbidden, Unauthorized
+from voucher_service.core.roles import role_names
 
 SESSION_COOKIE = "mcd_session"
 
@@ -113,7 +114,7 @@ def require_api_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
 def require_page_roles(*roles: Role) -> Callable[..., Awaitable[User]]:
     async def dependency(user: Annotated[User, Depends(page_user)]) -> User:
         if user.role not in roles:
-            raise Forbidden(f"Page réservée aux rôles : {', '.join(r.value for r in roles)}.")
+            raise Forbidden(f"Page réservée aux rôles : {role_names(roles)}.")
         return user
 
     return dependency

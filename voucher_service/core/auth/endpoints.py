@@ -6,7 +6,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from voucher_service.core.auth import reset, second_factor, service
 from voucher_service.core.auth.dependencies import (
-    AdminUser,
     AnyUser,
     AppSettings,
     client_address,
@@ -16,13 +15,11 @@ from voucher_service.core.auth.schemas import (
     PasswordResetConfirm,
     ResetMessage,
     Token,
-    UserCreate,
     UserPublic,
 )
 from voucher_service.core.auth.tokens import issue_token
 from voucher_service.core.db import AppTransaction, DbSession
 from voucher_service.core.errors import (
-    Forbidden,
     InvalidCredentials,
     TooManyRequests,
     Unauthorized,
@@ -118,15 +115,4 @@ async def confirm_password_reset(body: PasswordResetConfirm, session: DbSession)
     responses=problem_responses(Unauthorized),
 )
 async def me(user: AnyUser) -> UserPublic:
-    return UserPublic.model_validate(user)
-
-
-@router.post(
-    "/users",
-    status_code=201,
-    summary="Create a staff or expert login",
-    responses=problem_responses(Unauthorized, Forbidden, service.EmailTaken),
-)
-async def create_user(body: UserCreate, session: DbSession, admin: AdminUser) -> UserPublic:
-    user = await service.create_user(session, body.email, body.role, body.password)
     return UserPublic.model_validate(user)

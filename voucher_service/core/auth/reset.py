@@ -19,9 +19,12 @@ from voucher_service.core.config import Settings
 from voucher_service.core.db import Transaction
 from voucher_service.core.errors import Gone, TooManyRequests
 from voucher_service.core.notify import SERVICE_FOOTER, Notify
+from voucher_service.core.roles import ROLE_LABELS
 
 THROTTLE_WINDOW = timedelta(hours=1)
 EVENT = "password_reset"
+NEW_ACCOUNT_EVENT = "account_created"
+NEW_ACCOUNT_LINK = timedelta(days=7)
 REQUESTED = (
     "Si un compte actif correspond à cette adresse, un lien pour choisir un nouveau mot de "
     "passe vient de lui être envoyé. Il est valable {minutes} minutes."
@@ -91,14 +94,39 @@ async def mail_link(
     user = await service.get_by_email(session, asked.email)
     if asked.earlier >= settings.password_reset_max_per_email or not _may_reset(user):
         return
-    assert user is not None and user.id is not None
+    assert user is not None
+    await send_link(session, settings, notify, user, asked.address)
+
+
+async def send_link(
+    session: AsyncSession,
+    settings: Settings,
+    notify: Notify,
+    user: User,
+    address: str,
+    *,
+    new_account: bool = False,
+) -> None:
+    """Make a one-time link for the user and mail it: a reset link valid
+    `MCD_PASSWORD_RESET_MINUTES`, or for a new account, a link to choose a first password
+    valid `NEW_ACCOUNT_LINK`."""
+    assert user.id is not None
     token, token_hash = new_link_token()
-    expires_at = utcnow() + timedelta(minutes=settings.password_reset_minutes)
-    link = PasswordReset(
-        user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=asked.address
+    minutes = settings.password_reset_minutes
+    expires_at = utcnow() + (NEW_ACCOUNT_LINK if new_account else timedelta(minutes=minutes))
+    session.add(
+        PasswordReset(
+            user_id=user.id, token_hash=token_hash, expires_at=expires_at, address=address
+        )
     )
-    session.add(link)
-    await _mail_link(session, settings, notify, user, token, expires_at)
+    data = {
+        **SERVICE_FOOTER,
+        "reset_url": f"{settings.public_url}/password-reset/{token}",
+        "expires_at": expires_at,
+        "minutes": minutes,
+        "role_label": ROLE_LABELS[user.role],
+    }
+    await notify(session, NEW_ACCOUNT_EVENT if new_account else EVENT, user.email, data)
     await session.flush()
 
 
@@ -114,23 +142,6 @@ def _may_reset(user: User | None) -> bool:
     """An inactive account, or one that never had a password (an expert not yet invited),
     gets no link."""
     return user is not None and user.is_active and user.password_hash is not None
-
-
-async def _mail_link(
-    session: AsyncSession,
-    settings: Settings,
-    notify: Notify,
-    user: User,
-    token: str,
-    expires_at: datetime,
-) -> None:
-    data = {
-        **SERVICE_FOOTER,
-        "reset_url": f"{settings.public_url}/password-reset/{token}",
-        "expires_at": expires_at,
-        "minutes": settings.password_reset_minutes,
-    }
-    await notify(session, EVENT, user.email, data)
 
 
 def _usable(token: str) -> list[ColumnElement[bool]]:

@@ -16,7 +16,18 @@ class UserCreate(BaseModel):
 
     email: EmailStr
     role: Role
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=200,
+        description="Without one, the user gets a link to choose it by e-mail (valid 7 days)",
+    )
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
 
 
 class UserPublic(BaseModel):

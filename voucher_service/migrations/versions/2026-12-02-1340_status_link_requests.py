@@ -1,8 +1,8 @@
 """status link requests: every request to have a lost status link sent again, for the
 throttle (the SIRET and e-mail as a hash only)
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-02 13:40:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import voucher_service.core.db
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -17,7 +17,7 @@ from experts.schemas import RedemptionCreate
 from notifications import delivery
 from tests.fixtures.applications import committed_programme, unique_siret
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import create_expert
+from tests.fixtures.factories import close_committed_programmes, create_expert
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.smtp import SmtpServer
 from tests.vouchers.test_pdf import read_qr_codes, run
@@ -33,6 +33,14 @@ from voucher_service.vouchers import service as vouchers
 pytestmark = pytest.mark.browser
 
 LONG_NAME = "Société Coopérative d'Intérêt Collectif des Ateliers Numériques du Haut-Var SARL"
+
+
+@pytest.fixture(autouse=True)
+async def only_this_tests_programme(database: Database) -> None:
+    """Live-server tests that ran before may have left a programme open (a committed
+    cheque's): the form must find this test's programme as the only open one."""
+    async with database.sessionmaker() as session, session.begin():
+        await close_committed_programmes(session)
 
 
 def server_settings(database: Database, server: LiveServer, **overrides: object) -> Settings:

@@ -97,3 +97,25 @@ async def audited(session: AsyncSession, batch_id: int, action: str) -> int:
         col(AuditEvent.action) == action, col(AuditEvent.entity_id) == str(batch_id)
     )
     return (await session.execute(events)).scalar_one()
+
+
+async def test_approvals_at_once_by_several_people_record_one(
+    server: LiveServer, database: Database, settings: Settings
+) -> None:
+    """Four eyes: the second people who approve a draft at the same moment all see it
+    approved, and one of them is recorded, once."""
+    batch_id, _ = await draft_batch(database, settings)
+    async with database.sessionmaker() as session, session.begin():
+        approvers = [await create_user(session, Role.accountant) for _ in range(DOWNLOADS)]
+    limits = httpx.Limits(max_connections=DOWNLOADS, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
+        path = f"/api/v1/payout-batches/{batch_id}/approve"
+        answers = await asyncio.gather(
+            *(client.post(path, headers=bearer(settings, user)) for user in approvers)
+        )
+    assert [r.status_code for r in answers] == [200] * DOWNLOADS
+    assert len({r.json()["approved_by_id"] for r in answers}) == 1
+    async with database.sessionmaker() as session:
+        batch = await session.get(PayoutBatch, batch_id)
+        assert batch is not None and batch.approved_by_id in {u.id for u in approvers}
+        assert await audited(session, batch_id, "payout_batch.approved") == 1

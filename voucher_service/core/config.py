@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # A SEPA file produced before this hour (Paris) asks for execution the same day, later
     # ones the next business day; 0 means never the same day.
     payout_cutoff_hour: int = 14
+    # Four eyes on payments: a batch is approved by another admin or accountant than the
+    # one who prepared it before its SEPA file can be produced. Unset: on in production.
+    payout_four_eyes: bool | None = None
     # Commitments are off-balance-sheet (class 8): debit the commitment given, credit the
     # programme's envelope.
     account_commitment: str = "801"
@@ -142,6 +145,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.production
+
+    @property
+    def payout_approval_required(self) -> bool:
+        return self.is_production if self.payout_four_eyes is None else self.payout_four_eyes
 
     @property
     def max_statement_upload_bytes(self) -> int:

@@ -15,13 +15,13 @@ from experts.service import Payable
 from voucher_service.core import audit, clock, db
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
+from voucher_service.core.context import current_actor
 from voucher_service.core.formatting import french_date
-from voucher_service.payouts import business_days, repository, sepa
+from voucher_service.payouts import approval, business_days, repository, sepa
 from voucher_service.payouts.errors import (
     BatchCancelled,
     BatchNotCancellable,
     BatchNotExported,
-    BatchNotFound,
     NothingToPay,
     RedemptionAlreadyBatched,
 )
@@ -32,6 +32,7 @@ from voucher_service.payouts.models import (
     PayoutTransfer,
     TransferStatus,
 )
+from voucher_service.payouts.repository import get_batch as get_batch
 
 
 @db.atomic
@@ -74,7 +75,7 @@ async def _claim_owed(session: AsyncSession, cut_off: date) -> dict[int, list[Pa
 
 
 async def _open_draft(session: AsyncSession, cut_off: date) -> PayoutBatch:
-    batch = PayoutBatch(cut_off=cut_off)
+    batch = PayoutBatch(cut_off=cut_off, prepared_by_id=current_actor.get().user_id)
     session.add(batch)
     await session.flush()
     assert batch.id is not None
@@ -132,13 +133,6 @@ def _items(transfer_id: int, group: list[Payable]) -> list[PayoutItem]:
             )
         )
     return items
-
-
-async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
-    batch = await session.get(PayoutBatch, batch_id)
-    if batch is None:
-        raise BatchNotFound(f"Aucun lot de virements n°{batch_id}.")
-    return batch
 
 
 async def list_batches(
@@ -256,15 +250,17 @@ async def _stamp_file(session: AsyncSession, batch: PayoutBatch, now: datetime) 
 async def export_batch(
     session: AsyncSession, batch_id: int, settings: Settings, now: datetime | None = None
 ) -> PayoutBatch:
-    """The accountant sends the batch to the bank: a draft becomes exported (it can no longer
-    be cancelled) and its SEPA file is fixed, checked against the schema before anything
-    moves. Exporting again the same Paris day changes nothing; on a later day it produces
-    that day's file (never a past execution date). A settled batch keeps its file."""
+    """The accountant sends the batch to the bank: a draft (approved by a second person
+    under four eyes) becomes exported (it can no longer be cancelled) and its SEPA file is
+    fixed, checked against the schema before anything moves. Exporting again the same Paris
+    day changes nothing; on a later day it produces that day's file (never a past execution
+    date). A settled batch keeps its file."""
     batch = await get_batch(session, batch_id)
     _refuse_cancelled(batch)
     before = {"status": batch.status.value, "file_created_at": _iso(batch.file_created_at)}
     if batch.status not in (BatchStatus.draft, BatchStatus.exported):
         return batch
+    approval.check_approved(batch, settings)
     at = now or utcnow()
     stamped = await _stamp_file(session, batch, at)
     moved = batch.status is BatchStatus.draft and await _leave_draft(

@@ -11,9 +11,11 @@ from voucher_service.core.auth.dependencies import AccountantUser, AppSettings
 from voucher_service.core.db import DbSession, EntityId, StreamSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import PageNumber, PerPage
-from voucher_service.payouts import batches, downloads, repository, sepa, statements
+from voucher_service.payouts import approval, batches, downloads, repository, sepa, statements
 from voucher_service.payouts.errors import (
     BatchCancelled,
+    BatchNotApprovable,
+    BatchNotApproved,
     BatchNotCancellable,
     BatchNotExported,
     BatchNotFound,
@@ -23,6 +25,7 @@ from voucher_service.payouts.errors import (
     InvalidTransfer,
     NothingToPay,
     RedemptionAlreadyBatched,
+    SameApprover,
     StatementAlreadyImporting,
     StatementTooLarge,
 )
@@ -98,10 +101,21 @@ async def cancel_batch(batch_id: EntityId, session: DbSession, user: AccountantU
 
 
 @router.post(
+    "/api/v1/payout-batches/{batch_id:int}/approve",
+    summary="Approve a draft batch as the second person (four eyes on payments)",
+    responses=problem_responses(*AUTH, BatchNotFound, SameApprover, BatchNotApprovable),
+)
+async def approve_batch(
+    batch_id: EntityId, session: DbSession, user: AccountantUser
+) -> BatchPublic:
+    return await batch_public(session, await approval.approve_batch(session, batch_id))
+
+
+@router.post(
     "/api/v1/payout-batches/{batch_id:int}/export",
     summary="Send a batch to the bank: a draft becomes exported and its SEPA file is fixed",
     responses=problem_responses(
-        *AUTH, BatchNotFound, BatchCancelled, InvalidTransfer, InvalidSepaFile
+        *AUTH, BatchNotFound, BatchNotApproved, BatchCancelled, InvalidTransfer, InvalidSepaFile
     ),
 )
 async def export_batch(

@@ -78,6 +78,27 @@ class BatchNotExported(Conflict):
     title = "Ce lot de virements n'est pas encore exporté"
 
 
+class BatchNotApproved(Conflict):
+    """Under four eyes, a draft is approved by a second person before it goes to the bank."""
+
+    code = "payout_batch_not_approved"
+    title = "Ce lot de virements attend l'approbation d'une seconde personne"
+
+
+class SameApprover(Conflict):
+    """The person who prepared a batch cannot also approve it."""
+
+    code = "payout_batch_same_approver"
+    title = "Le lot doit être approuvé par une autre personne que celle qui l'a préparé"
+
+
+class BatchNotApprovable(Conflict):
+    """Only a draft is approved: an exported or cancelled batch is past that step."""
+
+    code = "payout_batch_not_approvable"
+    title = "Seul un lot en préparation peut être approuvé"
+
+
 class BatchCancelled(Conflict):
     code = "payout_batch_cancelled"
     title = "Ce lot de virements est annulé"

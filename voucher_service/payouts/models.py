@@ -41,6 +41,10 @@ class PayoutBatch(SQLModel, table=True):
     exported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who gathered the batch and, under four eyes, the other person who approved it.
+    prepared_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    approved_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The creation time of the SEPA file, set by the first download of each Paris day.
     file_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     message_id: str = Field(default="", max_length=35, index=True)

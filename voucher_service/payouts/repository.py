@@ -7,6 +7,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from voucher_service.payouts.errors import BatchNotFound
 from voucher_service.payouts.models import (
     BankStatementImport,
     PayoutBatch,
@@ -124,3 +125,10 @@ async def paid_vouchers(session: AsyncSession, voucher_ids: Collection[int]) -> 
     )
     # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
     return cast(list[int], list((await session.execute(query)).scalars()))
+
+
+async def get_batch(session: AsyncSession, batch_id: int) -> PayoutBatch:
+    batch = await session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise BatchNotFound(f"Aucun lot de virements n°{batch_id}.")
+    return batch

@@ -41,6 +41,9 @@ class BatchSummary(BaseModel):
     exported_at: datetime | None
     settled_at: datetime | None
     cancelled_at: datetime | None
+    prepared_by_id: int | None
+    approved_by_id: int | None
+    approved_at: datetime | None
 
 
 class BatchPublic(BatchSummary):

@@ -1,14 +1,15 @@
 """The accountant's page: payout batches, SEPA files, bank statements and exports."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import iban
 
+from voucher_service.core.auth import accounts
 from voucher_service.core.auth.dependencies import (
     AppSettings,
     get_app_settings,
@@ -16,9 +17,10 @@ from voucher_service.core.auth.dependencies import (
 )
 from voucher_service.core.auth.models import Role, User
 from voucher_service.core.clock import paris_today, utcnow
+from voucher_service.core.config import Settings
 from voucher_service.core.db import DbSession, EntityId, StreamSession
 from voucher_service.core.errors import ServiceError
-from voucher_service.payouts import batches, details, downloads, labels, statements
+from voucher_service.payouts import approval, batches, details, downloads, labels, statements
 from voucher_service.web.rendering import check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -45,12 +47,17 @@ async def _page(
     today = paris_today(now)
     settings = get_app_settings(request)
     listed = await batches.list_batches(session, 0, 50)
+    people = {b.prepared_by_id for b in listed} | {b.approved_by_id for b in listed}
     context.setdefault("values", {})
     return _render(
         request,
         "accounting.html",
         status_code=status_code,
         batches=listed,
+        people=await accounts.emails(session, people),
+        awaits_approval=lambda batch: approval.awaits_approval(batch, settings),
+        may_approve=approval.may_approve,
+        approval_required=settings.payout_approval_required,
         execution_dates={b.id: batches.execution_date(b, now, settings) for b in listed},
         statements=await details.imported_statements(session),
         today=today,
@@ -76,8 +83,10 @@ async def accounting_page(
     created: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     cancelled: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     exported: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    approved: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
-    return await _page(request, session, created=created, cancelled=cancelled, exported=exported)
+    done = {"created": created, "cancelled": cancelled, "exported": exported, "approved": approved}
+    return await _page(request, session, 200, **done)
 
 
 @router.post("/accounting/batches")
@@ -106,37 +115,33 @@ async def batch_page(
     )
 
 
-@router.post("/accounting/batches/{batch_id:int}/cancel")
-async def cancel_batch(
-    request: Request,
-    batch_id: int,
-    session: DbSession,
-    user: AccountantPage,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    try:
-        await batches.cancel_batch(session, batch_id)
-    except ServiceError as error:
-        return await _refused(request, session, error, "batches")
-    return RedirectResponse(f"/accounting?cancelled={batch_id}", status_code=303)
+BatchStep = Callable[[AsyncSession, int, Settings], Awaitable[object]]
+STEPS: dict[str, tuple[BatchStep, str]] = {
+    "cancel": (lambda session, batch_id, _: batches.cancel_batch(session, batch_id), "cancelled"),
+    "approve": (lambda session, batch_id, _: approval.approve_batch(session, batch_id), "approved"),
+    "export": (batches.export_batch, "exported"),
+}
 
 
-@router.post("/accounting/batches/{batch_id:int}/export")
-async def export_batch(
+@router.post("/accounting/batches/{batch_id:int}/{step}")
+async def batch_step(
     request: Request,
     batch_id: int,
+    step: Literal["cancel", "approve", "export"],
     session: DbSession,
     user: AccountantPage,
     settings: AppSettings,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """One step of a batch's life from its row (cancel a draft, approve it as the second
+    person, export it): the list with what was done, or the page again with the refusal."""
     check_csrf(request, csrf_token)
+    take, done = STEPS[step]
     try:
-        await batches.export_batch(session, batch_id, settings)
+        await take(session, batch_id, settings)
     except ServiceError as error:
         return await _refused(request, session, error, "batches")
-    return RedirectResponse(f"/accounting?exported={batch_id}", status_code=303)
+    return RedirectResponse(f"/accounting?{done}={batch_id}", status_code=303)
 
 
 @router.get("/accounting/batches/{batch_id:int}/sepa.xml")

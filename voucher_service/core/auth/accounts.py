@@ -3,6 +3,8 @@ open one (its owner chooses the password through an e-mailed link), change its r
 deactivate or reactivate it, send it a password reset link. Never to their own account,
 so that no administrator locks themselves out."""
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -33,6 +35,15 @@ class AccountInactive(Conflict):
 async def list_accounts(session: AsyncSession) -> list[User]:
     result = await session.execute(select(User).order_by(col(User.email)))
     return list(result.scalars())
+
+
+async def emails(session: AsyncSession, user_ids: Collection[int | None]) -> dict[int, str]:
+    """The e-mail address of each of these accounts, to name who did what on a page."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    result = await session.execute(select(User).where(col(User.id).in_(wanted)))
+    return {user.id: user.email for user in result.scalars() if user.id is not None}
 
 
 async def get(session: AsyncSession, user_id: int) -> User:

@@ -58,6 +58,8 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     ("POST", "/api/v1/experts/me/bank-details"): EXPERT,
     ("GET", "/api/v1/experts/{expert_id}"): ADMIN,
     ("POST", "/api/v1/experts/{expert_id}/bank-details/confirm"): ADMIN,
+    ("POST", "/api/v1/experts/{expert_id}/bank-details/refuse"): ADMIN,
+    ("POST", "/api/v1/experts/{expert_id}/resend-invitation"): ADMIN,
     ("POST", "/api/v1/experts/{expert_id}/accredit"): ADMIN,
     ("POST", "/api/v1/experts/{expert_id}/suspend"): ADMIN,
     ("POST", "/api/v1/experts/{expert_id}/revoke"): ADMIN,

@@ -132,9 +132,22 @@ class TestAccreditation:
     ) -> None:
         expert = await create_expert(session, Accreditation.revoked)
         response = await client.post(
-            f"{URL}/{expert.id}/accredit", headers=await headers_for(Role.admin)
+            f"{URL}/{expert.id}/accredit",
+            headers=await headers_for(Role.admin),
+            json={"reason": "Nouvelle demande"},
         )
-        assert_problem(response, 409, "invalid_state")
+        problem = assert_problem(response, 409, "invalid_state")
+        assert problem["detail"] == "L'accréditation a été retirée : ce retrait est définitif."
+
+    async def test_a_decision_needs_a_reason(
+        self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor
+    ) -> None:
+        expert = await create_expert(session, Accreditation.pending)
+        for body in (None, {}, {"reason": "   "}):
+            response = await client.post(
+                f"{URL}/{expert.id}/accredit", headers=await headers_for(Role.admin), json=body
+            )
+            assert_problem(response, 422, "validation_error")
 
     async def test_suspended_expert_still_logs_in_and_sees_itself(
         self,

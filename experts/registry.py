@@ -272,6 +272,12 @@ async def refuse_bank_change(session: AsyncSession, expert_id: int, reason: str)
     return expert
 
 
+async def invitation_pending(session: AsyncSession, expert: Expert) -> bool:
+    """The expert has not chosen its password yet: an invitation may be sent again."""
+    user = await session.get(User, expert.user_id)
+    return user is not None and user.password_hash is None
+
+
 @db.atomic
 async def resend_invitation(session: AsyncSession, expert_id: int, settings: Settings) -> Expert:
     """A new link to choose the password, for an expert who has not chosen one yet; the

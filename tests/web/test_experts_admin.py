@@ -18,17 +18,11 @@ from stdnum import luhn
 
 from experts import registry
 from experts.models import Accreditation, Expert
-from experts.schemas import BankDetails, ExpertCreate
+from experts.schemas import BankDetails
 from notifications import delivery
 from tests.fixtures.audit import events_of
 from tests.fixtures.databases import make_settings
-from tests.fixtures.factories import (
-    FACTORY_SETTINGS,
-    create_expert,
-    create_user,
-    expert_body,
-    session_cookie,
-)
+from tests.fixtures.factories import create_expert, create_user, session_cookie
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.smtp import SmtpServer
 from tests.web.test_password_reset_pages import accessible
@@ -367,27 +361,3 @@ class TestInTheBrowser:
         assert refused.before == {"iban_last4": "3000", "bic": "COBADEFF"}
         decided = {"expert.accredited", "expert.suspended", "expert.revoked"}
         assert {e.actor_id for e in events if e.action in decided} == {admin_id}
-
-
-class TestRegistry:
-    async def test_refused_bank_details_keep_the_confirmed_ones(
-        self, session: AsyncSession
-    ) -> None:
-        expert = await create_expert(session)
-        details = BankDetails(iban=NEW_IBAN, bic="COBADEFF")
-        await registry.request_bank_change(session, expert, details)
-        assert expert.id is not None
-        await registry.refuse_bank_change(session, expert.id, "RIB illisible")
-        assert (expert.iban, expert.pending_iban) == ("FR7630006000011234567890189", None)
-
-    async def test_an_expert_with_a_password_gets_no_invitation(
-        self, session: AsyncSession
-    ) -> None:
-        from experts.errors import InvitationAlreadyAccepted
-
-        expert, _ = await registry.register(
-            session, ExpertCreate.model_validate(expert_body()), FACTORY_SETTINGS
-        )
-        assert expert.id is not None
-        with pytest.raises(InvitationAlreadyAccepted):
-            await registry.resend_invitation(session, expert.id, FACTORY_SETTINGS)

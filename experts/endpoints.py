@@ -1,9 +1,24 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-from experts import registry
-from experts.errors import ExpertExists, ExpertNotFound, NoPendingBankDetails, TransitionRefused
+from fastapi import APIRouter, Query
+
+from experts import listing, registry
+from experts.errors import (
+    ExpertExists,
+    ExpertNotFound,
+    InvitationAlreadyAccepted,
+    NoPendingBankDetails,
+    TransitionRefused,
+)
 from experts.models import Accreditation
-from experts.schemas import BankDetails, Decision, ExpertCreate, ExpertDetail, ExpertPublic
+from experts.schemas import (
+    BankDetails,
+    Decision,
+    ExpertCreate,
+    ExpertDetail,
+    ExpertFilters,
+    ExpertPublic,
+)
 from voucher_service.core.auth.dependencies import AdminUser, AppSettings, ExpertUser
 from voucher_service.core.db import DbSession, EntityId
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
@@ -33,11 +48,16 @@ async def register_expert(
     return ExpertPublic.model_validate(expert)
 
 
-@router.get("", summary="List experts", responses=problem_responses(*AUTH))
+@router.get(
+    "",
+    summary="List experts, by state, theme, département or text (name, SIRET, e-mail)",
+    responses=problem_responses(*AUTH),
+)
 async def list_experts(
-    session: DbSession, admin: AdminUser, status: Accreditation | None = None
+    session: DbSession, admin: AdminUser, filters: Annotated[ExpertFilters, Query()]
 ) -> list[ExpertPublic]:
-    return [ExpertPublic.model_validate(e) for e in await registry.list_all(session, status)]
+    experts, _total = await listing.search(session, filters)
+    return [ExpertPublic.model_validate(e) for e in experts]
 
 
 @router.get(
@@ -79,10 +99,34 @@ async def confirm_bank_details(
     return ExpertPublic.model_validate(await registry.confirm_bank_change(session, expert_id))
 
 
+@router.post(
+    "/{expert_id:int}/bank-details/refuse",
+    summary="Refuse requested bank details; the expert is told the reason",
+    responses=problem_responses(*AUTH, ExpertNotFound, NoPendingBankDetails),
+)
+async def refuse_bank_details(
+    expert_id: EntityId, body: Decision, session: DbSession, admin: AdminUser
+) -> ExpertPublic:
+    expert = await registry.refuse_bank_change(session, expert_id, body.reason)
+    return ExpertPublic.model_validate(expert)
+
+
+@router.post(
+    "/{expert_id:int}/resend-invitation",
+    summary="Mail a new invitation link to an expert who has not chosen a password yet",
+    responses=problem_responses(*AUTH, ExpertNotFound, InvitationAlreadyAccepted),
+)
+async def resend_invitation(
+    expert_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
+) -> ExpertPublic:
+    expert = await registry.resend_invitation(session, expert_id, settings)
+    return ExpertPublic.model_validate(expert)
+
+
 async def _decide(
-    session: DbSession, expert_id: int, to: Accreditation, body: Decision | None
+    session: DbSession, settings: AppSettings, expert_id: int, to: Accreditation, body: Decision
 ) -> ExpertDetail:
-    await registry.change_status(session, expert_id, to, body.reason if body else None)
+    await registry.change_status(session, expert_id, to, body.reason, settings)
     return await _detail(session, expert_id)
 
 
@@ -91,24 +135,36 @@ DECISION_ERRORS = problem_responses(*AUTH, ExpertNotFound, TransitionRefused)
 
 @router.post("/{expert_id:int}/accredit", summary="Accredit an expert", responses=DECISION_ERRORS)
 async def accredit(
-    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId,
+    body: Decision,
+    session: DbSession,
+    settings: AppSettings,
+    admin: AdminUser,
 ) -> ExpertDetail:
-    return await _decide(session, expert_id, Accreditation.accredited, body)
+    return await _decide(session, settings, expert_id, Accreditation.accredited, body)
 
 
 @router.post(
     "/{expert_id:int}/suspend", summary="Suspend an accreditation", responses=DECISION_ERRORS
 )
 async def suspend(
-    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId,
+    body: Decision,
+    session: DbSession,
+    settings: AppSettings,
+    admin: AdminUser,
 ) -> ExpertDetail:
-    return await _decide(session, expert_id, Accreditation.suspended, body)
+    return await _decide(session, settings, expert_id, Accreditation.suspended, body)
 
 
 @router.post(
     "/{expert_id:int}/revoke", summary="Revoke an accreditation for good", responses=DECISION_ERRORS
 )
 async def revoke(
-    expert_id: EntityId, session: DbSession, admin: AdminUser, body: Decision | None = None
+    expert_id: EntityId,
+    body: Decision,
+    session: DbSession,
+    settings: AppSettings,
+    admin: AdminUser,
 ) -> ExpertDetail:
-    return await _decide(session, expert_id, Accreditation.revoked, body)
+    return await _decide(session, settings, expert_id, Accreditation.revoked, body)

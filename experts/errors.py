@@ -38,6 +38,11 @@ class InvitationInvalid(Gone):
     title = "Ce lien d'invitation n'est plus valable"
 
 
+class InvitationAlreadyAccepted(Conflict):
+    code = "invitation_already_accepted"
+    title = "L'expert a déjà choisi son mot de passe"
+
+
 class RedemptionNotFound(NotFound):
     code = "redemption_not_found"
     title = "Utilisation de chèque introuvable"

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experts.models import Expert, Redemption
+from experts.models import Accreditation, Expert, Redemption
 from notifications import service as notifications
 from voucher_service.core.config import Settings
 from voucher_service.core.notify import SERVICE_FOOTER
@@ -71,3 +71,36 @@ async def invite(
         "expires_at": expires_at,
     }
     await notifications.enqueue(session, "expert_invitation", expert.email, data)
+
+
+DECISION_EVENTS = {
+    Accreditation.accredited: "expert_accredited",
+    Accreditation.suspended: "expert_suspended",
+    Accreditation.revoked: "expert_revoked",
+}
+
+
+async def tell_decision(
+    session: AsyncSession, expert: Expert, to: Accreditation, reason: str, settings: Settings
+) -> None:
+    """The expert learns the accreditation decision and its reason."""
+    data = {
+        **SERVICE_FOOTER,
+        "expert_name": expert.contact_name,
+        "reason": reason,
+        "expert_url": f"{settings.public_url}/expert",
+    }
+    await notifications.enqueue(session, DECISION_EVENTS[to], expert.email, data)
+
+
+async def tell_bank_details_refused(
+    session: AsyncSession, expert: Expert, iban_last4: str, reason: str
+) -> None:
+    data = {
+        **SERVICE_FOOTER,
+        "expert_name": expert.contact_name,
+        "iban_last4": iban_last4,
+        "current_iban_last4": expert.iban[-4:],
+        "reason": reason,
+    }
+    await notifications.enqueue(session, "expert_bank_details_refused", expert.email, data)

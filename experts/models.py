@@ -31,6 +31,9 @@ class Expert(SQLModel, table=True):
     pending_iban: str | None = Field(default=None, max_length=34)
     pending_bic: str | None = Field(default=None, max_length=11)
     themes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    departments: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     status: Accreditation = Field(default=Accreditation.pending, sa_type=enum_column(Accreditation))
     status_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

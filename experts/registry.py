@@ -9,6 +9,7 @@ from experts import messages, repository
 from experts.errors import (
     ExpertExists,
     ExpertNotFound,
+    InvitationAlreadyAccepted,
     InvitationInvalid,
     NoPendingBankDetails,
     NotAccredited,
@@ -75,14 +76,11 @@ def ensure_can_redeem(expert: Expert) -> None:
         raise NotAccredited(f"{ACCREDITATION_LABELS[expert.status]}.")
 
 
-async def list_all(session: AsyncSession, status: Accreditation | None) -> list[Expert]:
-    return await repository.experts(session, status)
-
-
 async def history(session: AsyncSession, expert_id: int) -> list[AccreditationChange]:
     return await repository.accreditation_changes(session, expert_id)
 
 
+@db.atomic
 async def register(
     session: AsyncSession, body: ExpertCreate, settings: Settings
 ) -> tuple[Expert, str | None]:
@@ -102,6 +100,7 @@ async def register(
         iban=body.iban,
         bic=body.bic,
         themes=body.themes,
+        departments=body.departments,
     )
     session.add(expert)
     await session.flush()
@@ -121,6 +120,9 @@ async def register(
 
 
 async def _invite(session: AsyncSession, user_id: int) -> str:
+    """A new one-time link; the links sent before it no longer work."""
+    for earlier in await repository.unused_invitations(session, user_id):
+        earlier.used_at = utcnow()
     token, token_hash = new_link_token()
     session.add(
         Invitation(
@@ -155,12 +157,23 @@ async def accept_invitation(session: AsyncSession, token: str, password: str) ->
     return user
 
 
+def _refused_transition(now: Accreditation, to: Accreditation) -> TransitionRefused:
+    if now is Accreditation.revoked:
+        return TransitionRefused("L'accréditation a été retirée : ce retrait est définitif.")
+    return TransitionRefused(
+        f"L'expert est dans l'état « {ACCREDITATION_LABELS[now]} » : "
+        f"il ne peut pas passer à « {ACCREDITATION_LABELS[to]} »."
+    )
+
+
+@db.atomic
 async def change_status(
-    session: AsyncSession, expert_id: int, to: Accreditation, reason: str | None
+    session: AsyncSession, expert_id: int, to: Accreditation, reason: str, settings: Settings
 ) -> Expert:
+    """Accredit, suspend or revoke, with the reason the expert is told by e-mail."""
     expert = await get(session, expert_id)
     if expert.status not in ALLOWED.get(to, set()):
-        raise TransitionRefused(f"{expert.status.value} → {to.value} n'est pas permis.")
+        raise _refused_transition(expert.status, to)
     before = expert.status
     expert.status, expert.status_changed_at = to, utcnow()
     await _record_change(session, expert, before, to, reason)
@@ -172,6 +185,7 @@ async def change_status(
         before={"status": before.value},
         after={"status": to.value, "reason": reason},
     )
+    await messages.tell_decision(session, expert, to, reason, settings)
     return expert
 
 
@@ -211,10 +225,17 @@ async def request_bank_change(
     return expert
 
 
-async def confirm_bank_change(session: AsyncSession, expert_id: int) -> Expert:
+async def _with_pending_bank_details(session: AsyncSession, expert_id: int) -> Expert:
     expert = await get(session, expert_id)
     if not expert.pending_iban or not expert.pending_bic:
-        raise NoPendingBankDetails()
+        raise NoPendingBankDetails("L'expert n'a pas demandé de nouvelles coordonnées bancaires.")
+    return expert
+
+
+@db.atomic
+async def confirm_bank_change(session: AsyncSession, expert_id: int) -> Expert:
+    expert = await _with_pending_bank_details(session, expert_id)
+    assert expert.pending_iban and expert.pending_bic
     before = {"iban_last4": expert.iban[-4:], "bic": expert.bic}
     expert.iban, expert.bic = expert.pending_iban, expert.pending_bic
     expert.pending_iban = expert.pending_bic = None
@@ -227,4 +248,49 @@ async def confirm_bank_change(session: AsyncSession, expert_id: int) -> Expert:
         before=before,
         after={"iban_last4": expert.iban[-4:], "bic": expert.bic},
     )
+    return expert
+
+
+@db.atomic
+async def refuse_bank_change(session: AsyncSession, expert_id: int, reason: str) -> Expert:
+    """The requested bank details are dropped; payouts keep the confirmed ones, and the
+    expert is told why by e-mail."""
+    expert = await _with_pending_bank_details(session, expert_id)
+    assert expert.pending_iban and expert.pending_bic
+    refused = {"iban_last4": expert.pending_iban[-4:], "bic": expert.pending_bic}
+    expert.pending_iban = expert.pending_bic = None
+    await session.flush()
+    audit.record(
+        session,
+        "expert.bank_details_refused",
+        "expert",
+        expert.id,
+        before=refused,
+        after={"reason": reason},
+    )
+    await messages.tell_bank_details_refused(session, expert, refused["iban_last4"], reason)
+    return expert
+
+
+async def invitation_pending(session: AsyncSession, expert: Expert) -> bool:
+    """The expert has not chosen its password yet: an invitation may be sent again."""
+    user = await session.get(User, expert.user_id)
+    return user is not None and user.password_hash is None
+
+
+@db.atomic
+async def resend_invitation(session: AsyncSession, expert_id: int, settings: Settings) -> Expert:
+    """A new link to choose the password, for an expert who has not chosen one yet; the
+    links sent before stop working."""
+    expert = await get(session, expert_id)
+    user = await session.get(User, expert.user_id)
+    assert user is not None and user.id is not None
+    if user.password_hash is not None:
+        raise InvitationAlreadyAccepted(
+            "L'expert a déjà choisi son mot de passe : s'il l'a oublié, envoyez-lui un lien "
+            "de réinitialisation depuis la page de son compte."
+        )
+    token = await _invite(session, user.id)
+    await messages.invite(session, expert, token, utcnow() + INVITATION_LIFETIME, settings)
+    audit.record(session, "expert.invitation_sent", "expert", expert.id)
     return expert

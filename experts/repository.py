@@ -2,19 +2,21 @@
 
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from experts.models import (
-    Accreditation,
     AccreditationChange,
     Expert,
     Invitation,
+    PayoutState,
     Redemption,
     RedemptionAttempt,
     RedemptionStatus,
 )
+from experts.schemas import ExpertFilters
+from voucher_service.core.auth.models import User
 from voucher_service.vouchers.models import Voucher
 
 LISTED_REDEMPTIONS = 200
@@ -31,11 +33,51 @@ async def expert_of(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def experts(session: AsyncSession, status: Accreditation | None) -> list[Expert]:
-    query = select(Expert).order_by(Expert.legal_name)
-    if status is not None:
-        query = query.where(col(Expert.status) == status)
-    return list((await session.execute(query)).scalars())
+def _listed(value: str) -> str:
+    """LIKE pattern of a JSON list holding this item (themes and départements are plain
+    slugs and codes: no quote, percent or underscore to escape)."""
+    return f'%"{value}"%'
+
+
+def _contains(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matching(filters: ExpertFilters) -> Select[Expert]:
+    query = select(Expert)
+    if filters.status is not None:
+        query = query.where(col(Expert.status) == filters.status)
+    if filters.theme:
+        query = query.where(cast(col(Expert.themes), String).like(_listed(filters.theme)))
+    if filters.department:
+        query = query.where(cast(col(Expert.departments), String).like(_listed(filters.department)))
+    if filters.q and (text := filters.q.strip()):
+        pattern, siret = _contains(text), _contains(text.replace(" ", ""))
+        query = query.where(
+            or_(
+                col(Expert.legal_name).ilike(pattern, escape="\\"),
+                col(Expert.contact_name).ilike(pattern, escape="\\"),
+                col(Expert.email).ilike(pattern, escape="\\"),
+                col(Expert.siret).like(siret, escape="\\"),
+            )
+        )
+    return query
+
+
+async def experts(
+    session: AsyncSession, filters: ExpertFilters, offset: int = 0, limit: int | None = None
+) -> tuple[list[Expert], int]:
+    """The matching experts by name (``limit`` of them from ``offset``), and how many match."""
+    query = _matching(filters)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    page = query.order_by(col(Expert.legal_name), col(Expert.id)).offset(offset).limit(limit)
+    return list((await session.execute(page)).scalars()), int(total or 0)
+
+
+async def themes_and_departments(session: AsyncSession) -> list[tuple[list[str], list[str]]]:
+    query = select(col(Expert.themes), col(Expert.departments))
+    return [(themes, departments) for themes, departments in (await session.execute(query)).all()]
 
 
 async def accreditation_changes(session: AsyncSession, expert_id: int) -> list[AccreditationChange]:
@@ -43,6 +85,43 @@ async def accreditation_changes(session: AsyncSession, expert_id: int) -> list[A
         select(AccreditationChange)
         .where(col(AccreditationChange.expert_id) == expert_id)
         .order_by(col(AccreditationChange.id))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def changes_with_deciders(
+    session: AsyncSession, expert_id: int
+) -> list[tuple[AccreditationChange, str | None]]:
+    """The accreditation history, the newest first, with the e-mail of who decided."""
+    query = (
+        select(AccreditationChange, col(User.email))
+        .outerjoin(User, col(User.id) == col(AccreditationChange.decided_by))
+        .where(col(AccreditationChange.expert_id) == expert_id)
+        .order_by(col(AccreditationChange.id).desc())
+    )
+    return [(change, email) for change, email in (await session.execute(query)).all()]
+
+
+async def redemption_totals(
+    session: AsyncSession, expert_id: int
+) -> list[tuple[RedemptionStatus, PayoutState, int, int]]:
+    """(status, payout state, how many, cents) of the expert's redemptions."""
+    query = (
+        select(
+            col(Redemption.status),
+            col(Redemption.payout_state),
+            func.count(),
+            func.coalesce(func.sum(col(Redemption.amount_cents)), 0),
+        )
+        .where(col(Redemption.expert_id) == expert_id)
+        .group_by(col(Redemption.status), col(Redemption.payout_state))
+    )
+    return [(s, p, int(n), int(c)) for s, p, n, c in (await session.execute(query)).all()]
+
+
+async def unused_invitations(session: AsyncSession, user_id: int) -> list[Invitation]:
+    query = select(Invitation).where(
+        col(Invitation.user_id) == user_id, col(Invitation.used_at).is_(None)
     )
     return list((await session.execute(query)).scalars())
 

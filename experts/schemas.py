@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
@@ -9,6 +9,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from experts.models import Accreditation, PayoutState, RedemptionStatus
 from voucher_service.core.types import IsoDate, StrictInt
+from voucher_service.programmes.schemas import Department, Theme
 
 SEPA_COUNTRIES = frozenset(
     "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL "
@@ -59,6 +60,9 @@ class ExpertCreate(BankDetails):
     email: EmailStr
     phone: str | None = Field(default=None, max_length=20)
     themes: list[str] = Field(min_length=1, max_length=30)
+    departments: list[Department] = Field(
+        default_factory=list, max_length=120, description="Where the expert coaches"
+    )
     password: str | None = Field(
         default=None,
         min_length=12,
@@ -67,10 +71,28 @@ class ExpertCreate(BankDetails):
     )
 
 
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    Field(description="Told to the expert by e-mail"),
+]
+
+
 class Decision(BaseModel):
+    """An accreditation decision or a refusal of bank details: the expert is told why."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason
+
+
+class ExpertFilters(BaseModel):
+    """What the back office narrows the experts to; all of them when empty."""
+
+    status: Accreditation | None = None
+    theme: Theme | None = None
+    department: Department | None = None
+    q: str | None = Field(default=None, max_length=200, description="Name, SIRET or e-mail")
 
 
 class AccreditationChangePublic(BaseModel):
@@ -98,6 +120,7 @@ class ExpertPublic(BaseModel):
     pending_iban: str | None
     pending_bic: str | None
     themes: list[str]
+    departments: list[str]
     status: Accreditation
     status_changed_at: datetime
 

@@ -79,7 +79,11 @@ class MessageView:
 
 
 # Links that let whoever holds them act as the recipient: staff see that there was one.
-SECRET_LINKS = {"password_reset": "reset_url", "account_created": "reset_url"}
+SECRET_LINKS = {
+    "password_reset": "reset_url",
+    "account_created": "reset_url",
+    "expert_invitation": "invitation_url",
+}
 MASKED_LINK = "[lien personnel masqué : seul le destinataire peut l'utiliser]"
 
 

@@ -32,7 +32,9 @@ from voucher_service.web import (
     account,
     accounting,
     api_docs,
+    expert_decisions,
     expert_pages,
+    experts_admin,
     notifications_admin,
     password_reset,
     programmes_admin,
@@ -73,6 +75,8 @@ PAGE_ROUTERS = [
     two_factor.router,
     programmes_admin.router,
     users_admin.router,
+    experts_admin.router,
+    expert_decisions.router,
 ]
 
 

@@ -108,6 +108,7 @@ DEMO_EXPERT = ExpertCreate(
     iban="FR7630006000011234567890189",
     bic="AGRIFRPP",
     themes=["e-commerce", "cybersecurity", "collaboration"],
+    departments=["13", "83", "84"],
     password=DEMO_LOGINS[2].password,
 )
 
@@ -118,7 +119,9 @@ async def _seed_expert(session: AsyncSession, settings: Settings) -> None:
         return
     expert, _ = await expert_registry.register(session, DEMO_EXPERT, settings)
     assert expert.id is not None
-    await expert_registry.change_status(session, expert.id, Accreditation.accredited, "démo")
+    await expert_registry.change_status(
+        session, expert.id, Accreditation.accredited, "Expert de démonstration", settings
+    )
 
 
 async def seed(session: AsyncSession, settings: Settings | None = None) -> list[DemoLogin]:

@@ -85,6 +85,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "invitation_url": "http://testserver/invitation/Zx81",
         "expires_at": datetime(2027, 3, 21, 17, 0, tzinfo=UTC),
     },
+    "expert_accredited": {
+        "expert_name": "Karim Benali",
+        "reason": "Dossier complet : attestation d'assurance et références vérifiées.",
+        "expert_url": "http://testserver/expert",
+    },
+    "expert_suspended": {
+        "expert_name": "Karim Benali",
+        "reason": "Votre attestation d'assurance professionnelle a expiré le 28/02/2027.",
+        "expert_url": "http://testserver/expert",
+    },
+    "expert_revoked": {
+        "expert_name": "Karim Benali",
+        "reason": "Prestations facturées sans accompagnement réel, constaté par trois entreprises.",
+    },
+    "expert_bank_details_refused": {
+        "expert_name": "Karim Benali",
+        "iban_last4": "0189",
+        "current_iban_last4": "4521",
+        "reason": "Le RIB joint est au nom d'une autre société que la vôtre.",
+    },
     "status_link": {
         **BUSINESS,
         "status_url": STATUS_URL,

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
+from experts import registry
+from experts.models import Accreditation
+from experts.schemas import BankDetails
 from notifications import service
 from tests.fixtures.applications import committed_application, committed_programme
 from tests.fixtures.factories import PASSWORD, create_expert, create_user
@@ -87,6 +90,17 @@ class TestAccessibility:
             message = await service.enqueue(
                 session, "application_approved", LONG_EMAIL, sample("application_approved")
             )
+            expert = await create_expert(
+                session,
+                Accreditation.suspended,
+                name=LONG_NAME,
+                email=f"expert.{LONG_EMAIL}",
+                themes=["e-commerce", "cybersecurity", "collaboration"],
+                departments=["04", "05", "06", "13", "83", "84"],
+                password=None,
+            )
+            details = BankDetails(iban="DE89370400440532013000", bic="COBADEFF")
+            await registry.request_bank_change(session, expert, details)
         assert message is not None
         async with committed_programme(database) as programme:
             application = await committed_application(
@@ -107,6 +121,10 @@ class TestAccessibility:
                 f"/admin/programmes/{programme.id}",
                 "/admin/users",
                 f"/admin/users/{admin.id}",
+                "/admin/experts",
+                f"/admin/experts?q={LONG_NAME[:20]}&status=suspended&department=13",
+                "/admin/experts/new",
+                f"/admin/experts/{expert.id}",
             )
             for path in paths:
                 assert await violations(audited_page, live_server.url + path) == [], path
@@ -124,7 +142,11 @@ class TestAccessibility:
     ) -> None:
         async with database.sessionmaker() as session, session.begin():
             expert = await create_expert(session)
+            suspended = await create_expert(session, Accreditation.suspended, name=LONG_NAME)
             issued = await create_voucher(session, settings)
         await log_in(audited_page, live_server.url, expert.email)
         for path in ("/expert", f"/r/{issued.token}"):
             assert await violations(audited_page, live_server.url + path) == [], path
+        await audited_page.get_by_role("button", name="Se déconnecter").click()
+        await log_in(audited_page, live_server.url, suspended.email)
+        assert await violations(audited_page, f"{live_server.url}/expert") == []

@@ -200,15 +200,27 @@ class TestReadingAMessage:
         assert download.headers["content-disposition"].startswith("attachment;")
         assert CHEQUE_PDF.filename in page.text
 
-    @pytest.mark.parametrize("event", ["password_reset", "account_created"])
+    @pytest.mark.parametrize(
+        ("event", "link"),
+        [
+            ("password_reset", "reset_url"),
+            ("account_created", "reset_url"),
+            ("expert_invitation", "invitation_url"),
+        ],
+    )
     async def test_a_link_to_choose_a_password_is_masked(
-        self, client: AsyncClient, session: AsyncSession, settings: Settings, event: str
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        event: str,
+        link: str,
     ) -> None:
         message = await queued(session, event, [])
         await log_in(client, session, settings, Role.admin)
         page = await client.get(f"{PAGE}/{message.id}", headers=HTML)
         preview = await client.get(f"{PAGE}/{message.id}/html", headers=HTML)
-        secret = sample(event)["reset_url"]
+        secret = sample(event)[link]
         for answer in (page, preview):
             assert answer.status_code == 200
             assert secret not in answer.text and "lien personnel masqué" in answer.text

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from experts import redemption, registry
+from experts import listing, redemption, registry
 from experts.errors import InvitationInvalid
 from experts.models import (
     Expert,
@@ -267,6 +267,7 @@ async def _home(
         status_code=status_code,
         expert=expert,
         can_redeem=registry.can_redeem(expert),
+        suspension_reason=await listing.suspension_reason(session, expert),
         items=items,
         problem=problem,
         undone=request.query_params.get("annule"),

@@ -1,9 +1,9 @@
 """expert.departments: the départements where an expert coaches, which the back office
 filters on
 
-Revision ID: 0022
-Revises: 0021
-Create Date: 2026-12-02 19:00:00
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-02 19:10:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,6 +32,7 @@ from voucher_service.web import (
     account,
     accounting,
     api_docs,
+    cheques_admin,
     expert_pages,
     notifications_admin,
     password_reset,
@@ -73,6 +74,7 @@ PAGE_ROUTERS = [
     two_factor.router,
     programmes_admin.router,
     users_admin.router,
+    cheques_admin.router,
 ]
 
 

@@ -192,7 +192,7 @@ class TestList:
         assert await found("SOCIÉTÉ numérique") == [wanted.id]
         assert await found(f"numérique {tag.upper()} 100%_") == [wanted.id]
         assert await found("100%_sud") == [wanted.id] and await found("100_%") == []
-        assert sorted(await found(tag)) == sorted([wanted.id, other.id])
+        assert set(await found(tag)) == {wanted.id, other.id}
         assert await found(body[:3] + "O") == []  # O is no code letter
         too_long = await client.get(URL, params={"q": "x" * 101}, headers=headers)
         assert_problem(too_long, 422, "validation_error")

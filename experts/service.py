@@ -124,13 +124,17 @@ async def fully_paid(session: AsyncSession, voucher_id: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ChequeRedemption:
-    """One redemption of a cheque as its beneficiary sees it: who, when, how much."""
+    """One redemption of a cheque: who, when, how much (what its beneficiary sees), and for
+    the back office its invoice and where its payment stands."""
 
     expert_name: str
     redeemed_at: datetime
     coaching_date: date
     amount_cents: int
     cancelled: bool
+    redemption_id: int
+    invoice_reference: str
+    payout_state: PayoutState
 
 
 async def redemptions_of_voucher(session: AsyncSession, voucher_id: int) -> list[ChequeRedemption]:
@@ -148,6 +152,9 @@ async def redemptions_of_voucher(session: AsyncSession, voucher_id: int) -> list
             coaching_date=redemption.coaching_date,
             amount_cents=redemption.amount_cents,
             cancelled=redemption.status is RedemptionStatus.cancelled,
+            redemption_id=cast(int, redemption.id),
+            invoice_reference=redemption.invoice_reference,
+            payout_state=redemption.payout_state,
         )
         for redemption, name in (await session.execute(query)).all()
     ]

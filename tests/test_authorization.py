@@ -134,6 +134,14 @@ POLICY: dict[tuple[str, str], frozenset[Caller]] = {
     ("GET", "/accounting/exports/reconciliation.csv"): ACCOUNTS,
     ("GET", "/accounting/exports/fec.txt"): ACCOUNTS,
     ("GET", "/admin"): ADMIN,
+    # Accountants read cheques (to answer a business or an expert about a payment); only
+    # administrators download, resend or cancel one, as on the API.
+    ("GET", "/admin/cheques"): ACCOUNTS,
+    ("GET", "/admin/cheques/{code}"): ACCOUNTS,
+    ("GET", "/admin/cheques/{code}/cheque.pdf"): ADMIN,
+    ("POST", "/admin/cheques/{code}/resend"): ADMIN,
+    ("GET", "/admin/cheques/{code}/cancel"): ADMIN,
+    ("POST", "/admin/cheques/{code}/cancel"): ADMIN,
     ("POST", "/admin/applications/approve"): ADMIN,
     ("GET", "/admin/applications/{application_id}"): ADMIN,
     ("POST", "/admin/applications/{application_id}/approve"): ADMIN,

@@ -32,6 +32,7 @@ from voucher_service.web import (
     account,
     accounting,
     api_docs,
+    cheques_admin,
     expert_decisions,
     expert_pages,
     experts_admin,
@@ -77,6 +78,7 @@ PAGE_ROUTERS = [
     users_admin.router,
     experts_admin.router,
     expert_decisions.router,
+    cheques_admin.router,
 ]
 
 

@@ -1,6 +1,7 @@
 """Issuance, cancellation, expiry sweep, and the admin / accountant API."""
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -163,6 +164,38 @@ class TestList:
         ]
         issued = await client.get(URL, params={**mine, "status": "issued"}, headers=headers)
         assert issued.json()["total"] == 3
+
+    async def test_search_by_loose_code_siret_or_company(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        headers_for: HeadersFor,
+    ) -> None:
+        headers = await headers_for(Role.accountant)
+        tag = uuid.uuid4().hex[:8]
+        wanted = (await create_voucher(session, settings)).voucher
+        wanted.company_name, wanted.siret = f"Société Numérique {tag} 100%_Sud", "99999999900017"
+        other = (await create_voucher(session, settings)).voucher
+        other.company_name = f"Atelier {tag} Calanques"
+        await session.flush()
+
+        async def found(q: str) -> list[int]:
+            response = await client.get(URL, params={"q": q}, headers=headers)
+            assert response.status_code == 200, response.text
+            return [item["id"] for item in response.json()["items"]]
+
+        body = wanted.code.removeprefix("MCD-").replace("-", "")
+        for typed in (wanted.code, body.lower(), f"mcd {body[:4]} {body[4:8]}", body[5:11]):
+            assert await found(typed) == [wanted.id], typed
+        assert await found("999 999 999") == [wanted.id]  # the SIREN, spaced
+        assert await found("SOCIÉTÉ numérique") == [wanted.id]
+        assert await found(f"numérique {tag.upper()} 100%_") == [wanted.id]
+        assert await found("100%_sud") == [wanted.id] and await found("100_%") == []
+        assert set(await found(tag)) == {wanted.id, other.id}
+        assert await found(body[:3] + "O") == []  # O is no code letter
+        too_long = await client.get(URL, params={"q": "x" * 101}, headers=headers)
+        assert_problem(too_long, 422, "validation_error")
 
     async def test_bad_filters(
         self, client: AsyncClient, session: AsyncSession, headers_for: HeadersFor

@@ -20,6 +20,7 @@ from voucher_service.applications.models import ApplicationStatus
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
+from voucher_service.programmes.models import Programme
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +67,14 @@ async def log_in(page: Page, base: str, email: str) -> None:
     await page.get_by_role("button", name="Se déconnecter").wait_for()
 
 
+async def committed_cheque(database: Database, settings: Settings, programme: Programme) -> str:
+    """The code of a committed cheque of the programme, for a long-named company."""
+    async with database.sessionmaker() as session, session.begin():
+        cheque = (await create_voucher(session, settings, programme)).voucher
+        cheque.company_name, cheque.beneficiary_email = LONG_NAME, LONG_EMAIL
+    return cheque.code
+
+
 class TestAccessibility:
     async def test_public_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database
@@ -83,7 +92,7 @@ class TestAccessibility:
                 assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_administrator_pages(
-        self, audited_page: Page, live_server: LiveServer, database: Database
+        self, audited_page: Page, live_server: LiveServer, database: Database, settings: Settings
     ) -> None:
         async with database.sessionmaker() as session, session.begin():
             admin = await create_user(session, Role.admin)
@@ -110,10 +119,15 @@ class TestAccessibility:
                 company_name=LONG_NAME,
                 email=LONG_EMAIL,
             )
+            cheque = await committed_cheque(database, settings, programme)
             await log_in(audited_page, live_server.url, admin.email)
             paths = (
                 "/admin",
                 f"/admin/applications/{application.id}",
+                "/admin/cheques",
+                "/admin/cheques?q=luberon&status=issued",
+                f"/admin/cheques/{cheque}",
+                f"/admin/cheques/{cheque}/cancel",
                 "/admin/notifications",
                 f"/admin/notifications/{message.id}",
                 "/admin/programmes",
@@ -135,7 +149,8 @@ class TestAccessibility:
         async with database.sessionmaker() as session, session.begin():
             accountant = await create_user(session, Role.accountant)
         await log_in(audited_page, live_server.url, accountant.email)
-        assert await violations(audited_page, f"{live_server.url}/accounting") == []
+        for path in ("/accounting", "/admin/cheques"):
+            assert await violations(audited_page, live_server.url + path) == [], path
 
     async def test_expert_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database, settings: Settings

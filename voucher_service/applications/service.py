@@ -32,9 +32,12 @@ from voucher_service.core.context import current_actor
 from voucher_service.core.errors import ServiceError
 from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import labels as vouchers_labels
 from voucher_service.vouchers import service as vouchers_service
+from voucher_service.vouchers.models import Voucher, VoucherStatus
 
 PERSONAL_FIELDS = ("contact_name", "email", "phone")
+VOID = (VoucherStatus.cancelled, VoucherStatus.expired)  # no longer sent to the business
 
 
 async def get(session: AsyncSession, application_id: int) -> Application:
@@ -394,12 +397,22 @@ async def queue(
     return await repository.queue(session, filters, page, per_page)
 
 
+def why_not_resent(cheque: Voucher) -> InvalidState | None:
+    """A cancelled or expired cheque is no longer sent to the business (None: it may be)."""
+    if (state := cheque.status_on(paris_today())) in VOID:
+        label = vouchers_labels.STATUS[state].lower()
+        return InvalidState(f"Le chèque {cheque.code} est {label} : il n'est plus envoyé.")
+    return None
+
+
 async def resend_cheque(session: AsyncSession, application_id: int, settings: Settings) -> None:
     """Send the approval e-mail with the cheque PDF again (e.g. the first one was lost)."""
     application = await get(session, application_id)
     cheque = await vouchers_service.for_application(session, application_id)
     if cheque is None or not application.email:
         raise _refuse(application, "renvoyée avec son chèque")
+    if (refusal := why_not_resent(cheque)) is not None:
+        raise refusal
     programme = await programmes_service.get(session, application.programme_id)
     issued = vouchers_service.IssuedVoucher(cheque, cheque.token, cheque.code)
     await messages.tell_approved(

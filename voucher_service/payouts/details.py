@@ -1,9 +1,12 @@
 """Read-only views for the accounting page: a batch's transfers with the cheques each one
-pays, and the bank statements imported with what their lines did."""
+pays, and the bank statements imported with what their lines did; for a cheque's page, the
+batch each of its redemptions went into."""
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +17,12 @@ from voucher_service.payouts import batches, repository
 from voucher_service.payouts.errors import StatementNotFound
 from voucher_service.payouts.models import (
     BankStatementImport,
+    BatchStatus,
     PayoutBatch,
     PayoutItem,
     PayoutTransfer,
     StatementLine,
+    TransferStatus,
 )
 from voucher_service.vouchers.models import Voucher
 
@@ -102,3 +107,36 @@ async def statement_detail(session: AsyncSession, import_id: int) -> StatementDe
     if imported is None:
         raise StatementNotFound(f"Aucun relevé importé n°{import_id}.")
     return StatementDetail(imported, await repository.lines_of(session, import_id))
+
+
+@dataclass(frozen=True)
+class RedemptionPayout:
+    """The latest payout batch that took a redemption, and where its transfer stands."""
+
+    batch_id: int
+    batch_status: BatchStatus
+    transfer_status: TransferStatus
+
+
+async def payouts_of(
+    session: AsyncSession, redemption_ids: Collection[int]
+) -> dict[int, RedemptionPayout]:
+    """By redemption id, the last batch each of these redemptions was put in (a cancelled
+    batch or a returned transfer stays visible until another batch takes it)."""
+    if not redemption_ids:
+        return {}
+    query = (
+        select(
+            col(PayoutItem.redemption_id),
+            col(PayoutBatch.id),
+            col(PayoutBatch.status),
+            col(PayoutTransfer.status),
+        )
+        .join(PayoutTransfer, col(PayoutTransfer.id) == col(PayoutItem.transfer_id))
+        .join(PayoutBatch, col(PayoutBatch.id) == col(PayoutTransfer.batch_id))
+        .where(col(PayoutItem.redemption_id).in_(redemption_ids))
+        .order_by(col(PayoutItem.id))
+    )
+    rows = await session.execute(query)
+    # Stored ids are NOT NULL; the model's `int | None` is for rows not yet flushed.
+    return {row[0]: RedemptionPayout(cast(int, row[1]), row[2], row[3]) for row in rows}

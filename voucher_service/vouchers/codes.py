@@ -58,3 +58,9 @@ def normalise(typed: str) -> str | None:
     """The code in its printed form, or None when it cannot be one of ours."""
     letters = compact(typed)
     return display(letters) if is_well_formed(letters) else None
+
+
+def could_be_part(letters: str) -> bool:
+    """Whether compacted text could be a piece of a printed code (the prefix's letters are
+    of the alphabet too)."""
+    return all(symbol in VALUES for symbol in letters)

@@ -1,6 +1,8 @@
 """Cheques for administrators and accountants, and the public keys that verify them."""
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core.auth.dependencies import AccountantUser, AdminUser, AppSettings
@@ -8,7 +10,7 @@ from voucher_service.core.clock import paris_today
 from voucher_service.core.db import DbSession
 from voucher_service.core.errors import Forbidden, Unauthorized, problem_responses
 from voucher_service.core.pagination import IdFilter, PageNumber, PerPage
-from voucher_service.vouchers import keys, repository, service
+from voucher_service.vouchers import history, keys, service
 from voucher_service.vouchers.errors import (
     InvalidToken,
     UnknownSigningKey,
@@ -29,6 +31,16 @@ router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 keys_router = APIRouter(tags=["vouchers"])
 AUTH = (Unauthorized, Forbidden)
 LOOKUP = (InvalidToken, UnknownSigningKey, VoucherNotFound)
+SearchText = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description=(
+            "Part of the cheque's code (case, spaces, dashes and the MCD prefix do not "
+            "matter), the start of its SIRET (or the SIREN), or part of the company's name"
+        ),
+    ),
+]
 CODE_DESCRIPTION = (
     "The cheque's code as printed or typed (case, spaces and dashes do not matter), or its token"
 )
@@ -37,8 +49,8 @@ CODE_DESCRIPTION = (
 async def _public(session: AsyncSession, voucher: Voucher) -> VoucherPublic:
     assert voucher.id is not None
     fields = VoucherSummary.fields_of(voucher, paris_today())
-    history = await repository.history(session, voucher.id)
-    return VoucherPublic.model_validate({**fields, "history": history}, from_attributes=True)
+    events = await history.events(session, voucher.id)
+    return VoucherPublic.model_validate({**fields, "history": events}, from_attributes=True)
 
 
 @router.get("", summary="List cheques, newest first", responses=problem_responses(*AUTH))
@@ -47,12 +59,19 @@ async def list_vouchers(
     user: AccountantUser,
     status: VoucherStatus | None = None,
     programme_id: IdFilter = None,
+    q: SearchText = None,
     page: PageNumber = 1,
     page_size: PerPage = 50,
 ) -> VoucherPage:
     today = paris_today()
     vouchers, total = await service.list_vouchers(
-        session, today, status=status, programme_id=programme_id, page=page, page_size=page_size
+        session,
+        today,
+        status=status,
+        programme_id=programme_id,
+        search=q,
+        page=page,
+        page_size=page_size,
     )
     items = [VoucherSummary.of(voucher, today) for voucher in vouchers]
     return VoucherPage(items=items, total=total, page=page, page_size=page_size)

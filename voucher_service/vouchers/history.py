@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voucher_service.core import audit
 from voucher_service.core.context import current_actor
+from voucher_service.vouchers import repository
 from voucher_service.vouchers.models import Voucher, VoucherEvent, VoucherStatus
 
 
@@ -56,3 +57,8 @@ def record(
             voucher.model_dump(mode="json", exclude={"token", "updated_at", "beneficiary_email"})
         )
     audit.record(session, f"voucher.{action}", "voucher", voucher.id, before=before, after=after)
+
+
+async def events(session: AsyncSession, voucher_id: int) -> list[VoucherEvent]:
+    """The cheque's history, oldest step first."""
+    return await repository.history(session, voucher_id)

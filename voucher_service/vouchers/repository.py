@@ -96,3 +96,21 @@ async def redeemed_by_programme(session: AsyncSession) -> dict[int, int]:
     used = func.sum(col(Voucher.amount_cents) - col(Voucher.balance_cents))
     query = select(col(Voucher.programme_id), used).group_by(col(Voucher.programme_id))
     return {programme_id: int(total or 0) for programme_id, total in await session.execute(query)}
+
+
+def matching(
+    company_part: str, code_part: str | None, siret_start: str | None
+) -> ColumnElement[bool]:
+    """Cheques whose company's name holds ``company_part`` (case aside), whose code without
+    its dashes holds ``code_part``, or whose SIRET starts with ``siret_start``. SQLite folds
+    the case of ASCII letters only: the name is also looked for all in lower case and all
+    in upper case, so that « numÉriques » typed finds « Numériques » there too."""
+    name = col(Voucher.company_name)
+    variants = {company_part.lower(), company_part.upper()}
+    options = [name.icontains(variant, autoescape=True) for variant in sorted(variants)]
+    if code_part:
+        compact_code = func.replace(col(Voucher.code), "-", "")
+        options.append(compact_code.contains(code_part, autoescape=True))
+    if siret_start:
+        options.append(col(Voucher.siret).startswith(siret_start, autoescape=True))
+    return or_(*options)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col
 
+from voucher_service.core import db
 from voucher_service.core.clock import paris_today, utcnow
 from voucher_service.core.config import Settings
 from voucher_service.core.errors import Conflict, ServiceError
@@ -23,6 +24,7 @@ from voucher_service.programmes import service as programme_service
 from voucher_service.programmes.models import Programme
 from voucher_service.vouchers import (
     accounting,
+    cancellable,
     codes,
     history,
     keys,
@@ -38,7 +40,6 @@ from voucher_service.vouchers.errors import (
     NothingToGiveBack,
     UnknownSigningKey,
     VoucherAlreadyPaid,
-    VoucherNotCancellable,
     VoucherNotFound,
     VouchersNotPaid,
     VouchersNotPayable,
@@ -47,6 +48,7 @@ from voucher_service.vouchers.models import REDEEMED, SPENDABLE, Voucher, Vouche
 from voucher_service.vouchers.validity import end_of_validity, validity_period
 
 ATTEMPTS = 3
+CHANGED = "Le chèque vient de changer d'état : réessayez."
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ async def take_amount(
         refusal = await _why_not_taken(session, voucher_id, amount_cents, today)
         if refusal is not None:
             raise refusal
-    raise Conflict("Le chèque vient de changer d'état : réessayez.")
+    raise Conflict(CHANGED)
 
 
 async def give_back(session: AsyncSession, voucher_id: int, amount_cents: int) -> Voucher:
@@ -280,12 +282,14 @@ async def mark_unpaid(session: AsyncSession, voucher_ids: Iterable[int]) -> list
     )
 
 
+@db.atomic
 async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher:
-    """An administrator withdraws a cheque; what was not redeemed goes back to the envelope."""
+    """An administrator withdraws a cheque; what was not redeemed goes back to the envelope
+    and the business is told why. VoucherNotCancellable says, in French, why not."""
     now = utcnow()
     statement = (
         update(Voucher)
-        .where(col(Voucher.id) == voucher_id, col(Voucher.status).in_(SPENDABLE))
+        .where(col(Voucher.id) == voucher_id, cancellable.condition())
         .values(
             status=VoucherStatus.cancelled, cancelled_at=now, cancel_reason=reason, updated_at=now
         )
@@ -297,7 +301,7 @@ async def cancel(session: AsyncSession, voucher_id: int, reason: str) -> Voucher
     if voucher is None:
         raise VoucherNotFound(f"Aucun chèque n°{voucher_id}.")
     if not found:
-        raise VoucherNotCancellable(voucher_status=voucher.status.value)
+        raise cancellable.refusal(voucher) or Conflict(CHANGED)
     await programme_service.release_budget(session, voucher.programme_id, voucher.balance_cents)
     balance = voucher.balance_cents
     before = history.state(history.spendable_status(balance, voucher.amount_cents), balance)
@@ -351,16 +355,33 @@ async def list_vouchers(
     *,
     status: VoucherStatus | None = None,
     programme_id: int | None = None,
+    search: str | None = None,
     page: int = 1,
     page_size: int = 50,
 ) -> tuple[list[Voucher], int]:
-    """One page of cheques (status as seen today, see Voucher.status_on) and the total."""
+    """One page of cheques (status as seen today, see Voucher.status_on) and the total;
+    ``search`` is part of a code typed loosely, of a SIRET, or of a company's name."""
     filters: list[ColumnElement[bool]] = []
     if status is not None:
         filters.append(repository.seen_with_status(status, today))
     if programme_id is not None:
         filters.append(col(Voucher.programme_id) == programme_id)
+    if search and search.strip():
+        filters.append(_matching(search.strip()))
     return await repository.page(session, filters, (page - 1) * page_size, page_size)
+
+
+MIN_CODE_PART = 4  # fewer characters of a code would match too many cheques
+
+
+def _matching(text: str) -> ColumnElement[bool]:
+    """The cheques whose code holds what was typed (case, spaces, dashes and the prefix
+    left out), whose SIRET starts with the digits typed, or whose company's name holds it."""
+    letters = codes.compact(text)
+    code_part = letters if len(letters) >= MIN_CODE_PART and codes.could_be_part(letters) else None
+    digits = "".join(text.split())
+    siret_start = digits if digits.isdigit() else None
+    return repository.matching(text, code_part, siret_start)
 
 
 async def render_pdf(voucher: Voucher, programme: Programme, settings: Settings) -> bytes:

@@ -21,6 +21,7 @@ from voucher_service.programmes import service as programmes_service
 from voucher_service.programmes.errors import NoOpenProgramme
 from voucher_service.programmes.labels import department_label
 from voucher_service.programmes.models import Programme
+from voucher_service.vouchers import service as vouchers_service
 from voucher_service.web.rendering import check_csrf, render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -164,6 +165,7 @@ async def _detail(
         status_code=context.pop("status_code", 200),
         application=application,
         programme=programme,
+        cheque=await vouchers_service.for_application(session, application_id),
         done=request.query_params.get("done"),
         **context,
     )

@@ -8,6 +8,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret as stdnum_siret
 
 from experts.models import Accreditation, PayoutState, RedemptionStatus
+from voucher_service.core.formatting import number_refusal
 from voucher_service.core.types import IsoDate, StrictInt
 from voucher_service.programmes.schemas import Department, Theme
 
@@ -21,14 +22,14 @@ def valid_siret(value: str) -> str:
     try:
         return str(stdnum_siret.validate(value))
     except StdnumError as error:
-        raise ValueError(f"SIRET invalide : {error}") from None
+        raise ValueError(number_refusal("SIRET", error)) from None
 
 
 def valid_iban(value: str) -> str:
     try:
         iban = str(stdnum_iban.validate(value))
     except StdnumError as error:
-        raise ValueError(f"IBAN invalide : {error}") from None
+        raise ValueError(number_refusal("IBAN", error)) from None
     if iban[:2] not in SEPA_COUNTRIES:
         raise ValueError("IBAN hors de la zone SEPA")
     return iban
@@ -38,7 +39,7 @@ def valid_bic(value: str) -> str:
     try:
         return str(stdnum_bic.validate(value))
     except StdnumError as error:
-        raise ValueError(f"BIC invalide : {error}") from None
+        raise ValueError(number_refusal("BIC", error)) from None
 
 
 Siret = Annotated[str, AfterValidator(valid_siret)]

@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime
 
+from stdnum import exceptions as stdnum_errors
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
@@ -54,3 +55,20 @@ def spaced_siret(number: str) -> str:
 
 
 FILTERS = {"euros": euros, "paris_datetime": paris_datetime, "french_date": french_date}
+
+
+# python-stdnum says why a number is wrong in English; people read the reason in French.
+STDNUM_REASONS: dict[type[stdnum_errors.ValidationError], str] = {
+    stdnum_errors.InvalidChecksum: "la clé de contrôle ne correspond pas, vérifiez le numéro",
+    stdnum_errors.InvalidLength: "le nombre de caractères n'est pas le bon",
+    stdnum_errors.InvalidFormat: "il contient des caractères inattendus",
+    stdnum_errors.InvalidComponent: "une partie du numéro n'existe pas (pays, banque…)",
+}
+
+
+def number_refusal(kind: str, error: stdnum_errors.ValidationError) -> str:
+    """'IBAN invalide : la clé de contrôle ne correspond pas, vérifiez le numéro'."""
+    reason = next(
+        (text for cls, text in STDNUM_REASONS.items() if isinstance(error, cls)), "numéro inconnu"
+    )
+    return f"{kind} invalide : {reason}"

@@ -24,6 +24,7 @@ from voucher_service.core.context import current_actor
 from voucher_service.programmes import service as programmes_service
 
 WAITING = ApplicationStatus.correction_requested
+ALREADY = "Aucun complément n'est attendu pour cette demande : votre réponse a déjà été transmise."
 
 
 def _staff_id() -> int:
@@ -82,13 +83,13 @@ async def answer_correction(session: AsyncSession, token: str, answer: str) -> A
     changes none of the declared figures, so eligibility stands until staff check again."""
     application = await service.by_status_token(session, token)
     if application.status is not WAITING:
-        raise NoCorrectionRequested("Aucun complément n'est attendu pour cette demande.")
+        raise NoCorrectionRequested(ALREADY)
     before = service.audit_view(application)
     values = {"status": ApplicationStatus.needs_review}
     try:
         application = await service.move(session, application, "complétée", values, (WAITING,))
     except InvalidState:  # answered meanwhile, from another tab
-        raise NoCorrectionRequested("Votre réponse a déjà été transmise.") from None
+        raise NoCorrectionRequested(ALREADY) from None
     exchange = await _exchange(session, application, ExchangeKind.correction_answer, answer)
     after = {**service.audit_view(application), "exchange": exchange.id}
     action = "application.correction_answered"

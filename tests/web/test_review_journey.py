@@ -3,21 +3,17 @@ server: staff note an application and ask for a correction, the business gets th
 e-mail, answers from its status page (where the note never shows), and the application
 is back in the review queue, flagged, with the history on both pages."""
 
-import asyncio
 import re
 import uuid
-from email.message import EmailMessage
 
 import pytest
 from playwright.async_api import Page, expect
 
-from notifications import delivery
 from tests.fixtures.applications import committed_application, committed_programme
 from tests.fixtures.audit import actions_of
-from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import create_user
 from tests.fixtures.servers import LiveServer
-from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.smtp import SmtpServer, mailed_to
 from tests.web.test_accessibility import log_in
 from tests.web.test_password_reset_pages import accessible
 from voucher_service.applications.models import ApplicationStatus
@@ -29,21 +25,6 @@ pytestmark = pytest.mark.browser
 NOTE = "Appelé la gérante : l'effectif déclaré est confirmé, reste l'adresse."
 ASKED = "Merci d'indiquer l'adresse exacte de l'établissement qui bénéficiera du chèque."
 ANSWER = "L'atelier est au 12 rue de la République, 13002 Marseille."
-
-
-async def mailed_to(database: Database, smtp: SmtpServer, email: str, subject: str) -> EmailMessage:
-    """The one message with that subject the outbox worker delivers to ``email``."""
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(
-        url, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls="none", smtp_timeout_seconds=5
-    )
-    for _ in range(50):
-        await delivery.drain(database, settings)
-        if found := [m for m in smtp.received_by(email) if subject in m["Subject"]]:
-            [message] = found
-            return message
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"nothing about {subject!r} mailed to {email}")
 
 
 async def staff_ask(page: Page, server: LiveServer, application_id: int) -> None:

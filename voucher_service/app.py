@@ -15,6 +15,7 @@ from notifications import endpoints as notification_endpoints
 from notifications import service as notifications_service
 from voucher_service import ops
 from voucher_service.applications import endpoints as application_endpoints
+from voucher_service.applications import status_endpoints as application_status_endpoints
 from voucher_service.applications.registry import RegistryClient
 from voucher_service.core import audit, audit_checkpoints, audit_endpoints, openapi
 from voucher_service.core.auth import endpoints as auth_endpoints
@@ -58,6 +59,7 @@ API_ROUTERS = [
     expert_endpoints.router,
     redemption_endpoints.router,
     application_endpoints.router,
+    application_status_endpoints.router,
     voucher_endpoints.router,
     voucher_endpoints.keys_router,
     notification_endpoints.router,

@@ -31,6 +31,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "status_url": STATUS_URL,
         "reason": "L'établissement n'est pas situé dans la région.",
     },
+    "application_correction_requested": {
+        **BUSINESS,
+        "status_url": STATUS_URL,
+        "reference": "MCD-2027-0042",
+        "request": "Merci de préciser l'adresse de l'établissement qui bénéficiera du chèque.",
+    },
     "voucher_redeemed": {
         **BUSINESS,
         "voucher_code": "MCD-7K3Q-9PXA",

@@ -11,12 +11,16 @@ from experts import registry
 from experts.models import Accreditation
 from experts.schemas import BankDetails
 from notifications import service
-from tests.fixtures.applications import committed_application, committed_programme
+from tests.fixtures.applications import (
+    committed_application,
+    committed_programme,
+    committed_review,
+)
 from tests.fixtures.factories import PASSWORD, create_expert, create_user
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.vouchers import create_voucher
 from tests.notifications.samples import sample
-from voucher_service.applications.models import ApplicationStatus
+from voucher_service.applications.models import Application, ApplicationStatus
 from voucher_service.core.auth.models import Role
 from voucher_service.core.config import Settings
 from voucher_service.core.db import Database
@@ -28,6 +32,13 @@ AXE = Path(__file__).parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.mi
 BLOCKING = {"serious", "critical"}
 LONG_NAME = "Société coopérative d'intérêt collectif des ateliers numériques du Luberon"
 LONG_EMAIL = "direction.generale.ateliers-numeriques@cooperative-luberon-alpilles.example.fr"
+LONG_REQUEST = (
+    "Merci de nous transmettre l'adresse exacte de l'établissement bénéficiaire, "
+    "l'attestation de régularité fiscale et sociale de moins de six mois, ainsi que le détail "
+    "des aides de minimis reçues ces trois derniers exercices : "
+    "https://www.maregionsud.fr/aides-et-appels-a-projets/detail/cheque-numerique-tpe"
+)
+LONG_NOTE = "Échange téléphonique avec la gérante le 2 décembre : " + "dossier complet sauf " * 12
 
 
 async def violations(page: Page, url: str) -> list[str]:
@@ -75,6 +86,26 @@ async def committed_cheque(database: Database, settings: Settings, programme: Pr
     return cheque.code
 
 
+async def waiting_for_a_correction(
+    database: Database, programme: Programme, author_id: int | None = None
+) -> Application:
+    """An application with long names waiting for its applicant's answer to a long request,
+    with a private note (shown on the staff's page only)."""
+    if author_id is None:
+        async with database.sessionmaker() as session, session.begin():
+            author_id = (await create_user(session, Role.admin)).id
+    assert author_id is not None
+    application = await committed_application(
+        database,
+        programme,
+        ApplicationStatus.correction_requested,
+        company_name=LONG_NAME,
+        email=LONG_EMAIL,
+    )
+    await committed_review(database, application, author_id, LONG_REQUEST, LONG_NOTE)
+    return application
+
+
 class TestAccessibility:
     async def test_public_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database
@@ -87,9 +118,13 @@ class TestAccessibility:
                 company_name=LONG_NAME,
                 email=LONG_EMAIL,
             )
+            waiting = await waiting_for_a_correction(database, programme)
             status = f"/status/{application.status_token}"
-            for path in ("/", "/apply", "/login", "/status-link", status):
+            corrected = f"/status/{waiting.status_token}"
+            for path in ("/", "/apply", "/login", "/status-link", status, corrected):
                 assert await violations(audited_page, live_server.url + path) == [], path
+            await audited_page.get_by_role("button", name="Envoyer ma réponse").click()
+            assert await audit(audited_page) == [], "the answer refused empty"
 
     async def test_administrator_pages(
         self, audited_page: Page, live_server: LiveServer, database: Database, settings: Settings
@@ -120,6 +155,7 @@ class TestAccessibility:
                 email=LONG_EMAIL,
             )
             cheque = await committed_cheque(database, settings, programme)
+            waiting = await waiting_for_a_correction(database, programme, admin.id)
             await log_in(audited_page, live_server.url, admin.email)
             paths = (
                 "/admin",
@@ -128,6 +164,7 @@ class TestAccessibility:
                 "/admin/cheques?q=luberon&status=issued",
                 f"/admin/cheques/{cheque}",
                 f"/admin/cheques/{cheque}/cancel",
+                f"/admin/applications/{waiting.id}",
                 "/admin/notifications",
                 f"/admin/notifications/{message.id}",
                 "/admin/programmes",

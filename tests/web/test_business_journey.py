@@ -3,7 +3,6 @@ applies, an administrator approves, its status page shows the cheque (a QR that 
 reads, code, balance, validity, uses) and gives its PDF, and a lost status link comes back
 by e-mail."""
 
-import asyncio
 import re
 import uuid
 from email.message import EmailMessage
@@ -14,12 +13,11 @@ from playwright.async_api import Page, expect
 
 from experts import redemption
 from experts.schemas import RedemptionCreate
-from notifications import delivery
 from tests.fixtures.applications import committed_programme, unique_siret
 from tests.fixtures.databases import make_settings
 from tests.fixtures.factories import close_committed_programmes, create_expert
 from tests.fixtures.servers import LiveServer
-from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.smtp import SmtpServer, mailed_to
 from tests.vouchers.test_pdf import read_qr_codes, run
 from tests.web.test_password_reset_pages import accessible
 from voucher_service.applications import service as applications
@@ -91,21 +89,8 @@ def use(code: str, amount_cents: int) -> RedemptionCreate:
 
 
 async def link_mailed_to(database: Database, smtp: SmtpServer, email: str) -> EmailMessage:
-    """The one status link message the worker delivers to ``email`` (the application's
-    own e-mails go there too); the page queues it after its answer, so the outbox is
-    drained until it is there."""
-    url = database.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(
-        url, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls="none", smtp_timeout_seconds=5
-    )
-    for _ in range(50):
-        await delivery.drain(database, settings)
-        received = smtp.received_by(email)
-        if links := [m for m in received if "lien de suivi" in m["Subject"]]:
-            [message] = links
-            return message
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no status link mailed to {email}")
+    """The one status link message the worker delivers to ``email``."""
+    return await mailed_to(database, smtp, email, "lien de suivi")
 
 
 class TestBusinessJourney:

@@ -2,15 +2,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
-from voucher_service.applications import links, service, status_link
-from voucher_service.applications.dependencies import Registry
+from voucher_service.applications import links, review, service, status_link
+from voucher_service.applications.dependencies import Registry, ReviewerUser
 from voucher_service.applications.errors import (
     ApplicationNotFound,
+    CorrectionPending,
     DuplicateApplication,
     InvalidState,
     TooManyStatusLinkRequests,
 )
 from voucher_service.applications.models import Application, ApplicationStatus
+from voucher_service.applications.review_schemas import CorrectionRequestCreate, NoteCreate
 from voucher_service.applications.schemas import (
     ApplicationCreate,
     ApplicationPage,
@@ -48,6 +50,8 @@ async def public(
             **application.model_dump(),
             "status_url": links.status_url(settings, application),
             "cheque": ChequeIssued.model_validate(cheque) if cheque else None,
+            "notes": await review.notes(session, application.id),
+            "exchanges": await review.exchanges(session, application.id),
         }
     )
 
@@ -154,7 +158,9 @@ async def get_application(
 @router.post(
     "/{application_id:int}/approve",
     summary="Approve within the budget envelope",
-    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState, BudgetExhausted),
+    responses=problem_responses(
+        *AUTH, ApplicationNotFound, InvalidState, CorrectionPending, BudgetExhausted
+    ),
 )
 async def approve(
     application_id: EntityId, session: DbSession, settings: AppSettings, admin: AdminUser
@@ -205,3 +211,38 @@ async def resend_cheque(
 ) -> ApplicationPublic:
     await service.resend_cheque(session, application_id, settings)
     return await public(session, await service.get(session, application_id), settings)
+
+
+@router.post(
+    "/{application_id:int}/notes",
+    status_code=201,
+    summary="Add a private note for staff; the applicant never sees it",
+    responses=problem_responses(*AUTH, ApplicationNotFound),
+)
+async def add_note(
+    application_id: EntityId,
+    body: NoteCreate,
+    session: DbSession,
+    settings: AppSettings,
+    staff: ReviewerUser,
+) -> ApplicationPublic:
+    await review.add_note(session, application_id, body.text)
+    return await public(session, await service.get(session, application_id), settings)
+
+
+@router.post(
+    "/{application_id:int}/correction-request",
+    summary="Ask the applicant for a correction or a missing piece (e-mailed with the link)",
+    description="Only while the application is pending (eligible or needs_review); it then "
+    "waits in correction_requested, and cannot be approved, until the applicant answers.",
+    responses=problem_responses(*AUTH, ApplicationNotFound, InvalidState, CorrectionPending),
+)
+async def request_correction(
+    application_id: EntityId,
+    body: CorrectionRequestCreate,
+    session: DbSession,
+    settings: AppSettings,
+    staff: ReviewerUser,
+) -> ApplicationPublic:
+    application = await review.request_correction(session, application_id, body.request, settings)
+    return await public(session, application, settings)

@@ -35,3 +35,13 @@ class ChequeNotIssued(NotFound):
 class TooManyStatusLinkRequests(TooManyRequests):
     code = "too_many_status_link_requests"
     title = "Trop de demandes de lien de suivi depuis cette adresse"
+
+
+class CorrectionPending(InvalidState):
+    code = "correction_pending"
+    title = "Un complément a été demandé au demandeur : la demande attend sa réponse"
+
+
+class NoCorrectionRequested(InvalidState):
+    code = "no_correction_requested"
+    title = "Aucun complément n'est attendu pour cette demande"

@@ -93,6 +93,22 @@ async def tell_rejected(
     await notifications.enqueue(session, "application_rejected", application.email, data)
 
 
+async def tell_correction_requested(
+    session: AsyncSession,
+    application: Application,
+    programme: Programme,
+    status_url: str,
+    request: str,
+) -> None:
+    """What staff need, and the status page where to answer."""
+    if not application.email:
+        return
+    data = {**_common(application, programme, status_url), "request": request}
+    await notifications.enqueue(
+        session, "application_correction_requested", application.email, data
+    )
+
+
 async def tell_status_link(
     session: AsyncSession, application: Application, programme: Programme, status_url: str
 ) -> None:

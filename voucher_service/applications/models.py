@@ -12,6 +12,7 @@ from voucher_service.core.db import UTCDateTime, enum_column
 class ApplicationStatus(StrEnum):
     eligible = "eligible"
     needs_review = "needs_review"
+    correction_requested = "correction_requested"
     ineligible = "ineligible"
     approved = "approved"
     rejected = "rejected"
@@ -21,10 +22,15 @@ class ApplicationStatus(StrEnum):
 LIVE_STATUSES = (
     ApplicationStatus.eligible,
     ApplicationStatus.needs_review,
+    ApplicationStatus.correction_requested,
     ApplicationStatus.approved,
 )
+# Waiting for a decision by staff: approvable, refusable, checked again, open to a request.
 PENDING_STATUSES = (ApplicationStatus.eligible, ApplicationStatus.needs_review)
-_LIVE_SQL = text("status IN ('eligible', 'needs_review', 'approved')")
+# Refusable: pending, or waiting for the applicant's correction (which may never come).
+REFUSABLE_STATUSES = (*PENDING_STATUSES, ApplicationStatus.correction_requested)
+LIVE_SQL = "status IN ('eligible', 'needs_review', 'correction_requested', 'approved')"
+_LIVE_SQL = text(LIVE_SQL)
 
 
 class Application(SQLModel, table=True):
@@ -75,6 +81,7 @@ class Application(SQLModel, table=True):
 STATUS_LABELS = {
     ApplicationStatus.eligible: "éligible, en attente de validation",
     ApplicationStatus.needs_review: "à examiner par un instructeur",
+    ApplicationStatus.correction_requested: "en attente d'un complément du demandeur",
     ApplicationStatus.ineligible: "inéligible",
     ApplicationStatus.approved: "approuvée",
     ApplicationStatus.rejected: "refusée",
@@ -91,3 +98,33 @@ class StatusLinkRequest(SQLModel, table=True):
     key_hash: str = Field(max_length=64, index=True)
     address: str = Field(max_length=64, index=True)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class ExchangeKind(StrEnum):
+    correction_request = "correction_request"  # staff ask the applicant for something
+    correction_answer = "correction_answer"  # the applicant's reply, from the status page
+
+
+class ApplicationNote(SQLModel, table=True):
+    """A private note by staff on an application: never shown to the applicant."""
+
+    __tablename__ = "application_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    author_id: int = Field(foreign_key="user_account.id")
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApplicationExchange(SQLModel, table=True):
+    """What staff asked the applicant and what the applicant answered, in order."""
+
+    __tablename__ = "application_exchange"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    kind: ExchangeKind = Field(sa_type=enum_column(ExchangeKind))
+    text: str = Field(max_length=2000)
+    author_id: int | None = Field(default=None, foreign_key="user_account.id")  # None: applicant
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

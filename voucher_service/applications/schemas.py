@@ -9,6 +9,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from stdnum.fr import siret as siret_number
 
 from voucher_service.applications.models import ApplicationStatus
+from voucher_service.applications.review_schemas import HistoryEntry
 from voucher_service.core.errors import Problem
 from voucher_service.core.types import StrictInt
 
@@ -222,6 +223,10 @@ class ApplicationPublic(ApplicationSummary):
     decision_reason: str | None
     purged_at: datetime | None
     cheque: ChequeIssued | None = None
+    notes: list[HistoryEntry] = Field(default=[], description="Staff's private notes")
+    exchanges: list[HistoryEntry] = Field(
+        default=[], description="Correction requests and the applicant's answers"
+    )
 
 
 class ApplicationPage(BaseModel):

@@ -13,12 +13,14 @@ from voucher_service.applications import messages, repository
 from voucher_service.applications.eligibility import Declaration, Facts, Report, evaluate
 from voucher_service.applications.errors import (
     ApplicationNotFound,
+    CorrectionPending,
     DuplicateApplication,
     InvalidState,
 )
 from voucher_service.applications.links import status_url
 from voucher_service.applications.models import (
     PENDING_STATUSES,
+    REFUSABLE_STATUSES,
     STATUS_LABELS,
     Application,
     ApplicationStatus,
@@ -125,7 +127,7 @@ def _new_application(
     )
 
 
-def _audit_view(application: Application) -> dict[str, Any]:
+def audit_view(application: Application) -> dict[str, Any]:
     """What the audit trail keeps of an application: no personal data, so that the purge
     never has to touch the trail."""
     return {
@@ -171,7 +173,7 @@ async def submit(
         "application.submitted",
         "application",
         application.id,
-        after=_audit_view(application),
+        after=audit_view(application),
     )
     await messages.tell_submitted(
         session, application, programme, settings, status_url(settings, application)
@@ -180,20 +182,29 @@ async def submit(
 
 
 def _refuse(application: Application, action: str) -> InvalidState:
+    """Why the application cannot be changed so: waiting for the applicant's correction
+    (its own code, for clients to tell it apart), or in a state that never allows it."""
+    if application.status is ApplicationStatus.correction_requested:
+        return CorrectionPending(
+            f"La demande n°{application.id} attend la réponse du demandeur au complément "
+            f"demandé : elle ne peut pas être {action} avant."
+        )
     label = STATUS_LABELS[application.status]
     return InvalidState(
         f"La demande n°{application.id} est {label} : elle ne peut pas être {action}."
     )
 
 
-async def _move(
+async def move(
     session: AsyncSession,
     application: Application,
     action: str,
     values: dict[str, Any],
+    allowed: tuple[ApplicationStatus, ...] = PENDING_STATUSES,
 ) -> Application:
-    """Change a pending application, or InvalidState if it is not pending (any longer)."""
-    if application.status not in PENDING_STATUSES:
+    """Change an application in one of the allowed states (pending by default), or refuse
+    (InvalidState, CorrectionPending) if it is not (any longer): the database decides."""
+    if application.status not in allowed:
         raise _refuse(application, action)
     assert application.id is not None
     moved = await repository.update_if_status(
@@ -211,10 +222,10 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
     nothing (atomic), whatever the caller does after a refusal."""
     application = await get(session, application_id)
     await programmes_service.lock(session, [application.programme_id])
-    before = _audit_view(application)
+    before = audit_view(application)
     decision = {"decided_at": utcnow(), "decided_by_id": current_actor.get().user_id}
     status = {"status": ApplicationStatus.approved, **decision}
-    application = await _move(session, application, "approuvée", status)
+    application = await move(session, application, "approuvée", status)
     programme = await programmes_service.get(session, application.programme_id)
     amount = programme.cheque_amount_cents
     await programmes_service.commit_budget(session, application.programme_id, amount)
@@ -227,7 +238,7 @@ async def approve(session: AsyncSession, application_id: int, settings: Settings
         beneficiary_email=application.email or "",
         settings=settings,
     )
-    after = {**_audit_view(application), "amount_cents": amount, "voucher": issued.code}
+    after = {**audit_view(application), "amount_cents": amount, "voucher": issued.code}
     await messages.tell_approved(
         session, application, programme, issued, settings, status_url(settings, application)
     )
@@ -248,21 +259,21 @@ async def reject(
 ) -> Application:
     """Refuse a pending application, with the reason the applicant will read."""
     application = await get(session, application_id)
-    before = _audit_view(application)
+    before = audit_view(application)
     values = {
         "status": ApplicationStatus.rejected,
         "decision_reason": reason,
         "decided_at": utcnow(),
         "decided_by_id": current_actor.get().user_id,
     }
-    application = await _move(session, application, "refusée", values)
+    application = await move(session, application, "refusée", values, REFUSABLE_STATUSES)
     audit.record(
         session,
         "application.rejected",
         "application",
         application_id,
         before=before,
-        after={**_audit_view(application), "reason": reason},
+        after={**audit_view(application), "reason": reason},
     )
     programme = await programmes_service.get(session, application.programme_id)
     await messages.tell_rejected(
@@ -315,7 +326,7 @@ async def recheck(
     report = await _report(
         session, programme, declaration, answer, today or paris_today(), application_id
     )
-    before = _audit_view(application)
+    before = audit_view(application)
     values = {
         "status": ApplicationStatus(report.result.value),
         "eligibility": report.as_json(),
@@ -323,14 +334,14 @@ async def recheck(
         "checked_at": report.checked_at,
         "department": _department(answer) or application.department,
     }
-    application = await _move(session, application, "vérifiée à nouveau", values)
+    application = await move(session, application, "vérifiée à nouveau", values)
     audit.record(
         session,
         "application.rechecked",
         "application",
         application_id,
         before=before,
-        after=_audit_view(application),
+        after=audit_view(application),
     )
     return application
 

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from voucher_service.applications import service
-from voucher_service.applications.dependencies import Registry
+from voucher_service.applications import review, service
+from voucher_service.applications.dependencies import Registry, ReviewerPage
 from voucher_service.applications.eligibility import RULE_LABELS, theme_label
 from voucher_service.applications.errors import DuplicateApplication
-from voucher_service.applications.models import STATUS_LABELS, ApplicationStatus
+from voucher_service.applications.models import STATUS_LABELS, Application, ApplicationStatus
+from voucher_service.applications.review_schemas import TEXT_MAX
 from voucher_service.applications.schemas import ApplicationCreate, french_errors
 from voucher_service.core.auth.dependencies import AppSettings, require_page_roles
 from voucher_service.core.auth.models import Role, User
@@ -54,6 +55,13 @@ async def _open_programme(session: DbSession) -> Programme | None:
         return None
 
 
+def _correction_url(existing: Application | None) -> str | None:
+    """Where the applicant answers the correction asked, if one waits for an answer."""
+    if existing is None or existing.status is not ApplicationStatus.correction_requested:
+        return None
+    return f"/status/{existing.status_token}#complement"
+
+
 def _form(
     request: Request,
     programme: Programme | None,
@@ -76,6 +84,7 @@ def _form(
         problem=problem,
         duplicate=duplicate,
         existing_url=f"/status/{existing.status_token}" if existing else None,
+        correction_url=_correction_url(existing),
     )
 
 
@@ -126,6 +135,7 @@ async def review_queue(
     filters = {"status": status, "theme": theme or None, "department": department or None}
     items, total = await service.queue(session, filters, page, 50)
     departments, themes = await service.departments_and_themes(session)
+    answered = await review.answered(session, [a.id for a in items if a.id is not None])
     return render(
         request,
         "admin.html",
@@ -136,6 +146,7 @@ async def review_queue(
         filters=filters,
         departments=departments,
         themes=themes,
+        answered=answered,
         programmes=await programmes_service.list_all(session),
         approved=request.query_params.get("approved"),
         refused=request.query_params.get("refused"),
@@ -166,6 +177,8 @@ async def _detail(
         application=application,
         programme=programme,
         cheque=await vouchers_service.for_application(session, application_id),
+        history=await review.history(session, application, staff=True),
+        asked=await review.pending_request(session, application),
         done=request.query_params.get("done"),
         **context,
     )
@@ -236,3 +249,40 @@ async def recheck_one(
     await _checked_form(request)
     work = service.recheck(session, application_id, registry)
     return await _act(request, session, application_id, "recheck", work)
+
+
+async def _text(request: Request, name: str, shortest: int) -> tuple[str, bool]:
+    """The form's text field, stripped, and whether its length is right (up to 2000)."""
+    text = str((await _checked_form(request)).get(name, "")).strip()
+    return text, shortest <= len(text) <= TEXT_MAX
+
+
+@router.post("/admin/applications/{application_id:int}/notes", response_class=HTMLResponse)
+async def add_note(
+    request: Request, application_id: int, session: DbSession, staff: ReviewerPage
+) -> Response:
+    text, valid = await _text(request, "note", 1)
+    if not valid:
+        return await _detail(
+            request, session, application_id, status_code=422, note_error=True, note=text
+        )
+    work = review.add_note(session, application_id, text)
+    return await _act(request, session, application_id, "note", work)
+
+
+@router.post(
+    "/admin/applications/{application_id:int}/correction-request", response_class=HTMLResponse
+)
+async def request_correction(
+    request: Request,
+    application_id: int,
+    session: DbSession,
+    settings: AppSettings,
+    staff: ReviewerPage,
+) -> Response:
+    text, valid = await _text(request, "request", 3)
+    if not valid:
+        context = {"status_code": 422, "request_error": True, "request_text": text}
+        return await _detail(request, session, application_id, **context)
+    work = review.request_correction(session, application_id, text, settings)
+    return await _act(request, session, application_id, "correction", work)

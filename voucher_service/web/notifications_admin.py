@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "application_needs_review": "Demande à examiner",
     "application_approved": "Demande acceptée, chèque joint",
     "application_rejected": "Demande refusée",
+    "application_correction_requested": "Complément demandé au demandeur",
     "voucher_redeemed": "Chèque utilisé",
     "redemption_receipt": "Reçu d'encaissement (expert)",
     "redemption_cancelled": "Encaissement annulé (expert)",

@@ -1,16 +1,17 @@
 """The business's pages, opened by its status link (it has no account): where the
 application stands, its cheque with the QR and the PDF, and the link sent again when lost."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
 from experts import service as experts_service
-from voucher_service.applications import status, status_link
-from voucher_service.applications.errors import TooManyStatusLinkRequests
+from voucher_service.applications import review, status, status_link
+from voucher_service.applications.errors import NoCorrectionRequested, TooManyStatusLinkRequests
+from voucher_service.applications.review_schemas import TEXT_MAX
 from voucher_service.applications.schemas import StatusLinkAsk, french_errors
 from voucher_service.core.auth.dependencies import AppSettings, client_address
 from voucher_service.core.clock import paris_today
@@ -35,9 +36,8 @@ def _qr(settings: Settings, cheque: Voucher) -> Markup:
     return Markup(qr.svg(qr.redemption_url(settings, cheque.token), label))  # noqa: S704
 
 
-@router.get("/status/{token}", response_class=HTMLResponse)
-async def status_page(
-    request: Request, token: str, session: DbSession, settings: AppSettings
+async def _status(
+    request: Request, session: DbSession, settings: Settings, token: str, **context: Any
 ) -> Response:
     found = await status.status_of(session, token)
     cheque = found.cheque
@@ -48,15 +48,49 @@ async def status_page(
     page = render(
         request,
         "status.html",
+        context.pop("status_code", 200),
         application=found.application,
         programme=found.programme,
         cheque=cheque,
         cheque_status=cheque.status_on(paris_today()).value if cheque else None,
         qr=_qr(settings, cheque) if cheque else None,
         redemptions=redemptions,
+        history=await review.history(session, found.application, staff=False),
+        asked=await review.pending_request(session, found.application),
         token=token,
+        **context,
     )
     return _private(page)
+
+
+@router.get("/status/{token}", response_class=HTMLResponse)
+async def status_page(
+    request: Request, token: str, session: DbSession, settings: AppSettings
+) -> Response:
+    answered = request.query_params.get("answered") is not None
+    return await _status(request, session, settings, token, answered=answered)
+
+
+@router.post("/status/{token}/correction", response_class=HTMLResponse)
+async def answer_correction(
+    request: Request,
+    token: str,
+    session: DbSession,
+    settings: AppSettings,
+    answer: Annotated[str, Form(max_length=TEXT_MAX + 100)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The applicant's answer; the status token is the credential, as for the page."""
+    check_csrf(request, csrf_token)
+    answer = answer.strip()
+    if not 1 <= len(answer) <= TEXT_MAX:
+        context = {"status_code": 422, "answer": answer, "answer_error": True}
+        return await _status(request, session, settings, token, **context)
+    try:
+        await review.answer_correction(session, token, answer)
+    except NoCorrectionRequested as error:
+        return await _status(request, session, settings, token, status_code=409, problem=error)
+    return _private(RedirectResponse(f"/status/{token}?answered#historique", status_code=303))
 
 
 @router.get("/status/{token}/cheque.pdf", response_class=Response)
